@@ -1,0 +1,7 @@
+"""`gradmath derive`: not yet available in this version."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    """Add the `derive` subcommand (placeholder until it is built)."""

@@ -1,0 +1,7 @@
+"""`gradmath exploding`: not yet available in this version."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    """Add the `exploding` subcommand (placeholder until it is built)."""

@@ -1,0 +1,36 @@
+"""`gradmath gamma`: γ = sup σ′ for one or every activation."""
+
+from __future__ import annotations
+
+import argparse
+
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+
+EXAMPLES = """examples:
+  gradmath gamma                          the table for every built-in activation
+  gradmath gamma --activation silu --json
+  gradmath gamma --activation "x/(1+abs(x))"
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``gamma`` subcommand."""
+    p = subparsers.add_parser(
+        "gamma", help="γ = sup σ′, exact or certified, per activation",
+        description="Derive γ = sup σ′ from the activation's SymPy definition.",
+        epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
+    )
+    p.add_argument("--activation", default=None, help="a registered name or an expression in x (default: all)")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradmath.activations import BUILTIN_ACTIVATIONS, resolve_activation
+    from gradmath.reports.gamma_table import gamma_markdown
+
+    acts = [resolve_activation(args.activation)] if args.activation else [resolve_activation(n) for n in BUILTIN_ACTIVATIONS]
+    rows = [{**a.to_json(), **a.gamma.to_json()} for a in acts]
+    payload = rows[0] if args.activation else {"activations": rows}
+    emit(args, payload, gamma_markdown(rows))
+    return 0

@@ -1,0 +1,7 @@
+"""`gradmath speeds`: not yet available in this version."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    """Add the `speeds` subcommand (placeholder until it is built)."""

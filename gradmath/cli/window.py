@@ -1,0 +1,7 @@
+"""`gradmath window`: not yet available in this version."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    """Add the `window` subcommand (placeholder until it is built)."""

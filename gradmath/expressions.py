@@ -1,0 +1,123 @@
+"""Safe parsing of an activation written as a string, such as ``"x/(1+abs(x))"``.
+
+The string is parsed by :mod:`ast` and the tree is translated node by node into
+SymPy; nothing is evaluated by Python. Only numbers, the variable ``x``, the
+constants ``pi`` and ``E``, the operators ``+ - * / ** ^`` and a fixed list of
+functions are accepted, so attribute access, imports, subscripts, lambdas and
+calls of anything else are refused with :class:`~gradmath.errors.ExpressionError`.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import sympy as sp
+
+from gradmath.errors import ExpressionError
+
+__all__ = ["X", "parse_expression", "ALLOWED_FUNCTIONS"]
+
+#: The variable every activation is written in.
+X = sp.Symbol("x", real=True)
+
+ALLOWED_FUNCTIONS = {
+    "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "Abs": sp.Abs,
+    "tanh": sp.tanh, "sinh": sp.sinh, "cosh": sp.cosh, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
+    "atan": sp.atan, "arctan": sp.atan, "asinh": sp.asinh, "arcsinh": sp.asinh, "erf": sp.erf,
+    "erfc": sp.erfc, "Max": sp.Max, "max": sp.Max, "Min": sp.Min, "min": sp.Min,
+    "sign": sp.sign, "Heaviside": sp.Heaviside,
+}
+_CONSTANTS = {"pi": sp.pi, "E": sp.E, "e": sp.E}
+_BINARY = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: _power(a, b), ast.BitXor: lambda a, b: _power(a, b),
+}
+_MAX_EXPONENT = 1000
+
+
+def _power(base, exponent):
+    # Refuse exponents such as 10**10**10, which would build a gigantic integer.
+    if exponent.is_Number and abs(exponent) > _MAX_EXPONENT:
+        raise ExpressionError(f"exponent {exponent} is larger than {_MAX_EXPONENT} in absolute value")
+    return base**exponent
+_MAX_LENGTH = 2000
+
+
+def parse_expression(text: str) -> sp.Expr:
+    """Translate ``text`` into a SymPy expression in :data:`X` without ``eval``.
+
+    Parameters
+    ----------
+    text : str
+        An expression of one variable ``x``; ``^`` means power.
+
+    Returns
+    -------
+    sympy.Expr
+
+    Raises
+    ------
+    ExpressionError
+        If the string is not such an expression.
+
+    Examples
+    --------
+    >>> parse_expression("x/(1+abs(x))")
+    x/(Abs(x) + 1)
+    >>> parse_expression("().__class__")
+    Traceback (most recent call last):
+    ...
+    gradmath.errors.ExpressionError: activation '().__class__': Attribute is not allowed (use numbers, x, pi, E, + - * / ** and functions such as exp, tanh)
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(f"activation {text!r} must be a string such as 'x/(1+abs(x))'")
+    if len(text) > _MAX_LENGTH:
+        raise ExpressionError(f"activation string of {len(text)} characters is longer than {_MAX_LENGTH}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ExpressionError(f"activation {text!r} is not a valid expression: {err.msg}") from err
+    try:
+        expr = sp.sympify(_translate(tree.body, text))
+    except ExpressionError:
+        raise
+    except (ValueError, TypeError, ZeroDivisionError, RecursionError) as err:
+        raise ExpressionError(f"activation {text!r} cannot be built: {err}") from err
+    free = expr.free_symbols - {X}
+    if free:  # pragma: no cover - _translate admits only x
+        raise ExpressionError(f"activation {text!r} has variables other than x: {sorted(map(str, free))}")
+    if X not in expr.free_symbols:
+        raise ExpressionError(f"activation {text!r} does not depend on x")
+    return expr
+
+
+def _translate(node: ast.AST, text: str):
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"activation {text!r}: {node.value!r} is not a number")
+        return sp.nsimplify(node.value) if isinstance(node.value, float) else sp.Integer(node.value)
+    if isinstance(node, ast.Name):
+        if node.id == "x":
+            return X
+        if node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
+        raise ExpressionError(f"activation {text!r}: unknown name {node.id!r} (the variable is x)")
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](_translate(node.left, text), _translate(node.right, text))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = _translate(node.operand, text)
+        return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise ExpressionError(f"activation {text!r}: only plain function calls such as exp(x) are allowed")
+        name = node.func.id
+        if name not in ALLOWED_FUNCTIONS:
+            allowed = ", ".join(sorted(ALLOWED_FUNCTIONS))
+            raise ExpressionError(f"activation {text!r}: {name!r} is not an allowed function (allowed: {allowed})")
+        if node.keywords or not node.args:
+            raise ExpressionError(f"activation {text!r}: {name}() takes positional arguments only")
+        return ALLOWED_FUNCTIONS[name](*(_translate(a, text) for a in node.args))
+    raise ExpressionError(
+        f"activation {text!r}: {type(node).__name__} is not allowed "
+        "(use numbers, x, pi, E, + - * / ** and functions such as exp, tanh)"
+    )

@@ -1,0 +1,142 @@
+"""Activations: the stable NumPy kernels agree with the derivation; γ is a true supremum."""
+
+from __future__ import annotations
+
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import example, given
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
+
+from gradmath.activations import (
+    BUILTIN_ACTIVATIONS,
+    get_activation,
+    register_activation,
+    resolve_activation,
+    unregister_activation,
+)
+from gradmath.errors import ExpressionError, InvalidParameterError, NonFiniteError, UnknownActivationError
+from tests.golden import GOLDEN
+
+finite_z = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False)
+
+
+@pytest.mark.parametrize("name", BUILTIN_ACTIVATIONS)
+@given(z=st.floats(min_value=-700, max_value=700, allow_nan=False))
+@example(z=0.0)
+@example(z=-700.0)
+@example(z=39.0)
+def test_stable_kernels_match_the_derivation_in_mpmath(name, z):
+    act = get_activation(name)
+    # The derivation's own form (1 − tanh², say) cancels about 0.87|z| digits: carry them.
+    with mpmath.workdps(60 + int(abs(z))):
+        ref_sigma = float(act.sigma_mp(mpmath.mpf(z)))
+        ref_prime = float(act.prime_mp(mpmath.mpf(z))) if not (name == "relu" and z == 0) else 0.0
+    assert float(act.sigma(z)) == pytest.approx(ref_sigma, rel=1e-12, abs=1e-300)
+    assert float(act.prime(z)) == pytest.approx(ref_prime, rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize("name", BUILTIN_ACTIVATIONS)
+def test_extreme_inputs_give_no_warning_and_no_nan(name):
+    # Beyond |z| = 700 float64 results are 0, 1, ±z or ±inf-free limits; checked here.
+    act = get_activation(name)
+    z = np.array([-1e300, -1e4, -745.0, -1.0, 0.0, 1.0, 745.0, 1e4, 1e300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            s, p = act.sigma(z), act.prime(z)
+    assert np.isfinite(p).all()
+    assert np.isfinite(s[1:-1]).all()
+
+
+@pytest.mark.parametrize("name", BUILTIN_ACTIVATIONS)
+@given(z=finite_z)
+def test_prime_never_exceeds_gamma(name, z):
+    act = get_activation(name)
+    gamma_hi = float(act.gamma.enclosure[1])
+    assert act.prime(z) <= gamma_hi * (1 + 1e-15)
+
+
+def test_golden_gamma_values():
+    assert get_activation("sigmoid").gamma.exact == sp.Rational(GOLDEN["gamma_sigmoid"]["value"])
+    assert get_activation("tanh").gamma.exact == sp.Integer(GOLDEN["gamma_tanh"]["value"])
+    assert get_activation("arctan").gamma.exact == 1
+    assert get_activation("softsign").gamma.exact == 1
+    assert get_activation("relu").gamma.exact == 1
+    softplus = get_activation("softplus").gamma
+    assert softplus.exact == 1 and not softplus.attained
+    with mpmath.workdps(40):
+        gelu = get_activation("gelu").gamma
+        assert abs(mpmath.mpf(str(gelu.exact.evalf(40))) - mpmath.mpf(GOLDEN["gamma_gelu"]["value"])) < 1e-30
+
+
+def test_gelu_gamma_independently():
+    # Independent: the root of σ″ = φ(x)(2 − x²) by mpmath, then σ′ there.
+    with mpmath.workdps(40):
+        x = mpmath.findroot(lambda t: 2 - t * t, 1.5)
+        value = mpmath.ncdf(x) + x * mpmath.npdf(x)
+        assert abs(value - mpmath.mpf(get_activation("gelu").gamma.value)) < 1e-28
+
+
+def test_silu_gamma_is_certified_and_agrees_with_scipy():
+    g = get_activation("silu").gamma
+    assert g.method == "certified" and g.exact is None
+    lo, hi = (float(v) for v in g.enclosure)
+    res = minimize_scalar(lambda t: -float(get_activation("silu").prime(t)), bounds=(0, 10),
+                          method="bounded", options={"xatol": 1e-12})
+    assert lo <= -res.fun <= hi + 1e-15
+    assert hi - lo < 1e-10
+    assert float(g.value) == pytest.approx(float(GOLDEN["gamma_silu"]["value"]), abs=1e-9)
+
+
+@pytest.mark.parametrize("name", BUILTIN_ACTIVATIONS)
+def test_gamma_is_the_supremum_on_a_dense_grid(name):
+    act = get_activation(name)
+    z = np.linspace(-50, 50, 200_001)
+    lo, hi = (float(v) for v in act.gamma.enclosure)
+    top = float(act.prime(z).max())
+    assert top <= hi * (1 + 1e-15)
+    if act.gamma.attained:
+        assert top >= lo - 1e-8  # grid spacing 5e-4 around a quadratic maximum
+
+
+def test_custom_activation_from_string_and_expression():
+    try:
+        act = register_activation("mysoftsign", "x/(1+abs(x))")
+        assert act.gamma.exact == 1
+        assert float(act.prime(1.0)) == pytest.approx(0.25)
+        t = sp.Symbol("t")
+        other = register_activation("cube", t**3 / 3 - t, overwrite=True)
+        assert other.derivative == sp.Symbol("x", real=True) ** 2 - 1
+    finally:
+        unregister_activation("mysoftsign")
+        unregister_activation("cube")
+
+
+def test_custom_activation_overflow_is_an_error_not_nan():
+    act = resolve_activation("exp(x)*exp(x)")
+    with pytest.raises(NonFiniteError, match="not finite at z="):
+        act.sigma(np.array([0.0, 800.0]))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: get_activation("sigmod"), UnknownActivationError, "did you mean 'sigmoid'"),
+        (lambda: register_activation("sigmoid", "x"), InvalidParameterError, "built-in"),
+        (lambda: register_activation("bad name!", "x"), InvalidParameterError, "must be a word"),
+        (lambda: register_activation("evil", "__import__('os').system('true')"), ExpressionError, "allowed"),
+        (lambda: register_activation("evil", "().__class__"), ExpressionError, "Attribute is not allowed"),
+        (lambda: register_activation("evil", "y + 1"), ExpressionError, "unknown name 'y'"),
+        (lambda: register_activation("evil", "x**10**10**10"), ExpressionError, "exponent"),
+        (lambda: register_activation("evil", "exp(x"), ExpressionError, "not a valid expression"),
+        (lambda: register_activation("evil", "2"), ExpressionError, "does not depend on x"),
+    ],
+)
+def test_invalid_activations(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
