@@ -1,0 +1,192 @@
+"""Vectorised forward and backward passes over a batch, in float64, in chunks.
+
+For every example and every weighted layer l = 2, …, L this computes
+δˡ = ∂C/∂zˡ = ∂C/∂bˡ by the recursion δˡ = Σ′(zˡ)(wˡ⁺¹)ᵀδˡ⁺¹ (Nielsen's BP2,
+the matrix form (124)), with rows as examples: ``delta[l] = σ′(z[l]) * (delta[l+1] @ w[l+1])``.
+The per-example weight gradient is the outer product δˡ(aˡ⁻¹)ᵀ (BP4).
+
+Examples
+--------
+>>> import numpy as np
+>>> from gradmath.network import Network
+>>> net = Network.random((3, 4, 2), seed=1, cost="quadratic")
+>>> x, y = np.full((5, 3), 0.5), np.zeros((5, 2))
+>>> p = backprop(net, x, y)
+>>> [d.shape for d in p.deltas]       # δ², δ³ for 5 examples
+[(5, 4), (5, 2)]
+>>> gb, gw = mean_gradients(net, x, y)
+>>> np.allclose(gb[0], p.deltas[0].mean(axis=0))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_expit, logsumexp
+
+from gradmath.errors import DataError, ShapeError
+from gradmath.network import SOFTMAX, Network
+from gradmath.validation import check_finite_array, check_int
+
+__all__ = [
+    "Pass",
+    "forward",
+    "output_error",
+    "backprop",
+    "iter_backprop",
+    "mean_gradients",
+    "cost_per_example",
+    "prepare_batch",
+    "default_chunk_size",
+]
+
+#: Floats held per chunk by default (about 64 MiB per array family).
+_CHUNK_FLOATS = 1 << 23
+
+
+@dataclass(frozen=True, eq=False)
+class Pass:
+    """Forward and backward results for one batch (rows are examples).
+
+    ``activations[0]`` is a¹ = x and ``activations[i]`` is a^(i+1);
+    ``weighted_inputs[i]`` and ``deltas[i]`` are z^(i+2) and δ^(i+2).
+    """
+
+    activations: tuple[np.ndarray, ...]
+    weighted_inputs: tuple[np.ndarray, ...]
+    deltas: tuple[np.ndarray, ...]
+
+    def delta(self, layer: int) -> np.ndarray:
+        """δˡ (= ∂C/∂bˡ per example) for ``layer`` in 2, …, L."""
+        return self.deltas[layer - 2]
+
+
+def prepare_batch(network: Network, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Check and convert inputs ``x`` (N × n_1) and targets ``y`` (N × n_L, or N integer labels).
+
+    Integer labels become one-hot rows. Raises :class:`ShapeError` or
+    :class:`NonFiniteError` naming the problem.
+    """
+    x = check_finite_array("x", x)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2:
+        raise ShapeError(f"x must be a matrix of examples × inputs, got shape {x.shape}")
+    n_in, n_out = network.sizes[0], network.sizes[-1]
+    if x.shape[1] != n_in:
+        raise ShapeError(f"x has {x.shape[1]} columns but the network's input layer has width {n_in}")
+    if x.shape[0] == 0:
+        raise DataError("x holds no examples")
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 1 and y_arr.dtype.kind in "iu":
+        if y_arr.shape[0] != x.shape[0]:
+            raise ShapeError(f"{y_arr.shape[0]} labels for {x.shape[0]} examples")
+        if y_arr.size and (y_arr.min() < 0 or y_arr.max() >= n_out):
+            raise DataError(f"labels must lie in [0, {n_out - 1}] for an output layer of width {n_out}, "
+                            f"found {int(y_arr.min())}..{int(y_arr.max())}")
+        onehot = np.zeros((x.shape[0], n_out))
+        onehot[np.arange(x.shape[0]), y_arr] = 1.0
+        return x, onehot
+    y_arr = check_finite_array("y", y_arr)
+    if y_arr.ndim == 1 and n_out == 1:
+        y_arr = y_arr.reshape(-1, 1)
+    if y_arr.ndim == 1 and x.shape[0] == 1:
+        y_arr = y_arr.reshape(1, -1)
+    if y_arr.shape != (x.shape[0], n_out):
+        raise ShapeError(f"y has shape {y_arr.shape}, expected ({x.shape[0]}, {n_out}) or {x.shape[0]} integer labels")
+    return x, y_arr
+
+
+def default_chunk_size(network: Network) -> int:
+    """Examples per chunk so that each chunk's arrays stay near 64 MiB."""
+    return max(1, _CHUNK_FLOATS // (2 * sum(network.sizes)))
+
+
+def forward(network: Network, x: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Return (activations a¹…aᴸ, weighted inputs z²…zᴸ) for the rows of ``x`` (already checked)."""
+    activations, zs = [x], []
+    a = x
+    for layer in range(2, network.depth + 1):
+        z = a @ network.weight(layer).T
+        z += network.bias(layer)
+        act = network.activation(layer)
+        a = _softmax(z) if act is None else act.sigma(z)
+        zs.append(z)
+        activations.append(a)
+    return tuple(activations), tuple(zs)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def output_error(network: Network, a_out: np.ndarray, z_out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """δᴸ = ∂C/∂zᴸ per example for the network's cost and output activation.
+
+    quadratic: (aᴸ − y) ⊙ σ′(zᴸ), or the softmax Jacobian applied to aᴸ − y;
+    cross-entropy with sigmoid and log-loss with softmax: aᴸ − y (σ′ cancels).
+    """
+    residual = a_out - y
+    if network.cost in ("cross-entropy", "log-loss"):
+        return residual
+    if network.output_activation == SOFTMAX:
+        # J = diag(a) − a aᵀ, so J g = a ⊙ (g − a·g).
+        return a_out * (residual - np.sum(a_out * residual, axis=1, keepdims=True))
+    return residual * network.activation(network.depth).prime(z_out)
+
+
+def backprop(network: Network, x, y) -> Pass:
+    """Forward and backward pass for all rows of ``x`` at once (see :func:`iter_backprop` for chunks)."""
+    x, y = prepare_batch(network, x, y)
+    return _backprop_checked(network, x, y)
+
+
+def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
+    activations, zs = forward(network, x)
+    delta = output_error(network, activations[-1], zs[-1], y)
+    deltas = [delta]
+    for layer in range(network.depth - 1, 1, -1):
+        delta = (delta @ network.weight(layer + 1)) * network.activation(layer).prime(zs[layer - 2])
+        deltas.append(delta)
+    deltas.reverse()
+    return Pass(activations, zs, tuple(deltas))
+
+
+def iter_backprop(network: Network, x, y, *, chunk_size: int | None = None) -> Iterator[tuple[slice, Pass]]:
+    """Yield ``(rows, Pass)`` for consecutive chunks of the batch, so memory stays bounded."""
+    x, y = prepare_batch(network, x, y)
+    size = default_chunk_size(network) if chunk_size is None else check_int("chunk_size", chunk_size, min_value=1)
+    for start in range(0, x.shape[0], size):
+        rows = slice(start, min(start + size, x.shape[0]))
+        yield rows, _backprop_checked(network, x[rows], y[rows])
+
+
+def mean_gradients(network: Network, x, y, *, chunk_size: int | None = None
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """∂C/∂bˡ and ∂C/∂wˡ of the mean cost over the batch, for l = 2, …, L."""
+    x, y = prepare_batch(network, x, y)
+    n = x.shape[0]
+    grad_b = [np.zeros_like(b) for b in network.biases]
+    grad_w = [np.zeros_like(w) for w in network.weights]
+    for _, p in iter_backprop(network, x, y, chunk_size=chunk_size):
+        for i, delta in enumerate(p.deltas):
+            grad_b[i] += delta.sum(axis=0)
+            grad_w[i] += delta.T @ p.activations[i]
+    return [g / n for g in grad_b], [g / n for g in grad_w]
+
+
+def cost_per_example(network: Network, x, y) -> np.ndarray:
+    """The cost of each example, computed stably from zᴸ for cross-entropy and log-loss."""
+    x, y = prepare_batch(network, x, y)
+    activations, zs = forward(network, x)
+    a, z = activations[-1], zs[-1]
+    if network.cost == "quadratic":
+        return 0.5 * np.sum((a - y) ** 2, axis=1)
+    if network.cost == "cross-entropy":
+        # ln a = log σ(z), ln(1 − a) = log σ(−z): finite for every finite z.
+        return -np.sum(y * log_expit(z) + (1 - y) * log_expit(-z), axis=1)
+    return -np.sum(y * (z - logsumexp(z, axis=1, keepdims=True)), axis=1)
