@@ -27,7 +27,7 @@ from gradmath.reports import SEED
 from gradmath.reports.files import write_json
 from gradmath.validation import suggest
 
-__all__ = ["STEPS", "ReproduceResult", "reproduce", "DEFAULT_OUT"]
+__all__ = ["STEPS", "ReproduceResult", "reproduce", "resolve_steps", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("docs/generated")
 
@@ -63,11 +63,7 @@ def reproduce(out: Path = DEFAULT_OUT, *, steps: Sequence[str] | None = None,
     ``progress`` is called with each step's name before it runs and may be
     handed down to the step for finer messages.
     """
-    known = [name for name, _ in STEPS]
-    chosen = known if steps is None else list(steps)
-    for name in chosen:
-        if name not in known:
-            raise UnknownNameError(f"step={name!r} is not one of {', '.join(known)}{suggest(name, known)}")
+    chosen = resolve_steps(steps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
@@ -89,6 +85,16 @@ def reproduce(out: Path = DEFAULT_OUT, *, steps: Sequence[str] | None = None,
     }
     files.append(write_json(out / "manifest.json", manifest))
     return ReproduceResult(out=out, files=tuple(sorted(set(files))), steps=tuple(manifest["steps"]))
+
+
+def resolve_steps(steps: Sequence[str] | None) -> list[str]:
+    """The step names to run (all for ``None``); unknown names raise :class:`UnknownNameError`."""
+    known = [name for name, _ in STEPS]
+    chosen = known if steps is None else list(steps)
+    for name in chosen:
+        if name not in known:
+            raise UnknownNameError(f"step={name!r} is not one of {', '.join(known)}{suggest(name, known)}")
+    return chosen
 
 
 def _installed(name: str) -> bool:

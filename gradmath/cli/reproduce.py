@@ -30,10 +30,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradmath.reproduce import STEPS, reproduce
+    from gradmath.reproduce import STEPS, reproduce, resolve_steps
 
     steps = None if args.steps is None else [s.strip() for s in args.steps.split(",") if s.strip()]
-    total = len(STEPS) if steps is None else len(steps)
+    total = len(resolve_steps(steps))
     with progress_bar(args, total=total, desc="reproduce", unit="step") as bar:
         started: list[str] = []
 
