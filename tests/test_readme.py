@@ -21,10 +21,8 @@ def test_readme_opens_with_the_two_setup_commands():
 
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    pattern = re.search(r"sed -n '(.+)' README\.md", ci).group(1)
-    # The sed pattern picks exactly the README's second command.
-    regex = pattern[len("s/"):].split("/\\1/")[0].replace("\\(", "(").replace("\\)", ")").replace("\\$", "$")
-    regex = regex.replace("\\.", ".").replace(".\\[", r"\.\[")
-    matches = [c for c in _commands() if re.fullmatch(r'pip install -e "\.\[test\]".*', c)]
-    assert matches and matches[0] == _commands()[1]
-    assert "bash -c \"$cmd\"" in ci
+    # .ci/run extracts the first README command starting with pip install -e ".[test]" and runs it.
+    assert """sed -n 's/^    \\$ \\(pip install -e "\\.\\[test\\]".*\\)$/\\1/p' README.md""" in ci
+    assert 'bash -c "$cmd"' in ci
+    selected = [c for c in _commands() if c.startswith('pip install -e ".[test]"')]
+    assert selected[0] == _commands()[1]
