@@ -132,7 +132,7 @@ def _exact_gamma(activation) -> GammaResult:
         if isinstance(critical, sp.Interval) and critical == domain:
             # σ′ is constant on this piece.
             point = domain.inf if domain.inf.is_finite else (domain.sup if domain.sup.is_finite else sp.S.Zero)
-            candidates.append((formula.subs(X, point), str(domain), True))
+            candidates.append((formula.subs(X, point), _where(domain), True))
             continue
         if critical is sp.S.EmptySet:
             critical = ()
@@ -169,6 +169,15 @@ def _exact_gamma(activation) -> GammaResult:
         attained=attained,
         method="exact",
     )
+
+
+def _where(domain: sp.Set) -> str:
+    """An interval as text: ``[0, oo)``."""
+    if isinstance(domain, sp.Interval):
+        left = "(" if domain.left_open or domain.inf.is_infinite else "["
+        right = ")" if domain.right_open or domain.sup.is_infinite else "]"
+        return f"{left}{domain.inf}, {domain.sup}{right}"
+    return str(domain)
 
 
 def _ends(domain: sp.Set) -> list[sp.Expr]:

@@ -26,8 +26,10 @@ def gamma_markdown(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
+        r = {k: (v.replace("|", r"\|") if isinstance(v, str) else v) for k, v in r.items()}
         exact = f"${r['gamma_latex']}$" if r["gamma_latex"] else f"∈ [{r['enclosure'][0]}, {r['enclosure'][1]}]"
-        where = r["argmax"] if r["attained"] else f"approached as x → {r['argmax']}"
+        argmax = r["argmax"].replace("oo", "∞")
+        where = argmax if r["attained"] else f"approached as x → {argmax}"
         lines.append(
             f"| {r['name']} | ${r['expression_latex']}$ | {exact} | {r['gamma'][:18]} | {where} | {r['method']} |"
         )
