@@ -1,0 +1,335 @@
+"""The window {a : |wσ′(wa + b)| ≥ 1}, derived from the activation's definition.
+
+Nielsen's first problem (chapter 5, eq. 123; proof in ``proofs/window.md``):
+|wσ′(wa + b)| ≥ 1 needs |w| ≥ 1/γ (4 for the sigmoid), and for |w| ≥ 4 the
+inputs a that satisfy it form one interval of width
+
+    (2/|w|) ln(|w|(1 + √(1 − 4/|w|))/2 − 1),
+
+whatever the bias b. Nothing here is typed in: SymPy solves σ′(z) = 1/|w| for
+z on each piece of σ′ (the activation's own derivative), the window in z is the
+interval between the two roots, and the window in a is that interval divided by
+|w| (z = wa + b is a shift and a scaling of a). Eq. 123 is only the target that
+:func:`sigmoid_simplification` proves SymPy's answer equal to.
+
+The symbol :data:`W` stands for |w| (a positive real).
+
+Examples
+--------
+>>> d = derive_window("sigmoid")
+>>> d.min_abs_w, d.method
+(4, 'closed form')
+>>> d.width
+(-log(-sqrt(w)*sqrt(w - 4)/2 + w/2 - 1) + log(sqrt(w)*sqrt(w - 4)/2 + w/2 - 1))/w
+>>> derive_window("arctan").exact_maximum
+(2, 1)
+>>> r = derive_window("relu")
+>>> r.method, r.unbounded_from, r.unbounded_inclusive
+('unbounded', 1, True)
+
+SymPy cannot solve σ′(z) = 1/|w| for GELU (erf and exp together); its width
+is then measured numerically (:func:`gradmath.numeric.optimise.window_width`):
+
+>>> derive_window("gelu").method
+'numeric'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath
+import sympy as sp
+
+from gradmath.activations import Activation, get_activation
+from gradmath.expressions import X
+
+__all__ = [
+    "W",
+    "NIELSEN_EQ_123",
+    "WindowDerivation",
+    "SimplificationResult",
+    "derive_window",
+    "sigmoid_simplification",
+]
+
+#: |w|, the magnitude of the weight (a positive real symbol).
+W = sp.Symbol("w", positive=True)
+
+#: Nielsen's eq. (123), quoted from the seed as the target of the simplification.
+NIELSEN_EQ_123 = 2 / W * sp.log(W * (1 + sp.sqrt(1 - 4 / W)) / 2 - 1)
+
+_CHECK_DIGITS = 50
+_TAIL_Z = 10  # |z| at which the tail of σ′ is compared with its limit (see unbounded_inclusive)
+
+
+@dataclass(frozen=True)
+class WindowDerivation:
+    """The window of one activation as a function of |w| (symbol :data:`W`).
+
+    Attributes
+    ----------
+    activation : str
+    gamma : sympy.Expr or None
+        γ = sup σ′ when exact (``None`` when only certified; see ``gamma_value``).
+    gamma_value : str
+        γ to 30 digits.
+    min_abs_w : sympy.Expr or None
+        1/γ, exact when γ is; below it the window is empty (part 1).
+    roots : tuple of sympy.Expr
+        (z₋, z₊): the solutions of σ′(z) = 1/|w| bounding the window in z.
+    width : sympy.Expr or None
+        (z₊ − z₋)/|w|, simplified: the window width in a (closed form).
+    unbounded_from : sympy.Expr or None
+        1/L with L = max |σ′(±∞)|; for |w| beyond it the window is a half-line.
+    unbounded_inclusive : bool
+        Whether the window is unbounded already at |w| = ``unbounded_from``.
+    method : str
+        ``"closed form"``, ``"numeric"`` (SymPy found no closed form) or
+        ``"unbounded"`` (unbounded as soon as it is non-empty).
+    exact_maximum : tuple or None
+        (argmax |w|, maximum width) when SymPy solves d(width)/d|w| = 0 exactly.
+    """
+
+    activation: str
+    gamma: sp.Expr | None
+    gamma_value: str
+    min_abs_w: sp.Expr | None
+    roots: tuple[sp.Expr, ...]
+    width: sp.Expr | None
+    unbounded_from: sp.Expr | None
+    unbounded_inclusive: bool
+    method: str
+    exact_maximum: tuple[sp.Expr, sp.Expr] | None
+
+    @property
+    def min_abs_w_value(self) -> str:
+        """1/γ to 30 digits (from the exact value when there is one)."""
+        with mpmath.workdps(40):
+            v = mpmath.mpf(1) / mpmath.mpf(self.gamma_value) if self.min_abs_w is None else \
+                mpmath.mpf(sp.N(self.min_abs_w, 40))
+            return mpmath.nstr(v, 30)
+
+    def to_latex(self) -> str:
+        """The width as LaTeX (or a sentence when there is no closed form)."""
+        if self.width is None:
+            return r"\text{no closed form (measured numerically)}"
+        return sp.latex(self.width)
+
+    _repr_latex_ = lambda self: f"$W(w) = {self.to_latex()}$"  # noqa: E731
+
+    def to_json(self) -> dict:
+        s = lambda e: None if e is None else str(e)  # noqa: E731
+        return {
+            "activation": self.activation,
+            "gamma": self.gamma_value,
+            "gamma_exact": s(self.gamma),
+            "min_abs_w": self.min_abs_w_value,
+            "min_abs_w_exact": s(self.min_abs_w),
+            "roots": [str(r) for r in self.roots],
+            "width": s(self.width),
+            "width_latex": None if self.width is None else sp.latex(self.width),
+            "unbounded_from": s(self.unbounded_from),
+            "unbounded_inclusive": self.unbounded_inclusive,
+            "method": self.method,
+            "exact_argmax_abs_w": s(self.exact_maximum and self.exact_maximum[0]),
+            "exact_max_width": s(self.exact_maximum and self.exact_maximum[1]),
+        }
+
+
+def derive_window(activation: str | Activation) -> WindowDerivation:
+    """Derive the window width of ``activation`` as a function of |w|.
+
+    The argument (``proofs/window.md``): |wσ′(z)| ≥ 1 ⇔ σ′(z) ≥ 1/|w| for an
+    activation with σ′ ≥ 0. If SymPy finds exactly two real solutions z₋ < z₊
+    of σ′(z) = 1/|w| (on the pieces of σ′, each kept only where its piece
+    applies), the set is [z₋, z₊] (σ′ − 1/|w| keeps its sign between roots, is
+    positive at the midpoint and negative at ±∞), and the set of a is
+    [(z₋ − b)/w, (z₊ − b)/w] in some order: width (z₊ − z₋)/|w|.
+
+    Raises
+    ------
+    UnknownActivationError
+        For an unregistered name.
+    """
+    act = get_activation(activation)
+    return _derive(act)
+
+
+@lru_cache(maxsize=64)
+def _derive(act: Activation) -> WindowDerivation:
+    gamma = act.gamma
+    min_abs_w = None if gamma.exact is None else sp.nsimplify(1 / gamma.exact)
+    limit = _tail_limit(act.derivative)
+    unbounded_from = None if limit == 0 else sp.nsimplify(1 / limit)
+    inclusive = unbounded_from is not None and _tail_reaches_limit(act, limit)
+    common = dict(activation=act.name, gamma=gamma.exact, gamma_value=gamma.value, min_abs_w=min_abs_w,
+                  unbounded_from=unbounded_from, unbounded_inclusive=inclusive)
+    if unbounded_from is not None and min_abs_w is not None and sp.simplify(unbounded_from - min_abs_w) == 0:
+        return WindowDerivation(**common, roots=(), width=None, method="unbounded", exact_maximum=None)
+    roots = _level_roots(act, min_abs_w, unbounded_from, float(gamma))
+    if roots is None:
+        return WindowDerivation(**common, roots=(), width=None, method="numeric", exact_maximum=None)
+    width = sp.simplify((roots[1] - roots[0]) / W)
+    return WindowDerivation(**common, roots=roots, width=width, method="closed form",
+                            exact_maximum=_exact_maximum(width, min_abs_w) if unbounded_from is None else None)
+
+
+def _tail_limit(derivative: sp.Expr) -> sp.Expr:
+    """L = max |σ′(±∞)| (exact, by SymPy limits)."""
+    values = []
+    for end in (-sp.oo, sp.oo):
+        far = 10**9 if end == sp.oo else -(10**9)
+        formula = next(f for f, cond in _pieces(derivative) if cond.subs(X, far) is sp.true)
+        values.append(sp.Abs(sp.limit(formula, X, end)))
+    return sp.Max(*values)
+
+
+def _tail_reaches_limit(act: Activation, limit: sp.Expr) -> bool:
+    """Whether |σ′| ≥ L far out on the side where the limit L is reached (checked at |z| = 10, 50 digits)."""
+    with mpmath.workdps(_CHECK_DIGITS):
+        level = mpmath.mpf(sp.N(limit, _CHECK_DIGITS))
+        return any(abs(act.prime_mp(mpmath.mpf(z))) >= level for z in (-_TAIL_Z, _TAIL_Z))
+
+
+def _sample_abs_w(min_abs_w, unbounded_from, gamma: float) -> sp.Expr:
+    """A |w| inside the bounded range (min_abs_w, unbounded_from), used to pick valid roots."""
+    lo = sp.nsimplify(min_abs_w) if min_abs_w is not None else sp.nsimplify(round(1 / gamma, 6) + 1e-3)
+    if unbounded_from is None:
+        return 2 * lo + 1
+    return (lo + unbounded_from) / 2
+
+
+def _pieces(derivative: sp.Expr) -> list[tuple[sp.Expr, sp.Basic]]:
+    """(formula, condition where it applies) for each piece of σ′, earlier pieces taking precedence."""
+    expr = derivative
+    if expr.has(sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min):
+        expr = expr.rewrite(sp.Piecewise)
+    expr = sp.piecewise_fold(expr)
+    if not isinstance(expr, sp.Piecewise):
+        return [(expr, sp.true)]
+    pieces, earlier = [], sp.false
+    for formula, cond in expr.args:
+        pieces.append((formula, sp.And(cond, sp.Not(earlier))))
+        earlier = sp.Or(earlier, cond)
+    return pieces
+
+
+def _level_roots(act: Activation, min_abs_w, unbounded_from, gamma: float) -> tuple[sp.Expr, sp.Expr] | None:
+    """(z₋, z₊) solving σ′(z) = 1/|w|, or None when SymPy does not give exactly two real roots."""
+    sample = _sample_abs_w(min_abs_w, unbounded_from, gamma)
+    found: list[sp.Expr] = []
+    for sign in (1, -1):
+        for formula, cond in _pieces(act.derivative):
+            if formula.is_constant(X):
+                continue
+            try:
+                candidates = sp.solve(sp.Eq(formula, sign / W), X)
+            except (NotImplementedError, ValueError, TypeError):
+                return None
+            for root in candidates:
+                at = sp.N(root.subs(W, sample), _CHECK_DIGITS)
+                if not at.is_real or at.has(sp.nan):
+                    continue
+                if cond.subs(X, at) is sp.true:
+                    if sign == -1:  # |σ′| = 1/|w| also where σ′ < 0: not the simple case
+                        return None
+                    found.append(root)
+    if len(found) != 2:
+        return None
+    lo, hi = sorted(found, key=lambda r: float(sp.N(r.subs(W, sample), _CHECK_DIGITS)))
+    return lo, hi
+
+
+def _exact_maximum(width: sp.Expr, min_abs_w) -> tuple[sp.Expr, sp.Expr] | None:
+    """(argmax, max) of an algebraic width by solving d(width)/d|w| = 0; None if transcendental.
+
+    Candidates are the critical points beyond 1/γ, the end point 1/γ (width 0)
+    and the limit at |w| → ∞; the best one is returned when it is a critical point.
+    """
+    if width.has(sp.log, sp.exp, sp.acosh, sp.asinh, sp.atan) or min_abs_w is None:
+        return None
+    try:
+        critical = [c for c in sp.solve(sp.diff(width, W), W) if c.is_real and c > min_abs_w]
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+    if not critical:
+        return None
+    values = [(sp.simplify(width.subs(W, c)), c) for c in critical]
+    best_value, best_at = max(values, key=lambda p: float(p[0]))
+    others = [width.subs(W, min_abs_w), sp.limit(width, W, sp.oo)]
+    if all(float(best_value) > float(o) for o in others):
+        return sp.nsimplify(best_at), best_value
+    return None
+
+
+@dataclass(frozen=True)
+class SimplificationResult:
+    """SymPy's sigmoid width, step by step, down to Nielsen's eq. (123).
+
+    Attributes
+    ----------
+    steps : tuple of (str, sympy.Expr)
+        Each step's justification and the expression it gives.
+    symbolic_equal : bool
+        ``simplify(logcombine(sympy − eq123)) == 0`` (log a + log b = log ab is
+        valid here because both arguments are positive for |w| > 4).
+    max_numeric_difference : str
+        max |sympy − eq123| over |w| in :data:`CHECK_POINTS` at 50 digits.
+    """
+
+    steps: tuple[tuple[str, sp.Expr], ...]
+    symbolic_equal: bool
+    max_numeric_difference: str
+
+    def to_json(self) -> dict:
+        return {
+            "steps": [{"step": why, "expression": str(e), "latex": sp.latex(e)} for why, e in self.steps],
+            "symbolic_equal": self.symbolic_equal,
+            "max_numeric_difference": self.max_numeric_difference,
+        }
+
+    def to_markdown(self) -> str:
+        lines = [f"{i}. {why}:\n\n   $${sp.latex(e)}$$\n" for i, (why, e) in enumerate(self.steps, 1)]
+        lines.append(f"Symbolically equal to eq. (123): {self.symbolic_equal}; "
+                     f"largest numeric difference at 50 digits: {self.max_numeric_difference}.")
+        return "\n".join(lines)
+
+
+#: |w| values at which the simplification is also checked numerically.
+CHECK_POINTS = ("4", "4.0001", "5", "6.9", "10", "1000", "1e12")
+
+
+def sigmoid_simplification() -> SimplificationResult:
+    """Show SymPy's sigmoid window and simplify it to eq. (123) (``proofs/window.md``, part 2).
+
+    >>> r = sigmoid_simplification()
+    >>> r.symbolic_equal, float(r.max_numeric_difference) < 1e-45
+    (True, True)
+    >>> r.steps[-1][1] == NIELSEN_EQ_123
+    True
+    """
+    act = get_activation("sigmoid")
+    d = derive_window(act)
+    lo, hi = d.roots
+    raw = (hi - lo) / W
+    t_hi, t_lo = sp.exp(hi), sp.exp(lo)  # the roots are logarithms: z± = ln t±
+    product = sp.expand(t_hi * t_lo)
+    halved = 2 * hi / W  # ln t₋ = −ln t₊ because t₊t₋ = 1
+    difference = sp.simplify(raw - NIELSEN_EQ_123)
+    symbolic_equal = sp.simplify(sp.logcombine(difference, force=True)) == 0 and product == 1
+    steps = (
+        ("σ′(z), by SymPy from σ(z) = 1/(1+e^{-z})", act.derivative),
+        ("the solutions z of σ′(z) = 1/|w| (sympy.solve)", sp.Tuple(lo, hi)),
+        ("window width in a: (z₊ − z₋)/|w|", raw),
+        ("the product of the roots' exponentials t₊t₋ (so ln t₋ = −ln t₊)", product),
+        ("hence width = 2 ln t₊ / |w|", halved),
+        ("Nielsen's eq. (123), equal to the line above", NIELSEN_EQ_123),
+    )
+    f_sympy = sp.lambdify(W, raw, modules="mpmath")
+    f_eq = sp.lambdify(W, NIELSEN_EQ_123, modules="mpmath")
+    with mpmath.workdps(_CHECK_DIGITS + 10):
+        diff = max(abs(f_sympy(mpmath.mpf(p)) - f_eq(mpmath.mpf(p))) for p in CHECK_POINTS)
+        shown = mpmath.nstr(diff, 5)
+    return SimplificationResult(steps=steps, symbolic_equal=bool(symbolic_equal), max_numeric_difference=shown)
