@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_expit, logsumexp
+from scipy.special import expit, log_expit, logsumexp
 
 from gradmath.errors import DataError, ShapeError
 from gradmath.network import SOFTMAX, Network
@@ -52,12 +52,15 @@ class Pass:
     """Forward and backward results for one batch (rows are examples).
 
     ``activations[0]`` is a¹ = x and ``activations[i]`` is a^(i+1);
-    ``weighted_inputs[i]`` and ``deltas[i]`` are z^(i+2) and δ^(i+2).
+    ``weighted_inputs[i]`` and ``deltas[i]`` are z^(i+2) and δ^(i+2);
+    ``primes[i]`` is σ′(z^(i+2)) for the layers with an elementwise activation
+    (all but a softmax output layer, whose entry is ``None``).
     """
 
     activations: tuple[np.ndarray, ...]
     weighted_inputs: tuple[np.ndarray, ...]
     deltas: tuple[np.ndarray, ...]
+    primes: tuple[np.ndarray | None, ...] = ()
 
     def delta(self, layer: int) -> np.ndarray:
         """δˡ (= ∂C/∂bˡ per example) for ``layer`` in 2, …, L."""
@@ -147,13 +150,32 @@ def backprop(network: Network, x, y) -> Pass:
 
 def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
     activations, zs = forward(network, x)
-    delta = output_error(network, activations[-1], zs[-1], y)
+    primes = [_prime(network, layer, activations[layer - 1], zs[layer - 2])
+              for layer in range(2, network.depth + 1)]
+    residual = activations[-1] - y
+    if network.cost in ("cross-entropy", "log-loss"):
+        delta = residual
+    elif primes[-1] is None:
+        delta = output_error(network, activations[-1], zs[-1], y)
+    else:
+        delta = residual * primes[-1]
     deltas = [delta]
-    for layer in range(network.depth - 1, 1, -1):
-        delta = (delta @ network.weight(layer + 1)) * network.activation(layer).prime(zs[layer - 2])
+    for layer in range(network.depth - 1, 1, -1):  # BP2: δˡ = ((wˡ⁺¹)ᵀδˡ⁺¹) ⊙ σ′(zˡ)
+        delta = delta @ network.weight(layer + 1)
+        delta *= primes[layer - 2]
         deltas.append(delta)
     deltas.reverse()
-    return Pass(activations, zs, tuple(deltas))
+    return Pass(activations, zs, tuple(deltas), tuple(primes))
+
+
+def _prime(network: Network, layer: int, a: np.ndarray, z: np.ndarray) -> np.ndarray | None:
+    """σ′(zˡ); for the built-in sigmoid σ(z)·σ(−z) reuses aˡ = σ(z) (the same floats, one expit fewer)."""
+    act = network.activation(layer)
+    if act is None:
+        return None
+    if act.name == "sigmoid" and act.stable_prime is not None:
+        return a * expit(-z)
+    return act.prime(z)
 
 
 def iter_backprop(network: Network, x, y, *, chunk_size: int | None = None) -> Iterator[tuple[slice, Pass]]:

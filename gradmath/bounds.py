@@ -1,0 +1,396 @@
+"""The induced-norm bounds on ‖δˡ‖ = ‖∂C/∂bˡ‖ and ‖∂C/∂wˡ‖, per layer and per example, in log10.
+
+Notation of the proofs (``proofs/induced-norm-bounds.md``): layer 1 is the input
+layer, L the output layer, l = 2, …, L the weighted layers. By Nielsen's (124),
+δˡ = Σ′(zˡ)(wˡ⁺¹)ᵀ ⋯ Σ′(zᴸ⁻¹)(wᴸ)ᵀ δᴸ, and δᴸ = J(aᴸ − y) where J is Σ′(zᴸ)
+(quadratic cost, elementwise output), the softmax Jacobian diag(a) − aaᵀ
+(quadratic cost, softmax output) or the identity (cross-entropy with sigmoid,
+log-loss with softmax). Taking induced p-norms:
+
+(a) ‖δˡ‖ ≤ γ_h^(L−l) · c_out · ∏_{r=l+1}^{L} ‖(wʳ)ᵀ‖ · ‖aᴸ − y‖, with γ_h = sup|σ′| of the
+    hidden activation and c_out = sup|σ′| of the output activation, ½ (softmax Jacobian),
+    or 1; so the exponent of γ is k = L − l + 1 or L − l;
+(b) the same with max_j |σ′(zʳ_j)| of the example in place of each γ;
+(c) ‖∂C/∂wˡ‖ = ‖δˡ(aˡ⁻¹)ᵀ‖ ≤ ‖δˡ‖·‖(aˡ⁻¹)ᵀ‖ = ‖δˡ‖·‖aˡ⁻¹‖_q, an equality (rank one).
+
+For p ≠ 2, ‖(wʳ)ᵀ‖_p = ‖wʳ‖_q with q the dual exponent (:mod:`gradmath.norms`).
+Products over depth are sums of log10 values, so a 10,000-layer network gives
+finite bounds. Checked by ``tests/test_bounds.py``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from gradmath.network import Network
+>>> net = Network.random((4, 5, 5, 3), seed=0, cost="quadratic")
+>>> x, y = np.random.default_rng(0).random((20, 4)), np.zeros((20, 3))
+>>> report = verify_network(net, x, y, norm="inf")
+>>> report.violations, [layer.l for layer in report.layers], [layer.exponent for layer in report.layers]
+(0, [2, 3, 4], [3, 2, 1])
+>>> all(layer.tightness_gamma >= layer.tightness_data >= 1 for layer in report.layers)
+True
+
+A network far too deep for float64 products still gets finite log10 bounds:
+
+>>> deep = Network([np.full((1, 1), 0.5)] * 10_000, [np.zeros(1)] * 10_000, cost="cross-entropy")
+>>> r = verify_network(deep, np.ones((1, 1)), np.zeros((1, 1)))
+>>> round(r.layers[0].log10_bound_gamma), r.layers[0].delta_max, r.violations
+(-9030, 0.0, 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from gradmath.activations import Activation, get_activation
+from gradmath.backprop import _backprop_checked, default_chunk_size, prepare_batch
+from gradmath.network import SOFTMAX, Network
+from gradmath.norms import check_norm, dual_norm, log10_vector_norms, transpose_norm
+from gradmath.validation import check_int
+
+__all__ = [
+    "verify_network",
+    "VerificationReport",
+    "LayerBound",
+    "sup_abs_prime",
+    "exponent",
+    "log10_weight_factors",
+    "ROUNDING_SLACK_PER_LAYER",
+    "SOFTMAX_JACOBIAN_BOUND",
+    "NOTATION",
+]
+
+#: Relative slack per layer allowed when a measured norm is compared with a bound: the
+#: computed δˡ passes through L − l + 1 rounded products, each off by a few ε relative to
+#: the norms in the bound; 64ε per layer covers that with room. A measured value counts
+#: as a violation only above bound · (1 + ROUNDING_SLACK_PER_LAYER · (L − l + 2)).
+ROUNDING_SLACK_PER_LAYER = 64 * float(np.finfo(np.float64).eps)
+
+#: Relative error of one float64 log10 or addition, applied to the sum of the absolute
+#: values of the log10 terms that make up a bound (a sum of K logs is off by ≤ Kε·Σ|terms|).
+LOG_ROUNDING = 4 * float(np.finfo(np.float64).eps)
+
+#: Absolute error one rounding can leave once values are subnormal (gradual underflow):
+#: there relative error is unbounded, so each comparison also allows an absolute floor
+#: UNDERFLOW_UNIT · (L + 1)(n_max + 1)² amplified by the largest factor the bound allows
+#: between a later layer and this one. It matters only for norms below ~1e-290.
+UNDERFLOW_UNIT = 2.0 ** -1074
+
+#: ‖diag(a) − aaᵀ‖_p ≤ max_j 2a_j(1 − a_j) ≤ ½ for p = 1, 2, ∞ (``proofs/induced-norm-bounds.md``).
+SOFTMAX_JACOBIAN_BOUND = 0.5
+
+#: Said in every report: the layer numbers are the proofs'.
+NOTATION = "layers use the proofs' notation: input layer 1, output layer L; l = 2..L are the weighted layers"
+
+#: Examples per report whose weight gradients δˡ(aˡ⁻¹)ᵀ are formed explicitly to check (c).
+RANK_ONE_EXAMPLES = 4
+
+
+@lru_cache(maxsize=None)
+def _sup_abs_prime(name: str, expression) -> float:
+    act = get_activation(name) if expression is None else Activation(name, expression)
+    negated = Activation(f"{act.name}-negated", -act.expression)  # its γ is −inf σ′
+    return max(_float_at_least(act.gamma), _float_at_least(negated.gamma))
+
+
+def _float_at_least(gamma) -> float:
+    """The exact γ when it is a float, else the smallest float ≥ the enclosure's upper end."""
+    if gamma.exact is not None:
+        value = float(gamma.exact)
+        if bool(sp.Rational(value) >= gamma.exact):
+            return value
+    upper = Fraction(gamma.enclosure[1])
+    value = float(upper)
+    return value if Fraction(value) >= upper else float(np.nextafter(value, np.inf))
+
+
+def sup_abs_prime(activation) -> float:
+    """sup |σ′| as a float no smaller than the rigorous enclosure's upper end.
+
+    This is γ in bound (a). The seed's γ = sup σ′ suffices when σ′ ≥ −sup σ′
+    (true of every built-in activation: GELU's σ′ dips to −0.129, below γ = 1.129);
+    the verifier takes the larger of sup σ′ and sup(−σ′) so custom activations are safe too.
+
+    >>> sup_abs_prime("sigmoid"), sup_abs_prime("tanh")
+    (0.25, 1.0)
+    """
+    act = get_activation(activation)
+    key_expr = None if get_activation(act.name) is act else act.expression
+    return _sup_abs_prime(act.name, key_expr)
+
+
+def exponent(network: Network, layer: int) -> int:
+    """k, the number of γ factors in bound (a) for δ at ``layer`` (L − l + 1 or L − l).
+
+    >>> from gradmath.network import Network
+    >>> exponent(Network.random((2, 3, 3, 1), cost="quadratic"), 2)
+    3
+    >>> exponent(Network.random((2, 3, 3, 1), cost="cross-entropy"), 2)
+    2
+    """
+    L = network.depth
+    return L - layer + (1 if _output_has_sigma_prime(network) else 0)
+
+
+def _output_has_sigma_prime(network: Network) -> bool:
+    return network.cost == "quadratic" and network.output_activation != SOFTMAX
+
+
+def log10_weight_factors(network: Network, norm="2") -> np.ndarray:
+    """log10 ‖(wʳ)ᵀ‖_p for r = 2, …, L (entry r − 2); the dual norm of wʳ for p ≠ 2."""
+    norm = check_norm(norm)
+    with np.errstate(divide="ignore"):
+        return np.log10([transpose_norm(w, norm) for w in network.weights])
+
+
+@dataclass(frozen=True)
+class LayerBound:
+    """Bounds and measurements for one weighted layer ``l`` (the proofs' numbering).
+
+    ``tightness_*`` is bound / measured, each the largest over the examples
+    (``None`` where the measured norm is 0 or the ratio leaves float64).
+    """
+
+    l: int
+    exponent: int
+    delta_max: float
+    delta_median: float
+    log10_delta_max: float
+    log10_bound_gamma: float
+    log10_bound_data: float
+    tightness_gamma: float | None
+    tightness_data: float | None
+    violations: int
+
+    def to_json(self) -> dict:
+        return {k: _json_float(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The result of :func:`verify_network`: per-layer bounds, measurements and violations."""
+
+    norm: str
+    examples: int
+    violations: int
+    layers: tuple[LayerBound, ...]
+    network: dict
+    gamma_hidden: float
+    output_factor: float
+    rank_one_max_gap: float
+    rounding_slack_per_layer: float = ROUNDING_SLACK_PER_LAYER
+    notation: str = NOTATION
+
+    def to_json(self) -> dict:
+        return {
+            "notation": self.notation,
+            "norm": self.norm,
+            "examples": self.examples,
+            "violations": self.violations,
+            "network": self.network,
+            "gamma_hidden": self.gamma_hidden,
+            "output_factor": self.output_factor,
+            "rank_one_max_gap": _json_float(self.rank_one_max_gap),
+            "rounding_slack_per_layer": self.rounding_slack_per_layer,
+            "layers": [layer.to_json() for layer in self.layers],
+        }
+
+    def __repr__(self) -> str:
+        return (f"VerificationReport(norm={self.norm!r}, examples={self.examples}, "
+                f"layers={len(self.layers)}, violations={self.violations})")
+
+
+def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> VerificationReport:
+    """Check bounds (a), (b), (c) for every example and every weighted layer.
+
+    Parameters
+    ----------
+    network : Network
+    x : array (N × n_1)
+    y : array (N × n_L) or N integer labels
+    norm : {"2", "1", "inf"}
+        The vector p-norm and the matrix norm it induces.
+    chunk_size : int, optional
+        Examples per chunk (default :func:`gradmath.backprop.default_chunk_size`).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each chunk.
+
+    Returns
+    -------
+    VerificationReport
+
+    Raises
+    ------
+    ShapeError, NonFiniteError, DataError, UnknownNameError
+    """
+    if not isinstance(network, Network):
+        from gradmath.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"network={network!r} must be a gradmath Network (see gradmath.formats)")
+    norm = check_norm(norm)
+    x, y = prepare_batch(network, x, y)
+    n = x.shape[0]
+    size = default_chunk_size(network) if chunk_size is None else check_int("chunk_size", chunk_size, min_value=1)
+    L = network.depth
+    layers = range(2, L + 1)
+    log_w = log10_weight_factors(network, norm)
+    # W_suffix[l − 2] = Σ_{r=l+1}^{L} log10 ‖(wʳ)ᵀ‖
+    w_suffix = np.concatenate([np.cumsum(log_w[::-1])[::-1][1:], [0.0]])
+    gamma_h = sup_abs_prime(network.hidden_activation) if L > 2 else 1.0
+    if network.cost != "quadratic":
+        out_gamma = 1.0
+    elif network.output_activation == SOFTMAX:
+        out_gamma = SOFTMAX_JACOBIAN_BOUND
+    else:
+        out_gamma = sup_abs_prime(network.output_activation)
+    hidden_count = np.array([L - l for l in layers], dtype=np.float64)
+    gamma_part = hidden_count * np.log10(gamma_h) + np.log10(out_gamma) + w_suffix
+    slack = np.log10(1.0 + ROUNDING_SLACK_PER_LAYER * np.array([L - l + 2 for l in layers], dtype=np.float64))
+    floor = _log10_underflow_floor(network, gamma_part)
+
+    # Rounding of the log10 sums themselves: each of the K terms t carries an error ≤ ε|t|.
+    abs_w_suffix = np.concatenate([np.cumsum(np.abs(log_w[::-1]))[::-1][1:], [0.0]])
+    abs_gamma_part = hidden_count * abs(np.log10(gamma_h)) + abs(np.log10(out_gamma)) + abs_w_suffix
+    log_eps = LOG_ROUNDING * np.array([L - l + 3 for l in layers], dtype=np.float64)
+    measured = np.empty((L - 1, n))
+    max_a = np.full(L - 1, -np.inf)
+    max_b = np.full(L - 1, -np.inf)
+    violations = np.zeros(L - 1, dtype=np.int64)
+    rank_one_gap = 0.0
+    for start in range(0, n, size):
+        rows = slice(start, min(start + size, n))
+        p = _backprop_checked(network, x[rows], y[rows])
+        log_res = log10_vector_norms(p.activations[-1] - y[rows], norm)
+        data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
+        abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
+        for i in range(L - 1):
+            m = log10_vector_norms(p.deltas[i], norm)
+            b_a = gamma_part[i] + log_res
+            b_b = data_part[i] + w_suffix[i] + log_res
+            measured[i, rows] = m
+            max_a[i] = max(max_a[i], b_a.max())
+            max_b[i] = max(max_b[i], b_b.max())
+            terms = abs_res + np.where(np.isfinite(m), np.abs(m), 0.0)
+            tol_a = slack[i] + log_eps[i] * (abs_gamma_part[i] + terms)
+            tol_b = slack[i] + log_eps[i] * (abs_data_part[i] + abs_w_suffix[i] + terms)
+            limit = _log10_add(np.minimum(b_a + tol_a, b_b + tol_b), floor[i])
+            violations[i] += int(np.count_nonzero(m > limit))
+        if start == 0:
+            gap, bad = _check_rank_one(p, norm, slack)
+            rank_one_gap = gap
+            violations += bad
+        if progress is not None:
+            progress(rows.stop, n)
+    results = []
+    for i, l in enumerate(layers):
+        log_max = float(measured[i].max())
+        results.append(LayerBound(
+            l=l,
+            exponent=exponent(network, l),
+            delta_max=float(10.0 ** log_max),
+            delta_median=float(np.median(10.0 ** measured[i])),
+            log10_delta_max=log_max,
+            log10_bound_gamma=float(max_a[i]),
+            log10_bound_data=float(max_b[i]),
+            tightness_gamma=_ratio(max_a[i], log_max),
+            tightness_data=_ratio(max_b[i], log_max),
+            violations=int(violations[i]),
+        ))
+    return VerificationReport(
+        norm=norm, examples=n, violations=int(violations.sum()), layers=tuple(results),
+        network=network.to_json(), gamma_hidden=gamma_h, output_factor=out_gamma, rank_one_max_gap=rank_one_gap,
+    )
+
+
+def _log10_underflow_floor(network: Network, gamma_part: np.ndarray) -> np.ndarray:
+    """log10 of the absolute floor per layer (see :data:`UNDERFLOW_UNIT`)."""
+    later_min = np.minimum.accumulate(np.append(gamma_part, 0.0)[::-1])[::-1][:-1]
+    amplification = gamma_part - np.minimum(later_min, 0.0)
+    count = (network.depth + 1) * (max(network.sizes) + 1) ** 2
+    return np.log10(UNDERFLOW_UNIT * count) + amplification
+
+
+def _log10_add(x, y):
+    """log10(10^x + 10^y) without leaving float64."""
+    return np.logaddexp(np.multiply(x, _LN10), np.multiply(y, _LN10)) / _LN10
+
+
+_LN10 = float(np.log(10.0))
+
+
+def _log10_data_factors(network: Network, p) -> np.ndarray:
+    """Row l − 2: Σ_{r=l}^{L} log10 (factor of layer r) per example: max|σ′(zʳ)| for the hidden
+    layers, then the output factor (max|σ′(zᴸ)|, max_j 2a_j(1 − a_j) for softmax, or 1)."""
+    L = network.depth
+    logs = np.zeros((L - 1, p.deltas[0].shape[0]))
+    with np.errstate(divide="ignore"):
+        for i in range(L - 2):
+            logs[i] = np.log10(np.abs(p.primes[i]).max(axis=1))
+        if network.cost == "quadratic":
+            if network.output_activation == SOFTMAX:
+                a = p.activations[-1]
+                logs[L - 2] = np.log10((2.0 * a * (1.0 - a)).max(axis=1))
+            else:
+                logs[L - 2] = np.log10(np.abs(p.primes[-1]).max(axis=1))
+    finite = np.where(np.isfinite(logs), np.abs(logs), 0.0)
+    return np.cumsum(logs[::-1], axis=0)[::-1], np.cumsum(finite[::-1], axis=0)[::-1]
+
+
+def _check_rank_one(p, norm: str, slack: np.ndarray) -> tuple[float, np.ndarray]:
+    """Bound (c) on the first examples, with ∂C/∂wˡ = δˡ(aˡ⁻¹)ᵀ formed as a matrix.
+
+    Returns the largest relative gap |‖δaᵀ‖ / (‖δ‖‖a‖_q) − 1| and the violations per layer.
+    """
+    q = dual_norm(norm)
+    k = min(RANK_ONE_EXAMPLES, p.deltas[0].shape[0])
+    gap, bad = 0.0, np.zeros(len(p.deltas), dtype=np.int64)
+    for i, delta in enumerate(p.deltas):
+        a_prev = p.activations[i]
+        for e in range(k):
+            d, a = delta[e], a_prev[e]
+            if not (np.any(d) and np.any(a)):
+                continue
+            scale_d, scale_a = np.abs(d).max(), np.abs(a).max()
+            matrix = np.outer(d / scale_d, a / scale_a)
+            explicit = _explicit_induced_norm(matrix, norm)
+            log_bound = (log10_vector_norms(d / scale_d, norm)[0] + log10_vector_norms(a / scale_a, q)[0])
+            ratio = explicit / 10.0 ** log_bound
+            gap = max(gap, abs(ratio - 1.0))
+            if np.log10(explicit) > log_bound + slack[i]:
+                bad[i] += 1
+    return gap, bad
+
+
+def _explicit_induced_norm(matrix: np.ndarray, norm: str) -> float:
+    """The induced norm of an explicit matrix, without using that it has rank one."""
+    mags = np.abs(matrix)
+    if norm == "1":
+        return float(mags.sum(axis=0).max())
+    if norm == "inf":
+        return float(mags.sum(axis=1).max())
+    if min(matrix.shape) <= 64:
+        return float(np.linalg.svd(matrix, compute_uv=False)[0])
+    # For a rank-one matrix ‖M‖₂ = ‖M‖_F (one non-zero singular value); the SVD check of
+    # that step is in tests/test_bounds.py, and a full SVD here would dominate the run time.
+    return float(np.sqrt(np.einsum("ij,ij->", matrix, matrix)))
+
+
+def _ratio(log_bound: float, log_measured: float) -> float | None:
+    if not (np.isfinite(log_bound) and np.isfinite(log_measured)):
+        return None
+    diff = log_bound - log_measured
+    if diff > 300:
+        return None
+    return float(10.0 ** diff)
+
+
+def _json_float(value):
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

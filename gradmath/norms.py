@@ -1,0 +1,194 @@
+"""Vector norms and induced matrix norms for p = 2, 1, ∞, in log10 where values can leave float64.
+
+The induced norm of a matrix A is ‖A‖_p = sup ‖Ax‖_p / ‖x‖_p. For p = 1 it is the
+largest absolute column sum, for p = ∞ the largest absolute row sum, and for
+p = 2 the largest singular value. The bound (**) of the Stack Exchange answer
+needs ‖(wʳ)ᵀ‖_p, and ‖Aᵀ‖_p = ‖A‖_q with q the dual exponent (1/p + 1/q = 1):
+the step ‖Aᵀ‖ = ‖A‖ holds for p = 2 only (``proofs/dual-norm-correction.md``).
+
+Examples
+--------
+>>> import numpy as np
+>>> w = np.ones((3, 1))                 # one unit feeding three
+>>> induced_norm(w, "inf"), transpose_norm(w, "inf")
+(1.0, 3.0)
+>>> dual_norm("1"), dual_norm("inf"), dual_norm("2")
+('inf', '1', '2')
+>>> round(float(log10_vector_norms(np.array([[3e300, 4e300]]), "2")[0]), 12)   # no overflow
+300.698970004336
+>>> spectral_norm(np.diag([3.0, 4.0])).value
+4.0
+>>> check_norm("fro")
+Traceback (most recent call last):
+...
+gradmath.errors.UnknownNameError: norm='fro' is not one of '2', '1', 'inf'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradmath.validation import check_choice
+
+__all__ = [
+    "NORMS",
+    "check_norm",
+    "dual_norm",
+    "log10_vector_norms",
+    "induced_norm",
+    "transpose_norm",
+    "spectral_norm",
+    "SpectralNorm",
+    "DENSE_SVD_LIMIT",
+]
+
+#: The norms the verifier supports, as spelt on the command line.
+NORMS = ("2", "1", "inf")
+
+#: Matrices with min(shape) up to this size get a dense SVD (LAPACK); larger ones Lanczos.
+DENSE_SVD_LIMIT = 512
+
+_EPS = np.finfo(np.float64).eps
+_ALIASES = {"2": "2", "1": "1", "inf": "inf", "∞": "inf", "2.0": "2", "1.0": "1"}
+
+
+def check_norm(norm) -> str:
+    """Return ``norm`` spelt as one of :data:`NORMS` (``2``, ``1``, ``np.inf`` and strings accepted)."""
+    if isinstance(norm, (int, float)) and not isinstance(norm, bool):
+        key = "inf" if norm == np.inf else str(int(norm)) if float(norm).is_integer() else str(norm)
+    else:
+        key = _ALIASES.get(str(norm).strip().lower(), str(norm))
+    return check_choice("norm", key, NORMS)
+
+
+def dual_norm(norm) -> str:
+    """The dual exponent q with 1/p + 1/q = 1: 2 ↔ 2, 1 ↔ ∞."""
+    return {"2": "2", "1": "inf", "inf": "1"}[check_norm(norm)]
+
+
+def log10_vector_norms(rows: np.ndarray, norm) -> np.ndarray:
+    """log10 ‖row‖_p for each row of ``rows`` (−inf for a zero row), without overflow or underflow.
+
+    Each row is scaled by its largest absolute entry m before the 2-norm is
+    taken, so ‖v‖₂ = m·‖v/m‖₂ stays finite for entries near 1e±300.
+    """
+    norm = check_norm(norm)
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim == 1:
+        rows = rows.reshape(1, -1)
+    mags = np.abs(rows)
+    m = mags.max(axis=1)
+    with np.errstate(divide="ignore"):  # log10(0) = −inf marks a zero row
+        log_m = np.log10(m)
+    if norm == "inf":
+        return log_m
+    safe = np.where(m > 0, m, 1.0)[:, None]
+    scaled = mags / safe
+    inner = scaled.sum(axis=1) if norm == "1" else np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+    with np.errstate(divide="ignore"):
+        return np.where(m > 0, log_m + np.log10(np.where(m > 0, inner, 1.0)), -np.inf)
+
+
+@dataclass(frozen=True)
+class SpectralNorm:
+    """The largest singular value of a matrix, with a stated accuracy.
+
+    Attributes
+    ----------
+    value : float
+        The estimate σ̂.
+    error : float
+        An absolute error bound: some singular value lies in [σ̂ − error, σ̂ + error].
+        For the dense SVD this is a LAPACK backward-error bound (n·ε·σ̂); for
+        Lanczos it is the residual bound of the converged singular triplet.
+    method : str
+        ``"svd"`` (LAPACK) or ``"lanczos"`` (ARPACK through :func:`scipy.sparse.linalg.svds`).
+
+    Lanczos from a random start converges to the largest singular value except
+    on a set of start vectors of measure zero; the residual bound certifies
+    that σ̂ is a singular value to within ``error``, not that it is the largest.
+    """
+
+    value: float
+    error: float
+    method: str
+
+    @property
+    def upper(self) -> float:
+        """σ̂ + error, the value used in bounds."""
+        return self.value + self.error
+
+    @property
+    def relative_error(self) -> float:
+        return self.error / self.value if self.value else 0.0
+
+    def to_json(self) -> dict:
+        return {"value": self.value, "error": self.error, "method": self.method}
+
+
+def spectral_norm(matrix: np.ndarray, *, method: str | None = None, seed: int = 0) -> SpectralNorm:
+    """‖A‖₂, the largest singular value: dense SVD for small matrices, Lanczos for large ones.
+
+    Parameters
+    ----------
+    matrix : array (m × n)
+    method : {"svd", "lanczos"}, optional
+        Default: ``"svd"`` when min(m, n) ≤ :data:`DENSE_SVD_LIMIT`, else ``"lanczos"``.
+    seed : int
+        Seeds the Lanczos start vector, so results repeat exactly.
+
+    Notes
+    -----
+    Lanczos runs ARPACK to machine precision (``tol=0``) on AᵀA with 32 Lanczos
+    vectors, then measures the residuals r₁ = Av − σ̂u and r₂ = Aᵀu − σ̂v of the
+    returned unit vectors: an eigenvalue of [[0, A], [Aᵀ, 0]], hence a singular
+    value of A, lies within √((‖r₁‖² + ‖r₂‖²)/2) of σ̂. On a 4096 × 4096 Gaussian
+    matrix that is about 1e-15 relative (``benchmarks/bench_verify.py``).
+    Fixed-step power iteration would leave errors near 1e-3 there, because the
+    top singular values of such matrices are close together.
+    """
+    a = np.asarray(matrix, dtype=np.float64)
+    if a.ndim != 2 or 0 in a.shape:
+        from gradmath.errors import ShapeError
+
+        raise ShapeError(f"spectral_norm needs a non-empty matrix, got shape {a.shape}")
+    if method is None:
+        method = "svd" if min(a.shape) <= DENSE_SVD_LIMIT else "lanczos"
+    method = check_choice("method", method, ("svd", "lanczos"))
+    if method == "svd" or min(a.shape) < 3:
+        s = float(np.linalg.svd(a, compute_uv=False)[0])
+        return SpectralNorm(s, 4.0 * max(a.shape) * _EPS * s, "svd")
+    from scipy.sparse.linalg import svds
+
+    n = min(a.shape)
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    u, s, vt = svds(a, k=1, tol=0, ncv=min(n, 32), v0=v0)
+    u, sigma, v = u[:, 0], float(s[0]), vt[0]
+    r1 = np.linalg.norm(a @ v - sigma * u)
+    r2 = np.linalg.norm(a.T @ u - sigma * v)
+    error = float(np.sqrt((r1 * r1 + r2 * r2) / 2.0)) + 4.0 * max(a.shape) * _EPS * sigma
+    return SpectralNorm(sigma, error, "lanczos")
+
+
+def induced_norm(matrix: np.ndarray, norm) -> float:
+    """‖A‖_p induced by the vector p-norm (for p = 2 the upper end of :func:`spectral_norm`).
+
+    >>> induced_norm(np.array([[1.0, -2.0], [3.0, 4.0]]), "1")   # largest column sum
+    6.0
+    >>> induced_norm(np.array([[1.0, -2.0], [3.0, 4.0]]), "inf")  # largest row sum
+    7.0
+    """
+    norm = check_norm(norm)
+    a = np.abs(np.asarray(matrix, dtype=np.float64))
+    if norm == "1":
+        return float(a.sum(axis=0).max())
+    if norm == "inf":
+        return float(a.sum(axis=1).max())
+    return spectral_norm(matrix).upper if min(a.shape) > 1 else float(np.sqrt(np.sum(a * a)))
+
+
+def transpose_norm(matrix: np.ndarray, norm) -> float:
+    """‖Aᵀ‖_p = ‖A‖_q, q the dual exponent (the factor bound (**) needs for each wʳ)."""
+    return induced_norm(matrix, dual_norm(norm))
