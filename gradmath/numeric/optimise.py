@@ -94,6 +94,7 @@ def window_width(activation: str | Activation, abs_w: float) -> WindowWidth:
     """
     act = get_activation(activation)
     u = check_real("abs_w", abs_w, min_value=0.0, allow_equal=False)
+    u = check_real("abs_w", u, max_value=1e300)  # 2|w| must stay finite in float64
     d = derive_window(act)
     minimum = float(d.min_abs_w_value)
     if u < minimum:

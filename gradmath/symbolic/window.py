@@ -19,8 +19,8 @@ Examples
 >>> d = derive_window("sigmoid")
 >>> d.min_abs_w, d.method
 (4, 'closed form')
->>> d.width
-(-log(-sqrt(w)*sqrt(w - 4)/2 + w/2 - 1) + log(sqrt(w)*sqrt(w - 4)/2 + w/2 - 1))/w
+>>> d.width                         # (z₊ − z₋)/|w| with z₋ = −z₊
+2*log(sqrt(w)*sqrt(w - 4)/2 + w/2 - 1)/w
 >>> derive_window("arctan").exact_maximum
 (2, 1)
 >>> r = derive_window("relu")
@@ -80,7 +80,8 @@ class WindowDerivation:
     roots : tuple of sympy.Expr
         (z₋, z₊): the solutions of σ′(z) = 1/|w| bounding the window in z.
     width : sympy.Expr or None
-        (z₊ − z₋)/|w|, simplified: the window width in a (closed form).
+        (z₊ − z₋)/|w|, the window width in a (closed form); written 2z₊/|w|
+        when SymPy proves z₋ = −z₊ (no cancellation at large |w|).
     unbounded_from : sympy.Expr or None
         1/L with L = max |σ′(±∞)|; for |w| beyond it the window is a half-line.
     unbounded_inclusive : bool
@@ -171,7 +172,11 @@ def _derive(act: Activation) -> WindowDerivation:
     roots = _level_roots(act, min_abs_w, unbounded_from, float(gamma))
     if roots is None:
         return WindowDerivation(**common, roots=(), width=None, method="numeric", exact_maximum=None)
-    width = sp.simplify((roots[1] - roots[0]) / W)
+    lo, hi = roots
+    # z₋ = −z₊ (σ′ even): then the width is 2z₊/|w|, which has no cancellation at large |w|.
+    # For real roots z₋ + z₊ = 0 ⇔ e^{2(z₋ + z₊)} = 1, which SymPy decides by expanding.
+    symmetric = sp.expand(sp.exp(2 * (lo + hi))) == 1
+    width = sp.simplify(2 * hi / W if symmetric else (hi - lo) / W)
     return WindowDerivation(**common, roots=roots, width=width, method="closed form",
                             exact_maximum=_exact_maximum(width, min_abs_w) if unbounded_from is None else None)
 
