@@ -28,4 +28,23 @@ GOLDEN = {
         "source": "independent: scipy.optimize.minimize_scalar(-silu′) on [0, 10], xtol 1e-12",
         "tolerance": "1e-9 absolute (the optimiser's tolerance on a quadratic maximum)",
     },
+    "nielsen_speeds_2_hidden": {
+        "value": (0.07, 0.31),
+        "source": "Nielsen ch. 5, 'The vanishing gradient problem': '||δ^1|| = 0.07... and ||δ^2|| = 0.31...' "
+        "for one [784, 30, 30, 10] network on MNIST just after initialisation (network2's init)",
+        "tolerance": "none fixed: one random network, so compared with the spread over seeds "
+        "(Tukey's fences of our init speeds on digits, tests/test_speeds.py)",
+    },
+    "nielsen_speeds_3_hidden": {
+        "value": (0.012, 0.060, 0.283),
+        "source": "Nielsen ch. 5: 'in a [784, 30, 30, 30, 10] network, then the respective speeds of learning "
+        "turn out to be 0.012, 0.060, and 0.283'",
+        "tolerance": "as nielsen_speeds_2_hidden",
+    },
+    "nielsen_speeds_4_hidden": {
+        "value": (0.003, 0.017, 0.070, 0.285),
+        "source": "Nielsen ch. 5: 'Suppose we add yet another layer with 30 hidden neurons. In that case, the "
+        "respective speeds of learning are 0.003, 0.017, 0.070, and 0.285'",
+        "tolerance": "as nielsen_speeds_2_hidden",
+    },
 }
