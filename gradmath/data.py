@@ -311,14 +311,15 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def _check_arrays_only(obj, where: str = "pickle") -> None:
-    if isinstance(obj, (tuple, list)):
+    if isinstance(obj, tuple):
         for i, item in enumerate(obj):
             _check_arrays_only(item, f"{where}[{i}]")
     elif isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biuf":
             raise FormatError(f"{where} is an array of dtype {obj.dtype}; only numeric arrays are accepted")
     else:
-        raise FormatError(f"{where} holds a {type(obj).__name__}; only NumPy arrays and tuples are accepted")
+        raise FormatError(f"{where} holds an object of type {type(obj).__name__}; "
+                          "only NumPy arrays and tuples are accepted")
 
 
 def load_nielsen_pickle(path) -> Dataset:
@@ -342,9 +343,9 @@ def load_nielsen_pickle(path) -> Dataset:
     except FormatError as err:
         raise FormatError(f"{path}: {err}") from None
     pair = obj
-    if isinstance(obj, (tuple, list)) and len(obj) == 3 and all(isinstance(p, (tuple, list)) for p in obj):
+    if isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) for p in obj):
         pair = obj[0]  # (training, validation, test): Nielsen's experiments use the training set
-    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(a, np.ndarray) for a in pair)):
+    if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(a, np.ndarray) for a in pair)):
         raise FormatError(f"{path}: expected (x, y) or ((x, y), (x, y), (x, y)) of arrays as in mnist.pkl.gz")
     x, y = pair
     if x.ndim > 2:

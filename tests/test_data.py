@@ -197,8 +197,8 @@ def test_pickle_that_would_run_code_is_refused_and_not_run(tmp_path):
 
 
 @pytest.mark.parametrize("obj, match", [
-    ((np.zeros((2, 2)), {"labels": [0, 1]}), "holds a dict"),
-    ((np.zeros((2, 2)), "ab"), "holds a str"),
+    ((np.zeros((2, 2)), {"labels": [0, 1]}), "type dict"),
+    ((np.zeros((2, 2)), "ab"), "type str"),
     ((np.zeros((2, 2)), np.array([None, 1], dtype=object)), "only NumPy arrays|dtype object"),
     ((np.zeros((2, 2)),), "expected \\(x, y\\)"),
     ((np.zeros((2, 2)), np.array([0, 1, 0])), "2 examples but 3"),

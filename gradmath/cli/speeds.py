@@ -1,7 +1,157 @@
-"""`gradmath speeds`: not yet available in this version."""
+"""`gradmath speeds`: each hidden layer's speed of learning, at initialisation and along training."""
 
 from __future__ import annotations
 
+import argparse
+
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, progress_bar
+
+EXAMPLES = """examples:
+  gradmath speeds                                   digits, [64, 30, 30, 10], 20 seeds
+  gradmath speeds --sizes 64,30,30,30,30,10 --seeds 50 --json
+  gradmath speeds --sizes 64,30,30,10 --epochs 500 --bounds
+  gradmath speeds --data /usr/share/dataset-fashion-mnist --sizes 784,30,30,30,10
+  gradmath speeds --data mnist.pkl.gz --sizes 784,30,30,10
+  gradmath speeds --model net.npz --epochs 100     a network saved by gradmath.formats.save_network
+
+The speed of hidden layer k (counted from 1, as in the book) is the length of the mean of
+dC/db over the first 1000 training examples. Training is full-batch gradient descent on
+those examples with eta 0.1 and lambda 5.0, as in Nielsen's chapter 5.
+"""
+
 
 def register(subparsers) -> None:
-    """Add the `speeds` subcommand (placeholder until it is built)."""
+    """Add the ``speeds`` subcommand."""
+    p = subparsers.add_parser(
+        "speeds", help="speed of learning per hidden layer (Nielsen ch. 5), at init and along training",
+        description="Each hidden layer's speed of learning ||mean dC/db|| over the first 1000 training "
+                    "examples: median and quartiles over random initialisations, and per epoch of training.",
+        epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
+    )
+    p.add_argument("--data", default="digits",
+                   help="'digits' (embedded, default), a folder or file of MNIST/Fashion-MNIST IDX files, "
+                        "mnist.pkl.gz, or an .npz with x and y")
+    p.add_argument("--sizes", default=None,
+                   help="layer widths, input first (default: the data's width,30,30,its number of classes)")
+    p.add_argument("--activation", default="sigmoid", help="hidden activation of the random networks "
+                                                           "(default sigmoid; the output is sigmoid + cross-entropy)")
+    p.add_argument("--seeds", type=int, default=20, help="random networks at initialisation (default 20)")
+    p.add_argument("--seed", type=int, default=None, help="first seed (default: gradmath reproduce's seed)")
+    p.add_argument("--model", default=None,
+                   help="a network trained elsewhere (.npz, network2 .json, .safetensors; see gradmath.formats) "
+                        "instead of random ones")
+    p.add_argument("--epochs", type=int, default=None, help="also train for this many full-batch epochs")
+    p.add_argument("--eta", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation parameter (default 5.0)")
+    p.add_argument("--examples", type=int, default=1000, help="training examples used (default 1000)")
+    p.add_argument("--bounds", action="store_true",
+                   help="with --epochs: check the verifier's bounds on every example at every epoch")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradmath.data import load_dataset
+    from gradmath.errors import DataError, InvalidParameterError
+    from gradmath.experiments.speeds import BOOK_SOURCE, init_speeds, speed_of_learning, training_speeds
+    from gradmath.network import Network
+    from gradmath.reports import SEED
+    from gradmath.validation import check_int, parse_sizes
+
+    data = load_dataset(args.data)
+    examples = check_int("examples", args.examples, min_value=1)
+    if args.model is not None:
+        from gradmath.formats import load_network
+
+        network = load_network(args.model)
+        sizes = network.sizes
+        if args.sizes is not None and parse_sizes(args.sizes) != sizes:
+            raise InvalidParameterError(f"sizes={args.sizes!r} differs from the model's {list(sizes)}; "
+                                        "leave out --sizes with --model")
+    else:
+        sizes = (parse_sizes(args.sizes) if args.sizes is not None
+                 else (data.n_inputs, 30, 30, data.n_classes))
+        if len(sizes) < 3:
+            raise InvalidParameterError(f"sizes={args.sizes!r} has no hidden layer, e.g. {data.n_inputs},30,30,10")
+    if sizes[0] != data.n_inputs:
+        raise DataError(f"sizes={','.join(map(str, sizes))}: the first width {sizes[0]} does not match the "
+                        f"{data.n_inputs} inputs of {data.name}")
+    if data.y.ndim == 1 and sizes[-1] < data.n_classes:
+        raise DataError(f"sizes={','.join(map(str, sizes))}: the output width {sizes[-1]} is less than the "
+                        f"{data.n_classes} classes of {data.name}")
+    seeds = check_int("seeds", args.seeds, min_value=1)
+    seed = SEED if args.seed is None else check_int("seed", args.seed, min_value=0)
+    epochs = None if args.epochs is None else check_int("epochs", args.epochs, min_value=0)
+    if args.bounds and epochs is None:
+        raise InvalidParameterError("--bounds needs --epochs (the bounds are checked along training)")
+
+    payload: dict = {"data": data.to_json(), "sizes": list(sizes), "examples": min(examples, len(data))}
+    work = (1 if args.model else seeds) + (epochs or 0)
+    with progress_bar(args, total=work, desc="speeds", unit="step") as bar:
+        if args.model is not None:
+            speeds = speed_of_learning(network, data.x, data.y, examples=examples)
+            bar.update(1)
+            payload["model"] = {"path": str(args.model), **network.to_json()}
+            payload["speeds"] = [{"layer": k + 1, "speed": float(v)} for k, v in enumerate(speeds)]
+        else:
+            init = init_speeds(sizes, data.x, data.y, seeds=seeds, seed=seed, hidden_activation=args.activation,
+                               examples=examples, progress=lambda done, total: bar.update(1))
+            payload.update({k: v for k, v in init.to_json().items() if k in ("hidden_activation", "seeds", "seed")})
+            payload["init"] = init.to_json()["init"]
+            network = Network.random(sizes, seed=seed, hidden_activation=args.activation)
+        if epochs is not None:
+            run_ = training_speeds(network, data.x, data.y, epochs=epochs, eta=args.eta, lmbda=args.lmbda,
+                                   examples=examples, bounds=args.bounds,
+                                   progress=lambda done, total: bar.update(1))
+            training = run_.training.to_json()
+            payload["training_parameters"] = {k: training[k] for k in ("epochs", "eta", "lmbda", "examples")}
+            payload["training_parameters"]["start"] = ("the model" if args.model else f"the network of seed {seed}")
+            payload["training"] = training["speeds"]
+            if run_.bounds is not None:
+                payload["bounds"] = run_.bounds.to_json()
+    book = _book_row(sizes)
+    if book is not None and "init" in payload:
+        payload["book"] = {"values": list(book), "quoted_from": BOOK_SOURCE}
+    emit(args, payload, _text(payload))
+    return 0
+
+
+def _book_row(sizes) -> tuple[float, ...] | None:
+    from gradmath.experiments.speeds import BOOK_SPEEDS
+
+    hidden = sizes[1:-1]
+    if sizes[-1] == 10 and set(hidden) == {30}:
+        return BOOK_SPEEDS.get(len(hidden))
+    return None
+
+
+def _text(payload: dict) -> str:
+    data = payload["data"]
+    lines = []
+    if "init" in payload:
+        book = payload.get("book", {}).get("values")
+        lines.append(f"speed of learning at initialisation: {data['name']} ({payload['examples']} examples), "
+                     f"sizes {payload['sizes']}, {payload['seeds']} seeds from {payload['seed']}")
+        header = f"{'hidden layer':>12}  {'median':>9}  {'q1':>9}  {'q3':>9}"
+        lines.append(header + ("  book (quoted; one MNIST network)" if book else ""))
+        for row in payload["init"]:
+            line = f"{row['layer']:>12}  {row['median']:9.4g}  {row['q1']:9.4g}  {row['q3']:9.4g}"
+            lines.append(line + (f"  {book[row['layer'] - 1]:9.4g}" if book else ""))
+    else:
+        lines.append(f"speed of learning of {payload['model']['path']} on {data['name']} "
+                     f"({payload['examples']} examples), sizes {payload['sizes']}")
+        lines += [f"  hidden layer {row['layer']}: {row['speed']:.4g}" for row in payload["speeds"]]
+    if "training" in payload:
+        p = payload["training_parameters"]
+        lines.append("")
+        lines.append(f"training from {p['start']}: {p['epochs']} epochs of full-batch gradient descent, "
+                     f"eta {p['eta']}, lambda {p['lmbda']}")
+        lines.append(f"{'hidden layer':>12}  {'epoch 0':>9}  {'smallest':>9}  {'last':>9}")
+        for row in payload["training"]:
+            speeds = row["per_epoch"]
+            lines.append(f"{row['layer']:>12}  {speeds[0]:9.4g}  {min(speeds):9.4g}  {speeds[-1]:9.4g}")
+    if "bounds" in payload:
+        b = payload["bounds"]
+        lines.append(f"bounds checked at {b['epochs_checked']} epochs x {b['examples']} examples x "
+                     f"{len(b['layers'])} layers: {b['violations']} violations")
+    return "\n".join(lines)
