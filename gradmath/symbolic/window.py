@@ -52,6 +52,8 @@ __all__ = [
     "SimplificationResult",
     "derive_window",
     "sigmoid_simplification",
+    "TanhRelation",
+    "tanh_relation",
 ]
 
 #: |w|, the magnitude of the weight (a positive real symbol).
@@ -338,3 +340,51 @@ def sigmoid_simplification() -> SimplificationResult:
         diff = max(abs(f_sympy(mpmath.mpf(p)) - f_eq(mpmath.mpf(p))) for p in CHECK_POINTS)
         shown = mpmath.nstr(diff, 5)
     return SimplificationResult(steps=steps, symbolic_equal=bool(symbolic_equal), max_numeric_difference=shown)
+
+
+@dataclass(frozen=True)
+class TanhRelation:
+    """tanh(z) = 2σ(2z) − 1, hence W_tanh(|w|) = 2·W_sigmoid(4|w|) (``proofs/tanh-relation.md``).
+
+    Each check is (statement, SymPy's verdict); ``max_numeric_difference`` is
+    max |W_tanh(u) − 2W_sigmoid(4u)| over :data:`CHECK_POINTS` (divided by 4) at 50 digits.
+    """
+
+    checks: tuple[tuple[str, bool], ...]
+    max_numeric_difference: str
+
+    @property
+    def holds(self) -> bool:
+        return all(ok for _, ok in self.checks)
+
+    def to_json(self) -> dict:
+        return {"checks": [{"statement": s, "holds": ok} for s, ok in self.checks],
+                "max_numeric_difference": self.max_numeric_difference}
+
+
+def tanh_relation() -> TanhRelation:
+    """Verify tanh(z) = 2σ(2z) − 1, tanh′(z) = 4σ′(2z) and W_tanh(u) = 2W_sigmoid(4u) with SymPy.
+
+    >>> r = tanh_relation()
+    >>> r.holds, float(r.max_numeric_difference) < 1e-45
+    (True, True)
+    """
+    sig, tnh = get_activation("sigmoid"), get_activation("tanh")
+    ws, wt = derive_window(sig).width, derive_window(tnh).width
+    relation = wt - 2 * ws.subs(W, 4 * W)
+    checks = (
+        ("tanh(z) = 2σ(2z) − 1", sp.simplify((tnh.expression - (2 * sig.expression.subs(X, 2 * X) - 1))
+                                            .rewrite(sp.exp)) == 0),
+        ("tanh′(z) = 4σ′(2z)", sp.simplify((tnh.derivative - 4 * sig.derivative.subs(X, 2 * X))
+                                          .rewrite(sp.exp)) == 0),
+        ("γ_tanh = 4γ_sigmoid, so min |w| for tanh is (min |w| for sigmoid)/4",
+         sp.simplify(tnh.gamma.exact - 4 * sig.gamma.exact) == 0),
+        ("W_tanh(u) = 2·W_sigmoid(4u) for u ≥ 1",
+         sp.simplify(sp.logcombine(sp.expand_log(relation, force=True), force=True)) == 0
+         or sp.simplify(relation) == 0),
+    )
+    f = sp.lambdify(W, relation, modules="mpmath")
+    with mpmath.workdps(_CHECK_DIGITS + 10):
+        diff = max(abs(f(mpmath.mpf(p) / 4)) for p in CHECK_POINTS)
+        shown = mpmath.nstr(diff, 5)
+    return TanhRelation(checks=checks, max_numeric_difference=shown)
