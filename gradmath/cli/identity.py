@@ -1,7 +1,44 @@
-"""`gradmath identity`: not yet available in this version."""
+"""`gradmath identity`: the identity neuron w₂σ(w₁x + b) ≈ x + c and its error bound."""
 
 from __future__ import annotations
 
+import argparse
+
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+
+EXAMPLES = """examples:
+  gradmath identity --w1 0.01                       b = -w1/2, w2 = 4/w1, error ≤ w1²/96
+  gradmath identity --w1 0.5 --points 10001 --json
+"""
+
 
 def register(subparsers) -> None:
-    """Add the `identity` subcommand (placeholder until it is built)."""
+    """Add the ``identity`` subcommand."""
+    p = subparsers.add_parser(
+        "identity", help="the identity neuron w₂σ(w₁x+b) ≈ x (Nielsen's problem) with its error bound",
+        description="Choose b and w₂ for a given w₁, state the error bound and check it on a grid of [0, 1].",
+        epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
+    )
+    p.add_argument("--w1", type=float, required=True, help="the input weight w₁ > 0 (small is accurate)")
+    p.add_argument("--points", type=int, default=2001, help="grid points in [0, 1] (default 2001)")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradmath.symbolic.identity import W1, check_identity_bound, derive_identity
+
+    d = derive_identity()
+    c = check_identity_bound(args.w1, points=args.points)
+    w1 = args.w1
+    payload = {**d.to_json(), "w1": repr(w1), "b_value": repr(-w1 / 2), "w2_value": repr(4 / w1),
+               "offset_value": repr(2 / w1 - 0.5), "check": c.to_json()}
+    text = "\n".join([
+        f"w1 = {w1:g}: b = -w1/2 = {-w1 / 2:g}, w2 = 4/w1 = {4 / w1:g}",
+        f"w2·σ(w1·x + b) = x + c + R with c = {d.offset} = {2 / w1 - 0.5:g} (absorbed by the next bias)",
+        f"|R| ≤ {d.bound_in_delta} ≤ {d.bound} = {c.bound:.6g}   (x = 1/2 + Δ)",
+        f"max |R| on {c.points} grid points (40 digits): {c.max_error:.6g}  bound holds: {c.holds}",
+    ])
+    del W1
+    emit(args, payload, text)
+    return 0

@@ -1,10 +1,168 @@
-"""`gradmath reproduce` step: window artifacts (not yet available in this version)."""
+"""`gradmath reproduce` step: the window table, the width-versus-|w| plot, derivations, exploding, identity.
+
+Everything is written under ``out/window/`` from result objects; numbers are
+decimal strings from mpmath or ``repr`` of floats, so reruns are byte-identical.
+
+>>> row = window_row("softsign", digits=5)
+>>> row["min_abs_w"], row["argmax_abs_w"], row["max_width"]
+('1.0000', '4.0000', '0.50000')
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import numpy as np
+
+from gradmath.activations import BUILTIN_ACTIVATIONS, get_activation
+from gradmath.reports.files import save_figure, write_csv, write_json, write_text
+
+__all__ = ["window_row", "window_rows", "window_markdown", "write_artifacts"]
+
+_TABLE_DIGITS = 30
+_CURVES = ("sigmoid", "tanh", "arctan", "softsign", "gelu", "silu")
+
+
+def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: float | None = None) -> dict:
+    """One activation's window: γ, min |w|, the width formula, its maximiser and maximum (strings).
+
+    Raises
+    ------
+    InvalidParameterError
+        For ``digits`` outside [1, 100000] (checked first, whatever the activation).
+    """
+    from gradmath.numeric.certify import certify_window_maximum
+    from gradmath.numeric.optimise import maximise_window, window_width
+    from gradmath.numeric.precision import check_digits, format_decimal, window_maximum
+    from gradmath.symbolic.window import derive_window
+
+    digits = check_digits(digits)
+    act = get_activation(activation)
+    d = derive_window(act)
+    import mpmath
+
+    with mpmath.workdps(digits + 10):
+        gamma = format_decimal(mpmath.mpf(d.gamma_value), min(digits, 30))
+        min_w = format_decimal(mpmath.mpf(d.min_abs_w_value), min(digits, 30))
+    row = {"activation": act.name, "gamma": gamma, "min_abs_w": min_w,
+           "width": None if d.width is None else str(d.width),
+           "width_latex": None if d.width is None else d.to_latex(), "method": d.method,
+           "unbounded_from": None if d.unbounded_from is None else str(d.unbounded_from),
+           "unbounded_inclusive": d.unbounded_inclusive}
+    if d.unbounded_from is not None:
+        row.update(argmax_abs_w=None, max_width="inf",
+                   reason=f"the window is unbounded for |w| {'≥' if d.unbounded_inclusive else '>'} "
+                          f"{d.unbounded_from}: no maximum")
+    else:
+        precise = window_maximum(act, digits=digits)
+        scipy = maximise_window(act)
+        row.update(argmax_abs_w=precise.argmax_abs_w, max_width=precise.max_width, maximum_method=precise.method,
+                   scipy={"argmax_abs_w": repr(scipy.argmax_abs_w), "max_width": repr(scipy.max_width)})
+        if certify:
+            c = certify_window_maximum(act, digits=digits)
+            row.update(enclosure=list(c.enclosure), certificate=c.to_json())
+    if abs_w is not None:
+        row["at_abs_w"] = window_width(act, abs_w).to_json()
+    return row
+
+
+def window_rows(names=BUILTIN_ACTIVATIONS, *, digits: int = _TABLE_DIGITS) -> list[dict]:
+    """The table rows for ``names``; certified wherever a maximum exists."""
+    rows = []
+    for name in names:
+        row = window_row(name, digits=digits)
+        if row["max_width"] != "inf":
+            row = window_row(name, digits=digits, certify=True)
+        rows.append(row)
+    return rows
+
+
+def window_markdown(rows: list[dict]) -> str:
+    """Nielsen's exercise answered: how wide can the window get, per activation."""
+    lines = ["| activation | γ = sup σ′ | min \\|w\\| = 1/γ | window width W(\\|w\\|) | argmax \\|w\\| | max width |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        formula = f"${r['width_latex']}$" if r["width_latex"] else r["method"]
+        if r["unbounded_from"] is not None:
+            op = "≥" if r["unbounded_inclusive"] else ">"
+            formula += f"; unbounded for \\|w\\| {op} {r['unbounded_from']}"
+        argmax = r["argmax_abs_w"][:18] if r["argmax_abs_w"] else "—"
+        top = r["max_width"][:18] if r["max_width"] != "inf" else "∞ (unbounded)"
+        lines.append(f"| {r['activation']} | {r['gamma'][:12]} | {r['min_abs_w'][:12]} | {formula} | {argmax} | {top} |")
+    return "\n".join(lines)
+
+
+def _curves():
+    from gradmath.numeric.optimise import window_width
+
+    grid = np.round(np.geomspace(0.5, 64.0, 241), 12)
+    header = ["abs_w", *_CURVES]
+    rows = [[float(u), *(window_width(name, float(u)).width for name in _CURVES)] for u in grid]
+    return header, rows
+
+
+def _plot(header, rows, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = np.array(rows, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, name in enumerate(header[1:], start=1):
+        y = np.where(np.isfinite(data[:, k]), data[:, k], np.nan)
+        ax.plot(data[:, 0], y, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("|w|")
+    ax.set_ylabel("width of {a : |wσ′(wa+b)| ≥ 1}")
+    ax.set_title("Window width versus |w| (curves end where the window becomes unbounded)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    return save_figure(fig, path)
 
 
 def write_artifacts(out: Path, progress=None) -> list[Path]:
-    """Write this step's artifacts under ``out`` and return their paths."""
-    return []
+    """Write the window table, plot and data, derivations, exploding and identity results under ``out/window``."""
+    from gradmath.numeric.precision import window_maximum
+    from gradmath.symbolic.exploding import bias_error_factor, exploding_chain, perturbed_chain
+    from gradmath.symbolic.identity import check_identity_bound, derive_identity
+    from gradmath.symbolic.window import derive_window, sigmoid_simplification, tanh_relation
+
+    folder = Path(out) / "window"
+    say = progress or (lambda message: None)
+    files: list[Path] = []
+    say("window: table")
+    rows = window_rows()
+    files += [write_json(folder / "table.json", rows), write_text(folder / "table.md", window_markdown(rows))]
+    say("window: width curves")
+    header, data = _curves()
+    files.append(write_csv(folder / "width.csv", header,
+                           ([("inf" if math.isinf(v) else v) for v in row] for row in data)))
+    files.append(_plot(header, data, folder / "width.png"))
+    say("window: derivations")
+    simplification, relation = sigmoid_simplification(), tanh_relation()
+    derivations = {"sigmoid_simplification": simplification.to_json(), "tanh_relation": relation.to_json(),
+                   "activations": [derive_window(n).to_json() for n in BUILTIN_ACTIVATIONS]}
+    files.append(write_json(folder / "derivations.json", derivations))
+    files.append(write_text(folder / "derivations.md", _derivations_markdown(simplification, relation)))
+    m = window_maximum("sigmoid", digits=1000)
+    files.append(write_json(folder / "sigmoid-maximum-1000-digits.json", m.to_json()))
+    say("window: exploding and identity")
+    exploding = {"chains": [exploding_chain(L).to_json() for L in (4, 100, 10**6)],
+                 "bias_error_factor": bias_error_factor().to_json(),
+                 "perturbed": [perturbed_chain(depth=30, bias_error=e).to_json()
+                               for e in (0.0, 1e-12, 1e-9, 1e-6, 1e-3)]}
+    files.append(write_json(folder / "exploding.json", exploding))
+    identity = {"derivation": derive_identity().to_json(),
+                "checks": [check_identity_bound(w).to_json() for w in (1e-3, 0.01, 0.1, 1.0, 3.0)]}
+    files.append(write_json(folder / "identity.json", identity))
+    return files
+
+
+def _derivations_markdown(simplification, relation) -> str:
+    parts = ["# The sigmoid window, from SymPy's solution to eq. (123)", "", simplification.to_markdown(), "",
+             "# tanh and the sigmoid", ""]
+    parts += [f"- {s}: {'holds' if ok else 'FAILS'} (SymPy)" for s, ok in relation.checks]
+    parts.append(f"- largest numeric difference at 50 digits: {relation.max_numeric_difference}")
+    return "\n".join(parts)
