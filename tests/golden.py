@@ -47,4 +47,26 @@ GOLDEN = {
         "respective speeds of learning are 0.003, 0.017, 0.070, and 0.285'",
         "tolerance": "as nielsen_speeds_2_hidden",
     },
+    "nielsen_window_argmax_abs_w": {
+        "value": "6.9",
+        "source": "Nielsen ch. 5, Problems, part (3): 'the above expression bounding the width of the range "
+        "is greatest at |w| ≈ 6.9'",
+        "tolerance": "the printed digits: equal after rounding to 1 decimal",
+    },
+    "nielsen_window_max_width": {
+        "value": "0.45",
+        "source": "Nielsen ch. 5, Problems, part (3): '... where it takes a value ≈ 0.45'",
+        "tolerance": "the printed digits: equal after rounding to 2 decimals",
+    },
+    "window_sigmoid_argmax_abs_w_50": {
+        "value": "6.8941510322729280142120043530732618028792068449017",
+        "source": "independent: with |w| = 4cosh²(v) the width is v·sech²(v), maximal where v·tanh(v) = 1/2; "
+        "mpmath (dps 70): v = findroot(lambda v: v*tanh(v) - 1/2, 0.77); |w|* = 16v²/(4v² − 1), 50 digits",
+        "tolerance": "1e-48 relative (rounding of the last printed digit)",
+    },
+    "window_sigmoid_max_width_50": {
+        "value": "0.44774320469430284917832424096967256979161169212605",
+        "source": "independent: as window_sigmoid_argmax_abs_w_50; maximum width v − 1/(4v), 50 digits",
+        "tolerance": "1e-49 absolute (rounding of the last printed digit)",
+    },
 }
