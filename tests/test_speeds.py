@@ -115,3 +115,30 @@ def test_training_speeds_without_bounds_and_earlier_layers_slower(digits):
 def test_invalid_arguments(digits, call, match):
     with pytest.raises(GradmathError, match=match):
         call(digits)
+
+
+def test_report_step_writes_every_artifact_byte_identically(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from gradmath.reports import speeds as report
+
+    monkeypatch.setattr(report, "EPOCHS", 3)      # the real step runs 500 epochs and 100 seeds (~30 s)
+    monkeypatch.setattr(report, "INIT_SEEDS", 5)
+    messages = []
+    first = report.write_artifacts(tmp_path / "a", messages.append)
+    second = report.write_artifacts(tmp_path / "b")
+    names = sorted(p.name for p in first)
+    assert names == sorted(p.name for p in second)
+    assert {"init.md", "init.csv", "init.json", "training-2.png", "training-3.csv", "training-4.json",
+            "bounds-tightness.png", "bounds.csv", "bounds.json", "bounds.md", "training.md",
+            "differences.md"} <= set(names)
+    for a, b in zip(sorted(first), sorted(second)):
+        assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest(), a.name
+    assert messages[0] == "speeds: initialisation over seeds"
+    init = json.loads((tmp_path / "a" / "speeds" / "init.json").read_text())
+    assert [(r["hidden_layers"], r["layer"], r["book_quoted"]) for r in init["rows"]] == [
+        (k, j + 1, v) for k, values in BOOK_SPEEDS.items() for j, v in enumerate(values)]
+    assert "*quoted*" in (tmp_path / "a" / "speeds" / "init.md").read_text()
+    bounds = json.loads((tmp_path / "a" / "speeds" / "bounds.json").read_text())
+    assert bounds["violations"] == 0 and bounds["runs"]["4"]["checks"] == 4 * 1000 * 5
