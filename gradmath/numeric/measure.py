@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 import sympy as sp
+from scipy.special import erf, erfc
 
 from gradmath.activations import Activation, get_activation
 from gradmath.expressions import X
@@ -54,7 +55,7 @@ class MeasuredWindow:
 @lru_cache(maxsize=64)
 def _raw(act: Activation):
     expr = sp.Abs(_WS * act.derivative.subs(X, _WS * _A + _BS)) - 1
-    return sp.lambdify((_A, _WS, _BS), expr, modules="numpy")
+    return sp.lambdify((_A, _WS, _BS), expr, modules=[{"erf": erf, "erfc": erfc}, "numpy"])
 
 
 def measure_window(activation: str | Activation, *, w: float, b: float) -> MeasuredWindow:
