@@ -488,7 +488,7 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         passed = passed and ok
         rel = mpmath.nstr(diff / scale, 2) if scale else "0"
         notes.append(f"∂C/∂{name}_{layer} = {mpmath.nstr(product, 10)} vs {mpmath.nstr(numeric, 10)} "
-                     f"(relative difference {rel}, {digits + lost + 10} digits carried)")
+                     f"(relative difference {rel}; extra digits carried for |∂C| ≪ |C|: {lost})")
     return Check("numeric", passed, False,
                  f"seed {seed}, w_j, b_j ~ N(0, 1): " + "; ".join(notes)
                  + f"; tolerance 1e-{digits - TOLERANCE_DIGITS}")
