@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import mpmath
 import numpy as np
@@ -167,7 +167,13 @@ class ChainDerivation:
     def derivative_latex(self, *, weight: bool = False) -> str:
         """The direct derivative written out, factor by factor, in the order of the chain."""
         expr = self.d_weight if weight else self.d_bias
-        return _latex_product(reversed(sp.Mul.make_args(expr)))
+        return r" \cdot ".join(self._factor_latex[f] for f in reversed(sp.Mul.make_args(expr)))
+
+    @cached_property
+    def _factor_latex(self) -> dict:
+        # Printed once per distinct factor: the two derivatives share all but one.
+        factors = set(sp.Mul.make_args(self.d_bias)) | set(sp.Mul.make_args(self.d_weight))
+        return {f: rf"\left({sp.latex(f)}\right)" if f.is_Add else sp.latex(f) for f in factors}
 
     def _where_latex(self) -> str:
         L = self.depth
@@ -264,14 +270,6 @@ def rename(expr: sp.Basic, old: sp.Symbol, new: sp.Symbol) -> sp.Basic:
         return expr.func(*args, evaluate=False)
     except TypeError:  # classes without an evaluate flag (ExprCondPair, Tuple)
         return expr.func(*args)
-
-
-def _latex_product(factors) -> str:
-    parts = []
-    for f in factors:
-        s = sp.latex(f)
-        parts.append(rf"\left({s}\right)" if f.is_Add else s)
-    return r" \cdot ".join(parts)
 
 
 # ----- the derivation ----------------------------------------------------------
