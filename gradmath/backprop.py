@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, log_expit, logsumexp
 
-from gradmath.errors import DataError, ShapeError
+from gradmath.errors import DataError, NonFiniteError, ShapeError
 from gradmath.network import SOFTMAX, Network
 from gradmath.validation import check_finite_array, check_int
 
@@ -41,6 +41,9 @@ __all__ = [
     "cost_per_example",
     "prepare_batch",
     "default_chunk_size",
+    "scaled_backprop",
+    "ScaledPass",
+    "softmax_jacobian_times",
 ]
 
 #: Floats held per chunk by default (about 64 MiB per array family).
@@ -137,9 +140,35 @@ def output_error(network: Network, a_out: np.ndarray, z_out: np.ndarray, y: np.n
     if network.cost in ("cross-entropy", "log-loss"):
         return residual
     if network.output_activation == SOFTMAX:
-        # J = diag(a) − a aᵀ, so J g = a ⊙ (g − a·g).
-        return a_out * (residual - np.sum(a_out * residual, axis=1, keepdims=True))
+        return softmax_jacobian_times(a_out, residual)
     return residual * network.activation(network.depth).prime(z_out)
+
+
+def softmax_jacobian_times(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """(diag(a) − aaᵀ) g per row, accurate relative to a_j(1 − a_j)‖g‖ even when a is nearly one-hot.
+
+    Written as δ_j = a_j Σ_{i≠j} a_i (g_j − g_i): the sums Σ_{i≠j} a_i and Σ_{i≠j} a_i g_i are
+    formed without the cancellation in 1 − a_j (direct sums at each row's largest a_j,
+    where a_j may be within rounding of 1; elsewhere 1 − a_j ≥ ½ and subtraction is safe).
+
+    >>> a = np.array([[1 - 1e-12, 1e-12]]); g = np.array([[1.0, 0.0]])
+    >>> softmax_jacobian_times(a, g)          # exact: ±(1 − 1e-12)·1e-12
+    array([[ 1.e-12, -1.e-12]])
+    """
+    n, k = a.shape
+    rows = np.arange(n)
+    top = a.argmax(axis=1)
+    others = a.sum(axis=1, keepdims=True) - a
+    weighted = np.einsum("ij,ij->i", a, g)[:, None] - a * g
+    if k > 1:
+        rest = a.copy()
+        rest[rows, top] = 0.0
+        others[rows, top] = rest.sum(axis=1)
+        weighted[rows, top] = np.einsum("ij,ij->i", rest, g)
+    else:
+        others[:] = 0.0
+        weighted[:] = 0.0
+    return a * (g * others - weighted)
 
 
 def backprop(network: Network, x, y) -> Pass:
@@ -149,16 +178,8 @@ def backprop(network: Network, x, y) -> Pass:
 
 
 def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
-    activations, zs = forward(network, x)
-    primes = [_prime(network, layer, activations[layer - 1], zs[layer - 2])
-              for layer in range(2, network.depth + 1)]
-    residual = activations[-1] - y
-    if network.cost in ("cross-entropy", "log-loss"):
-        delta = residual
-    elif primes[-1] is None:
-        delta = output_error(network, activations[-1], zs[-1], y)
-    else:
-        delta = residual * primes[-1]
+    activations, zs, primes = _forward_with_primes(network, x)
+    delta = _output_delta(network, activations[-1], zs[-1], primes[-1], y)
     deltas = [delta]
     for layer in range(network.depth - 1, 1, -1):  # BP2: δˡ = ((wˡ⁺¹)ᵀδˡ⁺¹) ⊙ σ′(zˡ)
         delta = delta @ network.weight(layer + 1)
@@ -166,6 +187,79 @@ def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
         deltas.append(delta)
     deltas.reverse()
     return Pass(activations, zs, tuple(deltas), tuple(primes))
+
+
+def _forward_with_primes(network: Network, x: np.ndarray):
+    activations, zs = forward(network, x)
+    for layer, a in enumerate(activations[1:], start=2):
+        if not np.isfinite(a.sum()):
+            raise NonFiniteError(f"layer {layer}: activations overflow float64 (weights too large for this input)")
+    primes = [_prime(network, layer, activations[layer - 1], zs[layer - 2]) for layer in range(2, network.depth + 1)]
+    return activations, zs, primes
+
+
+def _output_delta(network: Network, a_out, z_out, prime_out, y) -> np.ndarray:
+    residual = a_out - y
+    if network.cost in ("cross-entropy", "log-loss"):
+        return residual
+    if prime_out is None:
+        return output_error(network, a_out, z_out, y)
+    residual *= prime_out
+    return residual
+
+
+@dataclass(frozen=True, eq=False)
+class ScaledPass:
+    """A pass whose δˡ rows are kept as mantissa · 2^exponent, so depth cannot overflow or underflow them.
+
+    ``mantissas[i]`` has rows scaled by powers of two (exact) to a largest entry in
+    [½, 1) (or all zero); ``exponents[i]`` holds one integer per row, and
+    δ^(i+2) = mantissas[i] · 2^exponents[i][:, None] wherever that is a float64.
+    """
+
+    activations: tuple[np.ndarray, ...]
+    primes: tuple[np.ndarray | None, ...]
+    mantissas: tuple[np.ndarray, ...]
+    exponents: tuple[np.ndarray, ...]
+
+
+def scaled_backprop(network: Network, x, y) -> ScaledPass:
+    """The backward pass of :func:`backprop` with each δˡ row rescaled by a power of two after every layer.
+
+    Scaling by 2ᵏ is exact, so wherever :func:`backprop` neither overflows nor
+    underflows its δˡ equal mantissa · 2^exponent bit for bit; at depths where it
+    would, these stay representable.
+
+    >>> import numpy as np
+    >>> deep = Network([np.full((1, 1), 4.0)] * 2000, [np.zeros(1)] * 2000, "tanh", "tanh", "quadratic")
+    >>> sp = scaled_backprop(deep, np.zeros((1, 1)), np.ones((1, 1)))
+    >>> int(sp.exponents[0][0]), float(sp.mantissas[0][0, 0])   # δ² = −4¹⁹⁹⁹ = −0.5 · 2³⁹⁹⁹
+    (3999, -0.5)
+    """
+    x, y = prepare_batch(network, x, y)
+    return _scaled_backprop_checked(network, x, y)
+
+
+def _scaled_backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> ScaledPass:
+    activations, zs, primes = _forward_with_primes(network, x)
+    mantissa, exponent = _rescale(_output_delta(network, activations[-1], zs[-1], primes[-1], y))
+    mantissas, exponents = [mantissa], [exponent]
+    for layer in range(network.depth - 1, 1, -1):
+        delta = mantissa @ network.weight(layer + 1)
+        delta *= primes[layer - 2]
+        mantissa, shift = _rescale(delta)
+        exponent = exponent + shift
+        mantissas.append(mantissa)
+        exponents.append(exponent)
+    mantissas.reverse()
+    exponents.reverse()
+    return ScaledPass(activations, tuple(primes), tuple(mantissas), tuple(exponents))
+
+
+def _rescale(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """rows = mantissa · 2^e per row, with the row's largest |entry| of mantissa in [½, 1)."""
+    _, e = np.frexp(np.abs(rows).max(axis=1))
+    return np.ldexp(rows, -e[:, None]), e.astype(np.int64)
 
 
 def _prime(network: Network, layer: int, a: np.ndarray, z: np.ndarray) -> np.ndarray | None:

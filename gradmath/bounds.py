@@ -33,8 +33,11 @@ A network far too deep for float64 products still gets finite log10 bounds:
 
 >>> deep = Network([np.full((1, 1), 0.5)] * 10_000, [np.zeros(1)] * 10_000, cost="cross-entropy")
 >>> r = verify_network(deep, np.ones((1, 1)), np.zeros((1, 1)))
->>> round(r.layers[0].log10_bound_gamma), r.layers[0].delta_max, r.violations
-(-9030, 0.0, 0)
+>>> first = r.layers[0]
+>>> round(first.log10_bound_gamma), round(first.log10_delta_max), first.delta_max, r.violations
+(-9030, -9118, 0.0, 0)
+>>> round(first.log10_bound_gamma - first.log10_delta_max)   # measured in log space too (mantissa · 2^exponent)
+88
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
-from gradmath.backprop import _backprop_checked, default_chunk_size, prepare_batch
+from gradmath.backprop import _scaled_backprop_checked, default_chunk_size, prepare_batch
 from gradmath.network import SOFTMAX, Network
 from gradmath.norms import check_norm, dual_norm, log10_vector_norms, transpose_norm
 from gradmath.validation import check_int
@@ -63,6 +66,7 @@ __all__ = [
     "ROUNDING_SLACK_PER_LAYER",
     "SOFTMAX_JACOBIAN_BOUND",
     "NOTATION",
+    "softmax_jacobian_factor",
 ]
 
 #: Relative slack per layer allowed when a measured norm is compared with a bound: the
@@ -255,7 +259,8 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
     floor = _log10_underflow_floor(network, gamma_part)
 
     # Rounding of the log10 sums themselves: each of the K terms t carries an error ≤ ε|t|.
-    abs_w_suffix = np.concatenate([np.cumsum(np.abs(log_w[::-1]))[::-1][1:], [0.0]])
+    finite_w = np.where(np.isfinite(log_w), np.abs(log_w), 0.0)  # −inf: a zero matrix, nothing to round
+    abs_w_suffix = np.concatenate([np.cumsum(finite_w[::-1])[::-1][1:], [0.0]])
     abs_gamma_part = hidden_count * abs(np.log10(gamma_h)) + abs(np.log10(out_gamma)) + abs_w_suffix
     log_eps = LOG_ROUNDING * np.array([L - l + 3 for l in layers], dtype=np.float64)
     measured = np.empty((L - 1, n))
@@ -265,12 +270,12 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
     rank_one_gap = 0.0
     for start in range(0, n, size):
         rows = slice(start, min(start + size, n))
-        p = _backprop_checked(network, x[rows], y[rows])
+        p = _scaled_backprop_checked(network, x[rows], y[rows])
         log_res = log10_vector_norms(p.activations[-1] - y[rows], norm)
         data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
         abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
         for i in range(L - 1):
-            m = log10_vector_norms(p.deltas[i], norm)
+            m = log10_vector_norms(p.mantissas[i], norm) + p.exponents[i] * _LOG10_2
             b_a = gamma_part[i] + log_res
             b_b = data_part[i] + w_suffix[i] + log_res
             measured[i, rows] = m
@@ -293,8 +298,8 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
         results.append(LayerBound(
             l=l,
             exponent=exponent(network, l),
-            delta_max=float(10.0 ** log_max),
-            delta_median=float(np.median(10.0 ** measured[i])),
+            delta_max=_pow10(log_max),
+            delta_median=_pow10(float(np.median(measured[i]))),
             log10_delta_max=log_max,
             log10_bound_gamma=float(max_a[i]),
             log10_bound_data=float(max_b[i]),
@@ -311,7 +316,9 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
 def _log10_underflow_floor(network: Network, gamma_part: np.ndarray) -> np.ndarray:
     """log10 of the absolute floor per layer (see :data:`UNDERFLOW_UNIT`)."""
     later_min = np.minimum.accumulate(np.append(gamma_part, 0.0)[::-1])[::-1][:-1]
-    amplification = gamma_part - np.minimum(later_min, 0.0)
+    with np.errstate(invalid="ignore"):  # −inf − (−inf): a zero weight matrix, δ exactly 0 there
+        amplification = gamma_part - np.minimum(later_min, 0.0)
+    amplification = np.where(np.isnan(amplification), -np.inf, amplification)
     count = (network.depth + 1) * (max(network.sizes) + 1) ** 2
     return np.log10(UNDERFLOW_UNIT * count) + amplification
 
@@ -322,20 +329,38 @@ def _log10_add(x, y):
 
 
 _LN10 = float(np.log(10.0))
+_LOG10_2 = float(np.log10(2.0))
+
+
+def softmax_jacobian_factor(a: np.ndarray) -> np.ndarray:
+    """max_j 2a_j(1 − a_j) per row: ‖diag(a) − aaᵀ‖_p for p = 1, ∞ and an upper bound for p = 2.
+
+    1 − a_j is summed from the other entries at the row's largest a_j, where
+    subtracting from 1 would cancel.
+
+    >>> softmax_jacobian_factor(np.array([[0.5, 0.5], [1 - 2**-40, 2**-40]]))
+    array([5.0000000e-01, 1.8189894e-12])
+    """
+    rows = np.arange(a.shape[0])
+    top = a.argmax(axis=1)
+    others = a.sum(axis=1, keepdims=True) - a
+    rest = a.copy()
+    rest[rows, top] = 0.0
+    others[rows, top] = rest.sum(axis=1)
+    return (2.0 * a * others).max(axis=1)
 
 
 def _log10_data_factors(network: Network, p) -> np.ndarray:
     """Row l − 2: Σ_{r=l}^{L} log10 (factor of layer r) per example: max|σ′(zʳ)| for the hidden
     layers, then the output factor (max|σ′(zᴸ)|, max_j 2a_j(1 − a_j) for softmax, or 1)."""
     L = network.depth
-    logs = np.zeros((L - 1, p.deltas[0].shape[0]))
+    logs = np.zeros((L - 1, p.mantissas[0].shape[0]))
     with np.errstate(divide="ignore"):
         for i in range(L - 2):
             logs[i] = np.log10(np.abs(p.primes[i]).max(axis=1))
         if network.cost == "quadratic":
             if network.output_activation == SOFTMAX:
-                a = p.activations[-1]
-                logs[L - 2] = np.log10((2.0 * a * (1.0 - a)).max(axis=1))
+                logs[L - 2] = np.log10(softmax_jacobian_factor(p.activations[-1]))
             else:
                 logs[L - 2] = np.log10(np.abs(p.primes[-1]).max(axis=1))
     finite = np.where(np.isfinite(logs), np.abs(logs), 0.0)
@@ -348,9 +373,9 @@ def _check_rank_one(p, norm: str, slack: np.ndarray) -> tuple[float, np.ndarray]
     Returns the largest relative gap |‖δaᵀ‖ / (‖δ‖‖a‖_q) − 1| and the violations per layer.
     """
     q = dual_norm(norm)
-    k = min(RANK_ONE_EXAMPLES, p.deltas[0].shape[0])
-    gap, bad = 0.0, np.zeros(len(p.deltas), dtype=np.int64)
-    for i, delta in enumerate(p.deltas):
+    k = min(RANK_ONE_EXAMPLES, p.mantissas[0].shape[0])
+    gap, bad = 0.0, np.zeros(len(p.mantissas), dtype=np.int64)
+    for i, delta in enumerate(p.mantissas):  # the power-of-two scale cancels in the ratio
         a_prev = p.activations[i]
         for e in range(k):
             d, a = delta[e], a_prev[e]
@@ -379,6 +404,12 @@ def _explicit_induced_norm(matrix: np.ndarray, norm: str) -> float:
     # For a rank-one matrix ‖M‖₂ = ‖M‖_F (one non-zero singular value); the SVD check of
     # that step is in tests/test_bounds.py, and a full SVD here would dominate the run time.
     return float(np.sqrt(np.einsum("ij,ij->", matrix, matrix)))
+
+
+def _pow10(log_value: float) -> float:
+    """10^x as a float: 0.0 below float64's range, inf above it (shown as null in JSON)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.power(10.0, log_value))
 
 
 def _ratio(log_bound: float, log_measured: float) -> float | None:

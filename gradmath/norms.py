@@ -186,7 +186,9 @@ def induced_norm(matrix: np.ndarray, norm) -> float:
         return float(a.sum(axis=0).max())
     if norm == "inf":
         return float(a.sum(axis=1).max())
-    return spectral_norm(matrix).upper if min(a.shape) > 1 else float(np.sqrt(np.sum(a * a)))
+    if min(a.shape) > 1:
+        return spectral_norm(matrix).upper
+    return float(10.0 ** log10_vector_norms(a.reshape(1, -1), "2")[0])  # a row or column: its 2-norm
 
 
 def transpose_norm(matrix: np.ndarray, norm) -> float:

@@ -1,0 +1,253 @@
+"""Bounds (a), (b), (c): never violated on drawn networks, exact where they must be, finite at any depth."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from gradmath.activations import BUILTIN_ACTIVATIONS, get_activation
+from gradmath.backprop import backprop
+from gradmath.bounds import (
+    NOTATION,
+    ROUNDING_SLACK_PER_LAYER,
+    SOFTMAX_JACOBIAN_BOUND,
+    exponent,
+    softmax_jacobian_factor,
+    sup_abs_prime,
+    verify_network,
+)
+from gradmath.errors import DataError, InvalidParameterError, NonFiniteError, ShapeError, UnknownNameError
+from gradmath.network import COSTS, SOFTMAX, Network
+from gradmath.norms import NORMS, dual_norm, log10_vector_norms
+
+CI = bool(os.environ.get("CI"))
+OUTPUTS = {"quadratic": list(BUILTIN_ACTIVATIONS) + [SOFTMAX], "cross-entropy": ["sigmoid"], "log-loss": [SOFTMAX]}
+LAYER_KEYS = {"l", "delta_max", "delta_median", "log10_bound_gamma", "log10_bound_data", "tightness_gamma",
+              "tightness_data", "violations"}
+
+
+@st.composite
+def networks(draw, max_depth=30, max_width=50):
+    """A network of 1..max_depth weighted layers, widths 1..max_width, weight scales 1e-3..1e3."""
+    depth = draw(st.integers(1, max_depth))
+    sizes = draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1))
+    if np.prod(sizes[:2]) * depth > 20_000:  # keep the drawn networks small enough to run thousands
+        sizes = [min(s, 8) for s in sizes]
+    cost = draw(st.sampled_from(COSTS))
+    output = draw(st.sampled_from(OUTPUTS[cost]))
+    hidden = draw(st.sampled_from(BUILTIN_ACTIVATIONS))
+    scale = 10.0 ** draw(st.floats(-3, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    net = Network.random(sizes, seed=seed, hidden_activation=hidden, output_activation=output, cost=cost,
+                         weight_scale=scale)
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(1, 6))
+    x = rng.standard_normal((n, sizes[0])) * 10.0 ** draw(st.floats(-2, 2))
+    y = rng.random((n, sizes[-1]))
+    if cost == "log-loss":
+        y /= y.sum(axis=1, keepdims=True)
+    return net, x, y
+
+
+@settings(max_examples=800 if CI else 150)
+@given(networks(), st.sampled_from(NORMS))
+def test_bounds_are_never_violated_beyond_rounding(case, norm):
+    net, x, y = case
+    report = verify_network(net, x, y, norm=norm)
+    assert report.violations == 0, report.to_json()
+    for layer in report.layers:
+        if layer.tightness_gamma is not None and layer.tightness_data is not None:
+            assert layer.tightness_gamma >= layer.tightness_data * (1 - 1e-12)  # max|σ′| ≤ γ
+
+
+@settings(max_examples=200 if CI else 40)
+@given(networks(max_depth=6, max_width=12), st.sampled_from(NORMS))
+def test_per_example_bound_b_by_direct_products(case, norm):
+    """Bound (b) recomputed here as a plain product of norms, for each example and layer."""
+    net, x, y = case
+    p = backprop(net, x, y)
+    L = net.depth
+    ord_ = {"2": 2, "1": 1, "inf": np.inf}[norm]
+    for e in range(x.shape[0]):
+        residual = p.activations[-1][e] - y[e]
+        for l in range(2, L + 1):
+            factor = np.linalg.norm(residual, ord_)
+            for r in range(l, L):
+                factor *= np.abs(p.primes[r - 2][e]).max() * np.linalg.norm(net.weight(r + 1).T, ord_)
+            if net.cost == "quadratic":
+                a = p.activations[-1][e]
+                factor *= (2 * a * (1 - a)).max() if net.output_activation == SOFTMAX else np.abs(p.primes[-1][e]).max()
+            measured = np.linalg.norm(p.delta(l)[e], ord_)
+            if np.isfinite(factor) and factor > 1e-280:
+                assert measured <= factor * (1 + 1e-9)
+
+
+def test_exponent_per_cost_and_output():
+    shapes = (3, 4, 4, 4, 2)
+    assert [exponent(Network.random(shapes, cost="quadratic", output_activation="tanh"), l) for l in (2, 5)] == [4, 1]
+    assert [exponent(Network.random(shapes, cost="cross-entropy"), l) for l in (2, 5)] == [3, 0]
+    assert [exponent(Network.random(shapes, cost="log-loss", output_activation="softmax"), l) for l in (2, 5)] == [3, 0]
+    soft_quad = Network.random(shapes, cost="quadratic", output_activation="softmax")
+    assert exponent(soft_quad, 2) == 3  # the softmax Jacobian contributes ½, not γ
+    assert verify_network(soft_quad, np.ones((1, 3)), np.zeros((1, 2))).output_factor == SOFTMAX_JACOBIAN_BOUND
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_output_layer_bound_is_exact_where_delta_is_the_residual(norm):
+    net = Network.random((5, 6, 3), seed=4, cost="cross-entropy")
+    x, y = np.random.default_rng(1).random((9, 5)), np.random.default_rng(2).random((9, 3))
+    last = verify_network(net, x, y, norm=norm).layers[-1]
+    assert (last.l, last.exponent) == (3, 0)
+    assert last.tightness_gamma == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_softmax_jacobian_norm_is_at_most_one_half(norm):
+    rng = np.random.default_rng(0)
+    ord_ = {"2": 2, "1": 1, "inf": np.inf}[norm]
+    for k in (1, 2, 3, 10):
+        for _ in range(50):
+            z = rng.standard_normal(k) * rng.choice([0.1, 1, 10])
+            a = np.exp(z - z.max())
+            a /= a.sum()
+            jac = -np.outer(a, a)
+            np.fill_diagonal(jac, a * (a.sum() - a))  # a_j(1 − a_j) without cancelling 1 − a_j ...
+            j = a.argmax()
+            jac[j, j] = a[j] * (a.sum() - a[j] if k == 1 else np.delete(a, j).sum())  # ... even where a_j ≈ 1
+            assert np.linalg.norm(jac, ord_) <= softmax_jacobian_factor(a[None])[0] * (1 + 1e-12) + 1e-300
+            assert softmax_jacobian_factor(a[None])[0] <= SOFTMAX_JACOBIAN_BOUND
+    a = np.array([0.5, 0.5])  # the bound ½ is reached
+    assert np.linalg.norm(np.diag(a) - np.outer(a, a), ord_) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_rank_one_equality_for_every_induced_norm_and_frobenius(norm):
+    rng = np.random.default_rng(7)
+    ord_ = {"2": 2, "1": 1, "inf": np.inf}[norm]
+    for m, n in [(1, 1), (3, 5), (30, 64), (10, 1)]:
+        d, a = rng.standard_normal(m), rng.standard_normal(n)
+        gw = np.outer(d, a)  # ∂C/∂wˡ = δˡ(aˡ⁻¹)ᵀ, BP4
+        expected = np.linalg.norm(d, ord_) * np.linalg.norm(a, {"2": 2, "1": np.inf, "inf": 1}[norm])
+        assert np.linalg.norm(gw, ord_) == pytest.approx(expected, rel=1e-12)
+        assert np.linalg.norm(gw, "fro") == pytest.approx(np.linalg.norm(d) * np.linalg.norm(a), rel=1e-12)
+
+
+def test_rank_one_bound_with_the_primal_norm_fails_for_infinity():
+    """(c) with ‖aˡ⁻¹‖_∞ in place of ‖(aˡ⁻¹)ᵀ‖_∞ = ‖aˡ⁻¹‖_1 is false: δ = (1), a = (1, 1)."""
+    gw = np.outer([1.0], [1.0, 1.0])
+    assert np.linalg.norm(gw, np.inf) == 2.0 > 1.0 * np.linalg.norm([1.0, 1.0], np.inf)
+    assert dual_norm("inf") == "1"
+
+
+def test_reports_show_the_rank_one_check_and_count_no_violation():
+    net = Network.random((6, 5, 4), seed=0)
+    for norm in NORMS:
+        report = verify_network(net, np.random.default_rng(0).random((8, 6)), np.zeros((8, 4)), norm=norm)
+        assert report.rank_one_max_gap < 1e-13 and report.violations == 0
+
+
+@pytest.mark.parametrize("hidden", BUILTIN_ACTIVATIONS)
+def test_sup_abs_prime_is_gamma_for_the_builtins(hidden):
+    gamma = get_activation(hidden).gamma
+    assert sup_abs_prime(hidden) >= float(gamma.enclosure[1]) * (1 - 1e-15)
+    assert sup_abs_prime(hidden) == pytest.approx(float(gamma), rel=1e-15)
+
+
+def test_ten_thousand_layers_give_finite_log10_bounds():
+    depth = 10_000
+    net = Network([np.full((2, 2), 0.6)] * depth, [np.zeros(2)] * depth, "sigmoid", "sigmoid", "quadratic")
+    report = verify_network(net, np.ones((2, 2)), np.zeros((2, 2)), norm="2")
+    first = report.layers[0]
+    assert np.isfinite(first.log10_bound_gamma) and np.isfinite(first.log10_bound_data)
+    # γ^k ∏‖wᵀ‖ = (¼ · 1.2)^(L−1) · ¼ · ‖a − y‖: about −9000 decades, far past float64.
+    expected = (depth - 1) * np.log10(0.25 * 1.2) + np.log10(0.25)
+    assert first.log10_bound_gamma == pytest.approx(expected + np.log10(np.linalg.norm(
+        backprop(net, np.ones((1, 2)), np.zeros((1, 2))).activations[-1])), rel=1e-9)
+    # δ² ≈ 10^-5000 is measured in log space (mantissa · 2^exponent), far below float64's range.
+    assert first.delta_max == 0.0 and first.log10_delta_max < -4000 and report.violations == 0
+    # equal rows and columns make bound (b) exact here: equality up to the rounding of 20,000 log terms
+    assert first.log10_delta_max <= first.log10_bound_data + 1e-11 * abs(first.log10_bound_data) and first.log10_bound_data <= first.log10_bound_gamma
+    payload = json.loads(json.dumps(report.to_json(), allow_nan=False))  # strict JSON: no inf, no NaN
+    assert payload["layers"][0]["delta_max"] == 0.0
+
+
+def test_exploding_weights_give_finite_bounds_above_float64():
+    depth = 400
+    net = Network([np.full((1, 1), 50.0)] * depth, [np.zeros(1)] * depth, "tanh", "tanh", "quadratic")
+    report = verify_network(net, np.zeros((1, 1)), np.ones((1, 1)))
+    first = report.layers[0]
+    assert first.log10_bound_gamma == pytest.approx((depth - 1) * np.log10(50.0), rel=1e-12)
+    assert first.log10_delta_max == pytest.approx(first.log10_bound_gamma, rel=1e-12)  # z = 0: the bound is exact
+    assert first.delta_max == np.inf and first.to_json()["delta_max"] is None and report.violations == 0
+
+
+def test_report_json_has_the_documented_keys():
+    net = Network.random((4, 3, 3, 2), seed=0)
+    report = verify_network(net, np.random.default_rng(0).random((5, 4)), np.array([0, 1, 1, 0, 1]), norm="inf")
+    payload = report.to_json()
+    assert {"norm", "examples", "violations", "layers"} <= set(payload)
+    assert payload["norm"] == "inf" and payload["examples"] == 5 and "input layer 1" in payload["notation"]
+    assert [layer["l"] for layer in payload["layers"]] == [2, 3, 4]
+    for layer in payload["layers"]:
+        assert LAYER_KEYS <= set(layer)
+    assert report.layers[0].violations == payload["layers"][0]["violations"]
+    assert payload["notation"] == NOTATION
+
+
+def test_chunks_do_not_change_the_report():
+    net = Network.random((5, 7, 3), seed=1, cost="quadratic", output_activation="softmax")
+    x, y = np.random.default_rng(0).random((50, 5)), np.random.default_rng(1).integers(0, 3, 50)
+    calls = []
+    whole = verify_network(net, x, y).to_json()
+    parts = verify_network(net, x, y, chunk_size=7, progress=lambda done, total: calls.append((done, total))).to_json()
+    assert calls[-1] == (50, 50) and len(calls) == 8
+    for a, b in zip(whole["layers"], parts["layers"]):
+        for key in ("delta_max", "delta_median", "log10_bound_gamma", "log10_bound_data"):
+            assert a[key] == pytest.approx(b[key], rel=1e-12)
+
+
+def test_slack_is_tied_to_machine_epsilon():
+    assert ROUNDING_SLACK_PER_LAYER == 64 * np.finfo(np.float64).eps
+
+
+def test_zero_residual_means_zero_gradients_and_no_violation():
+    net = Network([np.zeros((2, 2)), np.zeros((1, 2))], [np.zeros(2), np.zeros(1)], "relu", "sigmoid", "cross-entropy")
+    report = verify_network(net, np.ones((1, 2)), np.full((1, 1), 0.5))
+    assert report.violations == 0 and all(layer.delta_max == 0 for layer in report.layers)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"norm": "fro"}, UnknownNameError, "norm='fro'"),
+        ({"chunk_size": 0}, InvalidParameterError, "chunk_size=0"),
+        ({"x": np.zeros((3, 7))}, ShapeError, "7 columns .* width 4"),
+        ({"x": np.array([[0.0, np.nan, 0.0, 0.0]])}, NonFiniteError, r"x has a non-finite value nan at index \(0, 1\)"),
+        ({"x": np.array([["a", "b", "c", "d"]])}, InvalidParameterError, "dtype"),
+        ({"x": np.zeros((0, 4)), "y": np.zeros((0, 2))}, DataError, "no examples"),
+        ({"y": np.zeros((3, 5))}, ShapeError, "y has shape"),
+        ({"network": "net.npz"}, InvalidParameterError, "must be a gradmath Network"),
+    ],
+)
+def test_invalid_arguments(kwargs, error, match):
+    args = {"network": Network.random((4, 2), seed=0), "x": np.zeros((3, 4)), "y": np.zeros((3, 2))}
+    args.update(kwargs)
+    network, x, y = args.pop("network"), args.pop("x"), args.pop("y")
+    with pytest.raises(error, match=match):
+        verify_network(network, x, y, **args)
+
+
+def test_measured_norms_are_those_of_the_deltas():
+    net = Network.random((3, 4, 2), seed=2, hidden_activation="gelu", output_activation="tanh", cost="quadratic")
+    x = np.random.default_rng(3).random((6, 3))
+    y = np.zeros((6, 2))
+    deltas = backprop(net, x, y).deltas
+    for norm in NORMS:
+        report = verify_network(net, x, y, norm=norm)
+        for layer, d in zip(report.layers, deltas):
+            assert layer.delta_max == pytest.approx(10 ** log10_vector_norms(d, norm).max(), rel=1e-14)
