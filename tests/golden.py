@@ -69,4 +69,10 @@ GOLDEN = {
         "source": "independent: as window_sigmoid_argmax_abs_w_50; maximum width v − 1/(4v), 50 digits",
         "tolerance": "1e-49 absolute (rounding of the last printed digit)",
     },
+    "exploding_term_sigmoid": {
+        "value": "25",
+        "source": "Nielsen ch. 5, the exploding gradient example: with w_j = 100 and z_j = 0, "
+        "'all the terms w_j σ′(z_j) are equal to 100 * 1/4 = 25'",
+        "tolerance": "exact",
+    },
 }

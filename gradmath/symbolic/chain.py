@@ -463,7 +463,10 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         a_prev = acts_before[-1] if acts_before else a0            # a_{l−1}
         zs, acts = _forward(act, a_prev, w, b, start=layer - 1)
         cost_value = cst.evaluate_mp(acts[-1], y)
-        product_b = _evaluate_product(factors, act, cst, zs, w, acts[-1], y, layer)
+        try:
+            product_b = _evaluate_product(factors, act, cst, zs, w, acts[-1], y, layer)
+        except KeyError as err:
+            return Check("numeric", False, False, f"the product form has a symbol the chain does not define: {err}")
         product_w = product_b * a_prev
 
         def cost_of(w_l, b_l):
@@ -474,7 +477,7 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         results = []
         for name, product, f, x in (("b", product_b, lambda t: cost_of(w_l, t), b_l),
                                     ("w", product_w, lambda t: cost_of(t, b_l), w_l)):
-            lost = math.ceil(math.log10(depth + 1)) + _lost_digits(cost_value, product)
+            lost = math.ceil(math.log10(depth + 1)) + _lost_digits(cost_value, product, digits)
             numeric, spread = checked_derivative(f, x, digits=digits, lost_digits=lost)
             results.append((name, product, numeric, spread, lost))
     rtol = mpmath.mpf(10) ** -(digits - TOLERANCE_DIGITS)
@@ -493,28 +496,37 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
 
 
 def _evaluate_product(factors, act, cst, zs, w, a_L, y, layer):
-    """The product form's value: its factors, in order, are σ′(z_l), w_{l+1}, σ′(z_{l+1}), …, ∂C/∂a_L.
+    """The value of the product of ``factors`` at the given z_j, w_j, a_L and y.
 
-    Each σ′(z_j) is the template σ′(x) renamed, so it is evaluated as the
-    template lambdified once (:attr:`Activation.prime_mp`) at z_j.
+    Each factor is evaluated as it stands. To lambdify only once per kind of
+    factor, its symbols are renamed to placeholders first (σ′(z_3) and σ′(z_7)
+    become the same σ′(p_0)), and the compiled function is reused.
     """
-    d_cost = _cost_derivative_mp(cst)
-    values = [act.prime_mp(zs[0])]
-    for j, (wj, zj) in enumerate(zip(w[layer:], zs[1:]), start=layer + 1):
-        values += [wj, act.prime_mp(zj)]
-    values.append(d_cost(a_L, y))
-    if len(values) != len(factors):  # pragma: no cover - the two are built side by side
-        raise AssertionError("product form and its evaluation disagree on the number of factors")
-    return mpmath.fprod(values)
+    values = {chain_symbol("z", j): v for j, v in enumerate(zs, start=layer)}
+    values |= {chain_symbol("w", j): v for j, v in enumerate(w[layer:], start=layer + 1)}
+    values |= {chain_symbol("a", layer + len(zs) - 1): a_L, Y: y}
+    compiled: dict = {}
+    out = []
+    for factor in factors:
+        symbols = sorted(factor.free_symbols, key=str)
+        template = factor
+        for i, s in enumerate(symbols):
+            template = rename(template, s, _PLACEHOLDERS[i])
+        if template not in compiled:
+            compiled[template] = sp.lambdify(_PLACEHOLDERS[: len(symbols)], template, modules="mpmath")
+        out.append(compiled[template](*[values[s] for s in symbols]))
+    return mpmath.fprod(out)
 
 
-@lru_cache(maxsize=None)
-def _cost_derivative_mp(cst: Cost):
-    return sp.lambdify((A, Y), cst.derivative, modules="mpmath")
+_PLACEHOLDERS = sp.symbols("p_0:8", real=True)
 
 
-def _lost_digits(cost_value, product) -> int:
-    """Digits cancelled in C(x + h) − C(x − h) because |∂C| ≪ |C|: about log10(|C| / |∂C|)."""
+def _lost_digits(cost_value, product, digits: int) -> int:
+    """Digits cancelled in C(x + h) − C(x − h) because |∂C| ≪ |C|: about log10(|C| / |∂C|).
+
+    A product of 0 (a ReLU unit switched off) asks for ``digits`` more, so that
+    the numeric derivative must be 0 to 10^-(2·digits) relative to C, not only to 10^-digits.
+    """
     if product == 0 or cost_value == 0:
-        return 0
+        return digits
     return max(0, int(mpmath.ceil(mpmath.log10(abs(cost_value) / abs(product)))))
