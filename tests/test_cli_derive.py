@@ -1,0 +1,86 @@
+"""`gradmath derive chain|matrix`: output formats, the JSON keys, help with examples, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gradmath.cli import main
+
+CHAIN_KEYS = {"depth", "layer", "activation", "cost", "derivative", "product_form", "verified", "checks"}
+
+
+def test_chain_json_has_the_documented_keys(capsys):
+    rc = main(["derive", "chain", "--depth", "4", "--layer", "2", "--activation", "sigmoid",
+               "--cost", "quadratic", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == ""
+    payload = json.loads(out)
+    assert CHAIN_KEYS <= set(payload)
+    assert (payload["depth"], payload["layer"], payload["activation"], payload["cost"]) == (4, 2, "sigmoid", "quadratic")
+    assert payload["verified"] is True
+    assert [c["name"] for c in payload["checks"]] == ["chain_rule", "nested", "numeric"]
+    assert payload["product_form"].startswith(r"\sigma'(z_{2})")
+
+
+def test_format_json_is_the_same_as_json(capsys):
+    main(["derive", "chain", "--depth", "2", "--json"])
+    first = capsys.readouterr().out
+    main(["derive", "chain", "--depth", "2", "--format", "json"])
+    assert capsys.readouterr().out == first
+
+
+def test_chain_markdown_and_latex(capsys):
+    assert main(["derive", "chain", "--depth", "3", "--cost", "cross-entropy"]) == 0
+    out = capsys.readouterr().out
+    assert "| cancellation | yes | yes |" in out and "Verified: yes." in out
+    assert main(["derive", "chain", "--depth", "3", "--format", "latex", "-a", "tanh"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\\begin{aligned}") and "\\tanh" in out
+
+
+def test_no_verify(capsys):
+    assert main(["derive", "chain", "--depth", "2", "--no-verify", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["checks"] == [] and payload["verified"] is False
+
+
+def test_matrix_json(capsys):
+    assert main(["derive", "matrix", "--sizes", "2,3,2", "--activation", "tanh", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {"sizes", "depth", "activation", "cost", "layers", "verified", "checks"} <= set(payload)
+    assert payload["sizes"] == [2, 3, 2] and payload["verified"] is True
+
+
+@pytest.mark.parametrize("argv", [["derive", "--help"], ["derive", "chain", "--help"], ["derive", "matrix", "--help"]])
+def test_help_has_an_example(argv, capsys):
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "gradmath derive" in out
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["derive", "chain", "--depth", "0"], "depth=0 must be an integer >= 1"),
+    (["derive", "chain", "--depth", "3", "--layer", "5"], r"layer=5 must be an integer in [1, 3]"),
+    (["derive", "chain", "--depth", "2", "--activation", "sigmod"], "did you mean 'sigmoid'?); known: arctan"),
+    (["derive", "chain", "--depth", "2", "--activation", "x+"], "is not a valid expression"),
+    (["derive", "chain", "--depth", "2", "--activation", "().__class__"], "Attribute is not allowed"),
+    (["derive", "chain", "--depth", "2", "--cost", "entropy"], "did you mean 'cross-entropy'"),
+    (["derive", "chain", "--depth", "two"], "invalid int value: 'two'"),
+    (["derive", "chain"], "the following arguments are required: --depth"),
+    (["derive", "matrix", "--sizes", "2,,3"], "must be comma-separated positive integers, e.g. 2,3,2"),
+    (["derive", "matrix", "--sizes", "2"], "must list at least 2 layer widths"),
+    (["derive", "matrix", "--sizes", "2,0,2"], "must be comma-separated positive integers"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and match in err
+    assert "Traceback" not in err
+
+
+def test_derive_without_what_shows_help_and_fails(capsys):
+    assert main(["derive"]) == 2
+    assert "chain" in capsys.readouterr().err
