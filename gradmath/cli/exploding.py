@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         f"chain of {r.depth} {r.activation} neurons, w_j = {r.weight}, b_j = -{r.weight}·a_(j-1)",
         f"every z_j = 0 (SymPy, first {r.check_depth} layers): {r.all_z_zero}",
         f"factor per layer w·σ′(0) = {r.factor}",
-        f"log10(∂C/∂b_1 ÷ ∂C/∂b_L) = {r.log10_ratio} (float64 check over {r.check_depth} layers: "
+        f"log10(∂C/∂b_1 ÷ ∂C/∂b_L) = {r.log10_ratio} (float64 forward pass over {r.numeric_depth} layers: "
         f"{r.numeric_log10:.12g})",
         f"one layer with bias error ε: {f.factor} = {f.series}; below 1 for |ε| > {f.breakeven}",
         f"every bias off by ε = {p.bias_error:g}, depth {p.depth}: log10 ratio = {p.log10_ratio:.6g}",

@@ -83,10 +83,12 @@ def window_markdown(rows: list[dict]) -> str:
     lines = ["| activation | γ = sup σ′ | min \\|w\\| = 1/γ | window width W(\\|w\\|) | argmax \\|w\\| | max width |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        formula = f"${r['width_latex']}$" if r["width_latex"] else r["method"]
+        parts = [f"${r['width_latex']}$" if r["width_latex"] else
+                 {"numeric": "no closed form (measured)", "unbounded": ""}.get(r["method"], r["method"])]
         if r["unbounded_from"] is not None:
             op = "≥" if r["unbounded_inclusive"] else ">"
-            formula += f"; unbounded for \\|w\\| {op} {r['unbounded_from']}"
+            parts.append(f"unbounded for \\|w\\| {op} {r['unbounded_from']}")
+        formula = "; ".join(p for p in parts if p)
         argmax = r["argmax_abs_w"][:18] if r["argmax_abs_w"] else "—"
         top = r["max_width"][:18] if r["max_width"] != "inf" else "∞ (unbounded)"
         lines.append(f"| {r['activation']} | {r['gamma'][:12]} | {r['min_abs_w'][:12]} | {formula} | {argmax} | {top} |")
@@ -148,21 +150,64 @@ def write_artifacts(out: Path, progress=None) -> list[Path]:
     files.append(write_text(folder / "derivations.md", _derivations_markdown(simplification, relation)))
     m = window_maximum("sigmoid", digits=1000)
     files.append(write_json(folder / "sigmoid-maximum-1000-digits.json", m.to_json()))
+    files.append(write_text(folder / "maximum.md", _maximum_markdown(rows[0], m)))
     say("window: exploding and identity")
     exploding = {"chains": [exploding_chain(L).to_json() for L in (4, 100, 10**6)],
                  "bias_error_factor": bias_error_factor().to_json(),
                  "perturbed": [perturbed_chain(depth=30, bias_error=e).to_json()
                                for e in (0.0, 1e-12, 1e-9, 1e-6, 1e-3)]}
     files.append(write_json(folder / "exploding.json", exploding))
+    files.append(write_text(folder / "exploding.md", _exploding_markdown(exploding)))
     identity = {"derivation": derive_identity().to_json(),
                 "checks": [check_identity_bound(w).to_json() for w in (1e-3, 0.01, 0.1, 1.0, 3.0)]}
     files.append(write_json(folder / "identity.json", identity))
+    files.append(write_text(folder / "identity.md", _identity_markdown(identity)))
     return files
 
 
 def _derivations_markdown(simplification, relation) -> str:
-    parts = ["# The sigmoid window, from SymPy's solution to eq. (123)", "", simplification.to_markdown(), "",
-             "# tanh and the sigmoid", ""]
+    parts = ["## The sigmoid window, from SymPy's solution to eq. (123)", "", simplification.to_markdown(), "",
+             "## tanh and the sigmoid", ""]
     parts += [f"- {s}: {'holds' if ok else 'FAILS'} (SymPy)" for s, ok in relation.checks]
     parts.append(f"- largest numeric difference at 50 digits: {relation.max_numeric_difference}")
     return "\n".join(parts)
+
+
+def _maximum_markdown(row: dict, thousand) -> str:
+    sig50 = window_row("sigmoid", digits=50, certify=True)
+    lo, hi = sig50["enclosure"]
+    return "\n".join([
+        "| quantity | value |", "|---|---|",
+        f"| SciPy (float64): argmax \\|w\\| | {row['scipy']['argmax_abs_w']} |",
+        f"| SciPy (float64): max width | {row['scipy']['max_width']} |",
+        f"| mpmath, 50 digits: argmax \\|w\\| | {sig50['argmax_abs_w']} |",
+        f"| mpmath, 50 digits: max width | {sig50['max_width']} |",
+        f"| certified: max width ∈ | [{lo}, {hi}] |",
+        f"| certified: boxes evaluated | {sig50['certificate']['boxes']} |",
+        f"| 1000 digits: last 20 digits of the max width | …{thousand.max_width[-20:]} |",
+    ])
+
+
+def _exploding_markdown(exploding: dict) -> str:
+    lines = ["| depth L | factor w·σ′(0) | z_j = 0 (SymPy, first layers) | log10(∂C/∂b₁ ÷ ∂C/∂b_L) "
+             "| float64 forward pass: layers, log10 |", "|---|---|---|---|---|"]
+    for c in exploding["chains"]:
+        lines.append(f"| {c['depth']} | {c['factor']} | {c['all_z_zero']} ({c['check_depth']}) | {c['log10_ratio']} | "
+                     f"{c['numeric_depth']}: {float(c['numeric_log10']):.12g} |")
+    f = exploding["bias_error_factor"]
+    lines += ["", f"One layer with bias error ε: w·σ′(ε) = `{f['factor']}` = `{f['series']}`; "
+              f"below 1 for |ε| > {f['breakeven_abs_error']}.", "",
+              "| bias error ε (every layer) | log10(∂C/∂b₁ ÷ ∂C/∂b₃₀) |", "|---|---|"]
+    lines += [f"| {float(p['bias_error']):g} | {float(p['log10_ratio']):.6g} |" for p in exploding["perturbed"]]
+    return "\n".join(lines)
+
+
+def _identity_markdown(identity: dict) -> str:
+    d = identity["derivation"]
+    lines = [f"b = `{d['bias']}`, w₂ = `{d['w2']}`, offset c = `{d['offset']}`, sup|σ‴| = {d['third_derivative_sup']}, "
+             f"|R| ≤ `{d['bound_in_delta']}` ≤ `{d['bound']}`.", "",
+             "| w₁ | max \\|R\\| on the grid (40 digits) | bound w₁²/96 | ratio | holds |", "|---|---|---|---|---|"]
+    for c in identity["checks"]:
+        err, bound = float(c["max_error"]), float(c["bound"])
+        lines.append(f"| {float(c['w1']):g} | {err:.6g} | {bound:.6g} | {err / bound:.6f} | {c['holds']} |")
+    return "\n".join(lines)

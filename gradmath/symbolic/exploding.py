@@ -43,6 +43,7 @@ __all__ = ["ExplodingResult", "BiasErrorFactor", "PerturbedChain", "exploding_ch
            "perturbed_chain"]
 
 EPS = sp.Symbol("e", real=True)  # the bias error ε
+_NUMERIC_DEPTH = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class ExplodingResult:
     """The construction at depth L: the exact factor, log10 of ∂C/∂b_1 ÷ ∂C/∂b_L, and the checks.
 
     ``all_z_zero`` is SymPy's verdict that z_j simplifies to 0 for j ≤ ``check_depth``
-    (a₀ symbolic); ``numeric_log10`` is Σ log10|w σ′(z_j)| from a float64 forward pass.
+    (a₀ symbolic); ``numeric_log10`` is Σ_{j=2..N} log10|w σ′(z_j)| from a float64 forward pass
+    over the first N = ``numeric_depth`` layers (all of them up to 10,000).
     """
 
     activation: str
@@ -61,11 +63,13 @@ class ExplodingResult:
     log10_ratio: str
     numeric_log10: float
     check_depth: int
+    numeric_depth: int
 
     def to_json(self) -> dict:
         return {"activation": self.activation, "depth": self.depth, "weight": str(self.weight),
                 "factor": str(self.factor), "all_z_zero": self.all_z_zero, "log10_ratio": self.log10_ratio,
-                "numeric_log10": repr(self.numeric_log10), "check_depth": self.check_depth}
+                "numeric_log10": repr(self.numeric_log10), "check_depth": self.check_depth,
+                "numeric_depth": self.numeric_depth}
 
 
 def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "sigmoid",
@@ -79,9 +83,9 @@ def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "s
     weight : int or str
         w (exact: an integer or a rational string such as ``"100"``, ``"5/2"``).
     check_depth : int
-        Layers verified symbolically (z_j ≡ 0 with a₀ a symbol) and numerically
-        (float64 forward pass with a₀ = 0.3); the log10 ratio itself is
-        (L − 1)·log10(w σ′(0)), exact by induction (``proofs/exploding.md``).
+        Layers verified symbolically (z_j ≡ 0 with a₀ a symbol); the float64
+        forward pass (a₀ = 0.3) runs min(L, 10000) layers. The log10 ratio itself
+        is (L − 1)·log10(w σ′(0)), exact by induction (``proofs/exploding.md``).
     """
     act = get_activation(activation)
     depth = check_int("depth", depth, min_value=1)
@@ -101,8 +105,9 @@ def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "s
     factor = sp.simplify(w * act.derivative.subs(X, 0))
     with mpmath.workdps(30):
         log10_ratio = mpmath.nstr((depth - 1) * mpmath.log10(abs(mpmath.mpf(sp.N(factor, 40)))), 15)
-    numeric = _forward_log10(act, float(w), check_depth, bias_error=0.0, a0=0.3)
-    return ExplodingResult(act.name, depth, w, factor, bool(zero), log10_ratio, numeric, check_depth)
+    numeric_depth = min(depth, _NUMERIC_DEPTH)
+    numeric = _forward_log10(act, float(w), numeric_depth, bias_error=0.0, a0=0.3)
+    return ExplodingResult(act.name, depth, w, factor, bool(zero), log10_ratio, numeric, check_depth, numeric_depth)
 
 
 def _forward_log10(act: Activation, w: float, depth: int, *, bias_error: float, a0: float):
