@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gradmath.symbolic.identity import W1, check_identity_bound, derive_identity
+    from gradmath.symbolic.identity import check_identity_bound, derive_identity
 
     d = derive_identity()
     c = check_identity_bound(args.w1, points=args.points)
@@ -39,6 +39,5 @@ def run(args: argparse.Namespace) -> int:
         f"|R| ≤ {d.bound_in_delta} ≤ {d.bound} = {c.bound:.6g}   (x = 1/2 + Δ)",
         f"max |R| on {c.points} grid points (40 digits): {c.max_error:.6g}  bound holds: {c.holds}",
     ])
-    del W1
     emit(args, payload, text)
     return 0

@@ -190,16 +190,17 @@ def _certify_sigmoid(act: Activation, digits: int) -> CertifiedMaximum:
         iv.dps = saved
 
 
-def _upper(kernel, a, b):
-    """The interval upper bound of ``kernel`` on [a, b]; +inf when the box is too wide to evaluate.
+def _bounds(kernel, a, b):
+    """The interval value (lo, hi) of ``kernel`` on [a, b]; (−inf, +inf) when the box is too wide to evaluate.
 
-    On a wide box the interval value of a log's argument can dip below 0 (the
-    two square-root terms are bounded independently); halving the box fixes it.
+    On a wide box the interval value of a log's or a square root's argument can
+    reach below 0 (its terms are bounded independently); halving the box fixes it.
     """
     try:
-        return kernel(mpmath.iv.mpf([a, b])).b
-    except ValueError:  # mpmath's ComplexResult: log or sqrt of an interval reaching below 0
-        return mpmath.inf
+        value = kernel(mpmath.iv.mpf([a, b]))
+    except ValueError:  # mpmath's ComplexResult
+        return -mpmath.inf, mpmath.inf
+    return value.a, value.b
 
 
 def _upper_width(kernels, a, b, side: int):
@@ -208,12 +209,12 @@ def _upper_width(kernels, a, b, side: int):
     ``side`` is −1 left of the peak (where W′ > 0 is expected) and +1 right of it.
     """
     f, f1, _ = kernels
-    slope_lo, slope_hi = (_upper(lambda t: -f1(t), a, b) * -1), _upper(f1, a, b)
+    slope_lo, slope_hi = _bounds(f1, a, b)
     if side < 0 and slope_lo > 0:  # increasing: the maximum is at b
-        return _upper(f, b, b)
+        return _bounds(f, b, b)[1]
     if side > 0 and slope_hi < 0:  # decreasing: the maximum is at a
-        return _upper(f, a, a)
-    return _upper(f, a, b)
+        return _bounds(f, a, a)[1]
+    return _bounds(f, a, b)[1]
 
 
 def _global_part(kernels, centre, floor) -> int:
@@ -242,7 +243,7 @@ def _global_part(kernels, centre, floor) -> int:
         count += 1
         if count > _MAX_BOXES:
             raise VerificationError("could not show W″ < 0 near the maximiser")
-        if _upper(f2, a, b) < 0:
+        if _bounds(f2, a, b)[1] < 0:
             continue
         mid = (a + b) / 2
         stack += [(a, mid), (mid, b)]

@@ -27,6 +27,7 @@ import sympy as sp
 from scipy.special import erf, erfc
 
 from gradmath.activations import Activation, get_activation
+from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
 from gradmath.numeric.optimise import Z_RANGE, _superlevel_length
 from gradmath.validation import check_real
@@ -73,8 +74,6 @@ def measure_window(activation: str | Activation, *, w: float, b: float) -> Measu
     w = check_real("w", w)
     b = check_real("b", b)
     if w == 0:
-        from gradmath.errors import InvalidParameterError
-
         raise InvalidParameterError("w=0 must be non-zero (the window of w = 0 is empty)")
     raw = _raw(act)
     f = lambda a: np.asarray(raw(a, w, b), dtype=float)  # noqa: E731

@@ -155,9 +155,7 @@ def _newton_maximiser(act: Activation, start: float, dps: int, derivative: str):
     """
     _, first, second = _kernels(act)
     options = {"df": second} if derivative == "sympy" else {}  # else findroot differentiates numerically
-    u = mpmath.mpf(start)
-    with mpmath.workdps(_START_DIGITS):
-        u = mpmath.mpf(start)
+    u = mpmath.mpf(start)  # a float: exact at any precision
     for stage in precision_stages(dps):
         with mpmath.workdps(stage):
             tol = mpmath.mpf(10) ** (-(stage // 2) - 5)

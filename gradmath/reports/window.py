@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import mpmath
 import numpy as np
 
 from gradmath.activations import BUILTIN_ACTIVATIONS, get_activation
@@ -40,8 +41,6 @@ def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: fl
     digits = check_digits(digits)
     act = get_activation(activation)
     d = derive_window(act)
-    import mpmath
-
     with mpmath.workdps(digits + 10):
         gamma = format_decimal(mpmath.mpf(d.gamma_value), min(digits, 30))
         min_w = format_decimal(mpmath.mpf(d.min_abs_w_value), min(digits, 30))
@@ -69,13 +68,10 @@ def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: fl
 
 def window_rows(names=BUILTIN_ACTIVATIONS, *, digits: int = _TABLE_DIGITS) -> list[dict]:
     """The table rows for ``names``; certified wherever a maximum exists."""
-    rows = []
-    for name in names:
-        row = window_row(name, digits=digits)
-        if row["max_width"] != "inf":
-            row = window_row(name, digits=digits, certify=True)
-        rows.append(row)
-    return rows
+    from gradmath.symbolic.window import derive_window
+
+    return [window_row(name, digits=digits, certify=derive_window(name).unbounded_from is None and
+                       derive_window(name).width is not None) for name in names]
 
 
 def window_markdown(rows: list[dict]) -> str:

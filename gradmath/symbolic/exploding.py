@@ -36,6 +36,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
+from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
 from gradmath.validation import check_int, check_real
 
@@ -92,8 +93,6 @@ def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "s
     check_depth = min(check_int("check_depth", check_depth, min_value=1), depth)
     w = sp.nsimplify(weight, rational=True)
     if not w.is_real or w == 0:
-        from gradmath.errors import InvalidParameterError
-
         raise InvalidParameterError(f"weight={weight!r} must be a non-zero real number")
     a0 = sp.Symbol("a_0", real=True)
     a, zero = a0, True

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
+import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
@@ -120,7 +121,8 @@ class WindowDerivation:
             return r"\text{no closed form (measured numerically)}"
         return sp.latex(self.width)
 
-    _repr_latex_ = lambda self: f"$W(w) = {self.to_latex()}$"  # noqa: E731
+    def _repr_latex_(self) -> str:
+        return f"$W(w) = {self.to_latex()}$"
 
     def to_json(self) -> dict:
         s = lambda e: None if e is None else str(e)  # noqa: E731
@@ -227,7 +229,9 @@ def _level_roots(act: Activation, min_abs_w, unbounded_from, gamma: float) -> tu
     """(z₋, z₊) solving σ′(z) = 1/|w|, or None when SymPy does not give exactly two real roots."""
     sample = _sample_abs_w(min_abs_w, unbounded_from, gamma)
     found: list[sp.Expr] = []
-    for sign in (1, -1):
+    # σ′ = −1/|w| matters only where σ′ < 0; a grid over [−60, 60] decides whether to solve for it.
+    signs = (1, -1) if float(np.min(act.prime(np.linspace(-60.0, 60.0, 4001)))) < 0 else (1,)
+    for sign in signs:
         for formula, cond in _pieces(act.derivative):
             if formula.is_constant(X):
                 continue
