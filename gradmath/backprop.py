@@ -119,7 +119,12 @@ def forward(network: Network, x: np.ndarray) -> tuple[tuple[np.ndarray, ...], tu
         z = a @ network.weight(layer).T
         z += network.bias(layer)
         act = network.activation(layer)
-        a = _softmax(z) if act is None else act.sigma(z)
+        if act is None:
+            a = _softmax(z)
+        elif act.stable_sigma is not None:  # built-in kernels: finite for finite z, no checking pass needed
+            a = act.stable_sigma(z)
+        else:
+            a = act.sigma(z)
         zs.append(z)
         activations.append(a)
     return tuple(activations), tuple(zs)
@@ -268,7 +273,10 @@ def _prime(network: Network, layer: int, a: np.ndarray, z: np.ndarray) -> np.nda
     if act is None:
         return None
     if act.name == "sigmoid" and act.stable_prime is not None:
-        return a * expit(-z)
+        prime = np.negative(z)
+        expit(prime, out=prime)
+        prime *= a
+        return prime
     return act.prime(z)
 
 

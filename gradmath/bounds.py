@@ -43,6 +43,7 @@ A network far too deep for float64 products still gets finite log10 bounds:
 from __future__ import annotations
 
 from collections.abc import Callable
+import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -146,10 +147,21 @@ def _output_has_sigma_prime(network: Network) -> bool:
 
 
 def log10_weight_factors(network: Network, norm="2") -> np.ndarray:
-    """log10 ‖(wʳ)ᵀ‖_p for r = 2, …, L (entry r − 2); the dual norm of wʳ for p ≠ 2."""
+    """log10 ‖(wʳ)ᵀ‖_p for r = 2, …, L (entry r − 2); the dual norm of wʳ for p ≠ 2.
+
+    A :class:`Network` is immutable (its arrays are read-only), so the factors are
+    computed once per network and norm and kept while the network lives.
+    """
     norm = check_norm(norm)
-    with np.errstate(divide="ignore"):
-        return np.log10([transpose_norm(w, norm) for w in network.weights])
+    cached = _WEIGHT_FACTORS.setdefault(network, {})
+    if norm not in cached:
+        with np.errstate(divide="ignore"):
+            cached[norm] = np.log10([transpose_norm(w, norm) for w in network.weights])
+        cached[norm].flags.writeable = False
+    return cached[norm]
+
+
+_WEIGHT_FACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -399,10 +411,8 @@ def _explicit_induced_norm(matrix: np.ndarray, norm: str) -> float:
         return float(mags.sum(axis=0).max())
     if norm == "inf":
         return float(mags.sum(axis=1).max())
-    if min(matrix.shape) <= 64:
-        return float(np.linalg.svd(matrix, compute_uv=False)[0])
-    # For a rank-one matrix ‖M‖₂ = ‖M‖_F (one non-zero singular value); the SVD check of
-    # that step is in tests/test_bounds.py, and a full SVD here would dominate the run time.
+    # p = 2: a rank-one matrix has one non-zero singular value, so ‖M‖₂ = ‖M‖_F; the SVD
+    # check of that step is in tests/test_bounds.py (an SVD here would dominate the run time).
     return float(np.sqrt(np.einsum("ij,ij->", matrix, matrix)))
 
 
