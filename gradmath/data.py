@@ -233,10 +233,12 @@ def read_idx(path) -> np.ndarray:
 
 
 def _load_idx_folder(folder: Path) -> Dataset:
-    for stem in ("train-images-idx3-ubyte", "train-images.idx3-ubyte"):
-        for suffix in ("", ".gz"):
-            if (folder / (stem + suffix)).is_file():
-                return _load_idx_file(folder / (stem + suffix), name=folder.name)
+    """The training images of an MNIST-style folder (the test images when there are no others)."""
+    for split in ("train", "t10k"):
+        for stem in (f"{split}-images-idx3-ubyte", f"{split}-images.idx3-ubyte"):
+            for suffix in ("", ".gz"):
+                if (folder / (stem + suffix)).is_file():
+                    return _load_idx_file(folder / (stem + suffix), name=folder.name)
     raise DataError(f"{folder}: no train-images-idx3-ubyte[.gz] in this folder (MNIST or Fashion-MNIST IDX files)")
 
 

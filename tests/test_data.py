@@ -64,6 +64,14 @@ def test_idx_folder_and_file(tmp_path, small_idx, gz):
     assert len(load_dataset(str(tmp_path / "fashion"), limit=2)) == 2
 
 
+def test_idx_folder_prefers_training_files(tmp_path, small_idx):
+    images, labels = small_idx
+    _write_idx_pair(tmp_path, images[:3], labels[:3], prefix="t10k")
+    assert len(load_dataset(str(tmp_path))) == 3          # only test files: use them
+    _write_idx_pair(tmp_path, images, labels, gz=True)
+    assert len(load_dataset(str(tmp_path))) == 7          # training files present: use those
+
+
 def test_idx_other_dtypes(tmp_path):
     path = tmp_path / "v-idx2-ubyte"
     values = np.array([[1.5, -2.0], [0.25, 3.0]], dtype=np.float32)
