@@ -67,7 +67,7 @@ import sympy as sp
 from gradmath.activations import Activation, get_activation, resolve_activation
 from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.expressions import X
-from gradmath.numeric.finite_difference import checked_derivative
+from gradmath.numeric.finite_difference import central_difference
 from gradmath.validation import check_int
 
 __all__ = ["Check", "ChainDerivation", "derive_chain", "chain_symbol", "NESTED_MAX_DEPTH", "DEFAULT_DIGITS"]
@@ -261,15 +261,24 @@ def rename(expr: sp.Basic, old: sp.Symbol, new: sp.Symbol) -> sp.Basic:
     >>> rename(sp.exp(-x) / (1 + sp.exp(-x)) ** 2, x, z)
     exp(-z_7)/(1 + exp(-z_7))**2
     """
-    if expr == old:
-        return new
-    if not expr.args or old not in expr.free_symbols:
-        return expr
-    args = [rename(a, old, new) for a in expr.args]
+    return _renamer(expr, old)(new)
+
+
+@lru_cache(maxsize=256)
+def _renamer(template: sp.Basic, old: sp.Symbol):
+    """A function ``new -> template with old renamed new``, walking the template once."""
+    if template == old:
+        return lambda new: new
+    if not template.args or old not in template.free_symbols:
+        return lambda new: template
+    parts = [_renamer(a, old) for a in template.args]
+    func = template.func
     try:
-        return expr.func(*args, evaluate=False)
+        func(*template.args, evaluate=False)
+        flag = {"evaluate": False}
     except TypeError:  # classes without an evaluate flag (ExprCondPair, Tuple)
-        return expr.func(*args)
+        flag = {}
+    return lambda new: func(*[p(new) for p in parts], **flag)
 
 
 # ----- the derivation ----------------------------------------------------------
@@ -374,7 +383,14 @@ def _output_delta(depth: int, act: Activation, cst: Cost) -> tuple[sp.Expr, bool
     z_L = chain_symbol("z", depth)
     sigma = act.expression.xreplace({X: z_L})
     delta = act.derivative.xreplace({X: z_L}) * cst.derivative.xreplace({A: sigma})
-    if cst.name == "cross-entropy" and sp.cancel(delta - (sigma - Y)) == 0:
+    if cst.name != "cross-entropy":
+        return delta, False
+    difference = delta - (sigma - Y)
+    # A cheap look at one point first: where the difference is visibly not 0 there is no cancellation to prove.
+    probe = difference.evalf(20, subs={z_L: sp.Rational(3, 7), Y: sp.Rational(2, 7)})
+    if probe.is_Number and abs(probe) > 1e-12:
+        return delta, False
+    if sp.cancel(difference) == 0:
         return sigma - Y, True
     return delta, False
 
@@ -478,14 +494,16 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         for name, product, f, x in (("b", product_b, lambda t: cost_of(w_l, t), b_l),
                                     ("w", product_w, lambda t: cost_of(t, b_l), w_l)):
             lost = math.ceil(math.log10(depth + 1)) + _lost_digits(cost_value, product, digits)
-            numeric, spread = checked_derivative(f, x, digits=digits, lost_digits=lost)
-            results.append((name, product, numeric, spread, lost))
+            numeric = central_difference(f, x, digits=digits, lost_digits=lost)
+            results.append((name, product, numeric, lost))
+    # Too little precision would make the difference noise, which cannot agree with
+    # the product to digits − 10 digits: the check can fail wrongly, never pass wrongly.
     rtol = mpmath.mpf(10) ** -(digits - TOLERANCE_DIGITS)
     passed, notes = True, []
-    for name, product, numeric, spread, lost in results:
+    for name, product, numeric, lost in results:
         scale = max(abs(numeric), abs(product))
         diff = abs(numeric - product)
-        ok = spread <= rtol and (diff <= rtol * scale)
+        ok = diff <= rtol * scale
         passed = passed and ok
         rel = mpmath.nstr(diff / scale, 2) if scale else "0"
         notes.append(f"∂C/∂{name}_{layer} = {mpmath.nstr(product, 10)} vs {mpmath.nstr(numeric, 10)} "
