@@ -49,6 +49,12 @@ def test_window_relu_is_unbounded(capsys):
     assert payload["max_width"] == "inf" and payload["argmax_abs_w"] is None and "unbounded" in payload["reason"]
 
 
+def test_window_without_closed_form_reports_a_float64_maximum(capsys):
+    payload = _json(["window", "--activation", "x*exp(-x*x)", "--json"], capsys)
+    assert payload["method"] == "numeric" and payload["maximum_method"].startswith("scipy")
+    assert 0 < float(payload["max_width"]) < 2 and float(payload["argmax_abs_w"]) > float(payload["min_abs_w"])
+
+
 def test_window_text_output(capsys):
     assert main(["window", "--digits", "5"]) == 0
     out = capsys.readouterr().out
@@ -63,6 +69,7 @@ def test_window_text_output(capsys):
     (["window", "--activation", "sigmod"], "did you mean 'sigmoid'"),
     (["window", "--activation", "relu", "--digits", "0"], "digits=0"),
     (["window", "--abs-w", "-1"], "abs_w=-1 must be > 0"),
+    (["window", "--activation", "x*exp(-x*x)", "--certify"], "nothing to certify"),
     (["exploding", "--depth", "0"], "depth=0"),
     (["exploding"], "required"),
     (["exploding", "--depth", "3", "--weight", "0"], "weight='0'"),

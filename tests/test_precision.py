@@ -139,3 +139,21 @@ def test_no_maximum_to_compute(name):
 def test_unknown_derivative_option():
     with pytest.raises(UnknownNameError, match="derivative"):
         window_maximum(digits=10, derivative="finite")
+
+
+def test_expressions_equal_to_builtins_certify_like_them():
+    from gradmath.activations import resolve_activation
+
+    t = certify_window_maximum(resolve_activation("tanh(x)"), digits=20)
+    s = certify_window_maximum(resolve_activation("1/(1+exp(-x))"), digits=20)
+    assert t.method == "tanh relation" and s.method == "interval branch and bound"
+    assert s.enclosure == certify_window_maximum("sigmoid", digits=20).enclosure
+
+
+def test_no_closed_form_means_nothing_to_certify():
+    from gradmath.activations import resolve_activation
+
+    with pytest.raises(InvalidParameterError, match="no closed-form width"):
+        certify_window_maximum(resolve_activation("x*exp(-x*x)"), digits=20)
+    with pytest.raises(InvalidParameterError, match="no closed-form width"):
+        window_maximum(resolve_activation("x*exp(-x*x)"), digits=20)

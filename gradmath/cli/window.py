@@ -40,14 +40,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+_METHODS = {"numeric": "no closed form (measured numerically)", "unbounded": "unbounded once non-empty"}
+
+
 def _text(row: dict) -> str:
     lines = [f"activation        {row['activation']}",
              f"gamma = sup σ′     {row['gamma']}",
              f"min |w| = 1/γ     {row['min_abs_w']}",
-             f"width(|w|)        {row['width'] or row['method']}"]
+             f"width(|w|)        {row['width'] or _METHODS.get(row['method'], row['method'])}"]
     if row["unbounded_from"] is not None:
         lines.append(f"unbounded from    |w| {'≥' if row['unbounded_inclusive'] else '>'} {row['unbounded_from']}")
-    lines += [f"argmax |w|        {row['argmax_abs_w']}", f"max width         {row['max_width']}"]
+    lines += [f"argmax |w|        {row['argmax_abs_w'] or '—'}", f"max width         {row['max_width']}"]
+    if "reason" in row:
+        lines.append(f"                  ({row['reason']})")
+    elif row.get("maximum_method", "").startswith("scipy"):
+        lines.append(f"                  ({row['maximum_method']})")
     if "enclosure" in row:
         lo, hi = row["enclosure"]
         lines.append(f"certified         max width ∈ [{lo}, {hi}] ({row['certificate']['method']})")

@@ -118,9 +118,13 @@ def _iv_kernels(act: Activation):
     exprs = (width, sp.diff(width, W), sp.diff(width, W, 2))
     table = {"mpf": mpmath.iv.mpf, "log": mpmath.iv.log, "sqrt": mpmath.iv.sqrt}
     kernels = tuple(sp.lambdify(W, e, modules=[table, "mpmath"], cse=True) for e in exprs)
-    for k in kernels:  # a float literal would be rounded once, outside interval arithmetic
-        if re.search(r"(?<![\w.])\d+\.\d", inspect.getsource(k)):
-            raise VerificationError("interval kernel holds a float literal; the enclosure would not be rigorous")
+    for k in kernels:
+        source = inspect.getsource(k).split("\n", 1)[1]  # the body, after "def _lambdifygenerated(w):"
+        # a float literal would be rounded once, outside interval arithmetic; any function but the
+        # interval ones in ``table`` would be evaluated in ordinary floating point
+        calls = set(re.findall(r"([A-Za-z_]\w*)\(", source)) - set(table)
+        if re.search(r"(?<![\w.])\d+\.\d", source) or calls:
+            raise VerificationError(f"interval kernel is not rigorous (float literal or calls {sorted(calls)})")
     return kernels
 
 
@@ -146,12 +150,21 @@ def certify_window_maximum(activation: str | Activation = "sigmoid", *, digits: 
             a, t = mpmath.mpf(sp.N(at, digits + 20)), mpmath.mpf(sp.N(top, digits + 20))
         return CertifiedMaximum(act.name, digits, outward_decimal(t, t, digits), outward_decimal(a, a, digits),
                                 "exact", 0, "exact")
-    if act.name == "tanh":
+    if d.width is None:
+        raise InvalidParameterError(
+            f"activation {act.name!r}: SymPy found no closed-form width, so there is nothing to certify")
+    if _same_function(act, "tanh"):
         return _from_tanh_relation(digits)
-    if act.name != "sigmoid":
+    if not _same_function(act, "sigmoid"):
         raise InvalidParameterError(
             f"activation {act.name!r}: certification is implemented for sigmoid, tanh and exact maxima")
-    return _certify_sigmoid(act, digits)
+    return _certify_sigmoid(get_activation("sigmoid"), digits)
+
+
+def _same_function(act: Activation, name: str) -> bool:
+    """Whether ``act`` is the built-in ``name`` (also when written as an expression, e.g. ``"tanh(x)"``)."""
+    other = get_activation(name).expression
+    return act.expression == other or sp.simplify((act.expression - other).rewrite(sp.exp)) == 0
 
 
 def _from_tanh_relation(digits: int) -> CertifiedMaximum:
@@ -172,13 +185,15 @@ def _certify_sigmoid(act: Activation, digits: int) -> CertifiedMaximum:
         iv.dps = _GLOBAL_DPS
         centre = iv.mpf(u_star)
         floor = f(centre).a  # a certified lower bound of the maximum (W at one point)
-        boxes = _global_part((f, f1, f2), centre, floor)
+        boxes, (j_lo, j_hi) = _global_part((f, f1, f2), centre, floor)
         iv.dps = digits + 20
         centre = iv.mpf(u_star)
         delta = iv.mpf(10) ** (-(digits // 2) - 10)
         left, right = centre - delta, centre + delta
         if not (f1(iv.mpf(left.a)).a > 0 and f1(iv.mpf(right.b)).b < 0):
             raise VerificationError("W′ does not change sign around the computed maximiser")
+        if not (j_lo < left.a and right.b < j_hi):
+            raise VerificationError("the interval around the maximiser is not inside the concave part J")
         around = iv.mpf([left.a, right.b])
         value = f(centre)
         upper = value + f1(around) * (around - centre)
@@ -218,7 +233,7 @@ def _upper_width(kernels, a, b, side: int):
 
 
 def _global_part(kernels, centre, floor) -> int:
-    """Steps 1-3 at low precision; returns the number of boxes evaluated."""
+    """Steps 1-3 at low precision; returns the number of boxes evaluated and J = (j_lo, j_hi)."""
     iv = mpmath.iv
     f2 = kernels[2]
     tail = 2 * iv.log(iv.mpf(_TAIL_U)) / _TAIL_U
@@ -247,4 +262,4 @@ def _global_part(kernels, centre, floor) -> int:
             continue
         mid = (a + b) / 2
         stack += [(a, mid), (mid, b)]
-    return count
+    return count, (j_lo, j_hi)

@@ -53,6 +53,13 @@ def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: fl
         row.update(argmax_abs_w=None, max_width="inf",
                    reason=f"the window is unbounded for |w| {'≥' if d.unbounded_inclusive else '>'} "
                           f"{d.unbounded_from}: no maximum")
+    elif d.width is None:  # bounded but no closed form: float64 only
+        scipy = maximise_window(act)
+        row.update(argmax_abs_w=repr(scipy.argmax_abs_w), max_width=repr(scipy.max_width),
+                   maximum_method="scipy (float64; no closed form, so no more digits)",
+                   scipy={"argmax_abs_w": repr(scipy.argmax_abs_w), "max_width": repr(scipy.max_width)})
+        if certify:
+            certify_window_maximum(act, digits=digits)  # raises: nothing to certify without a closed form
     else:
         precise = window_maximum(act, digits=digits)
         scipy = maximise_window(act)
