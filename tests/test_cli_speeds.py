@@ -78,28 +78,39 @@ def test_idx_folder_default_sizes(capsys, idx_folder):
     assert payload["sizes"] == [25, 30, 30, 10] and payload["examples"] == 40
 
 
-def test_model_saved_from_gradmath_torch_and_sklearn(capsys, tmp_path):
-    torch = pytest.importorskip("torch")
-    from sklearn.neural_network import MLPClassifier
-
+def _check_model(capsys, tmp_path, name, net):
     from gradmath.data import load_dataset
     from gradmath.experiments.speeds import speed_of_learning
 
     d = load_dataset("digits")
-    torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.Sigmoid(), torch.nn.Linear(16, 12),
-                                 torch.nn.Sigmoid(), torch.nn.Linear(12, 10), torch.nn.Sigmoid())
+    path = save_network(net, tmp_path / f"{name}.npz")
+    payload = _json(capsys, "--model", str(path), "--epochs", "2")
+    assert [row["speed"] for row in payload["speeds"]] == pytest.approx(
+        speed_of_learning(net, d.x, d.y).tolist(), rel=1e-12)
+    assert payload["sizes"] == list(net.sizes) and "init" not in payload
+    assert len(payload["training"]) == len(net.sizes) - 2
+    assert all(len(row["per_epoch"]) == 3 for row in payload["training"])
+
+
+def test_model_saved_from_gradmath_and_sklearn(capsys, tmp_path):
+    from sklearn.neural_network import MLPClassifier
+
+    from gradmath.data import load_dataset
+
+    d = load_dataset("digits")
     clf = MLPClassifier(hidden_layer_sizes=(16, 8), activation="logistic", max_iter=5, random_state=0)
     with pytest.warns(Warning):   # ConvergenceWarning after 5 iterations
         clf.fit(d.x[:300], d.y[:300])
-    for name, net in [("gradmath", Network.random((64, 16, 12, 10), seed=1)), ("torch", from_torch(module)),
-                      ("sklearn", from_sklearn(clf))]:
-        path = save_network(net, tmp_path / f"{name}.npz")
-        payload = _json(capsys, "--model", str(path), "--epochs", "2")
-        assert [row["speed"] for row in payload["speeds"]] == pytest.approx(
-            speed_of_learning(net, d.x, d.y).tolist(), rel=1e-12)
-        assert payload["sizes"] == list(net.sizes) and "init" not in payload
-        assert len(payload["training"]) == len(net.sizes) - 2
+    _check_model(capsys, tmp_path, "gradmath", Network.random((64, 16, 12, 10), seed=1))
+    _check_model(capsys, tmp_path, "sklearn", from_sklearn(clf))
+
+
+def test_model_saved_from_torch(capsys, tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.Sigmoid(), torch.nn.Linear(16, 12),
+                                 torch.nn.Sigmoid(), torch.nn.Linear(12, 10), torch.nn.Sigmoid())
+    _check_model(capsys, tmp_path, "torch", from_torch(module))
 
 
 @pytest.mark.parametrize("argv, match", [
