@@ -119,9 +119,10 @@ def _plot(header, rows, path: Path) -> Path:
         y = np.where(np.isfinite(data[:, k]), data[:, k], np.nan)
         ax.plot(data[:, 0], y, label=name)
     ax.set_xscale("log")
+    ax.set_ylim(0, 1.15)  # GELU and SiLU grow without bound as |w| → 1; the bounded curves stay below 1
     ax.set_xlabel("|w|")
     ax.set_ylabel("width of {a : |wσ′(wa+b)| ≥ 1}")
-    ax.set_title("Window width versus |w| (curves end where the window becomes unbounded)")
+    ax.set_title("Window width versus |w| (GELU, SiLU: unbounded from |w| = 1)")
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     return save_figure(fig, path)
