@@ -1,7 +1,7 @@
 """Nielsen's network2 training, vectorised: full-batch or mini-batch SGD with L2 regularisation.
 
 One step on a mini-batch of m examples out of a training set of n (network2's
-``update_mini_batch``, the book's equations (93) and (94)):
+``update_mini_batch``; the L2-regularised rule of Nielsen ch. 3):
 
     wˡ → (1 − ηλ/n) wˡ − (η/m) Σₓ δˡ(aˡ⁻¹)ᵀ,        bˡ → bˡ − (η/m) Σₓ δˡ.
 
