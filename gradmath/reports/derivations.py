@@ -5,6 +5,7 @@ Written under ``out/derivations/``:
 * ``chain-<activation>-<cost>.md`` and ``.tex``: ∂C/∂b_l and ∂C/∂w_l for depths
   1–6 and every layer, sigmoid and tanh, quadratic and cross-entropy cost;
 * ``chain.json``: every one of those derivations with its checks;
+* ``nielsen-122.md``: depth 4, layer 1, sigmoid, quadratic cost (Nielsen's (122)), on its own;
 * ``matrix-2-3-2.md``, ``.tex``, ``.json``: δ^l for widths 2,3,2 (sigmoid, quadratic);
 * ``README.md``: what was derived and which checks passed.
 
@@ -46,6 +47,8 @@ def write_artifacts(out: Path, progress=None) -> list[Path]:
             records += [r.to_json() for r in results]
             summary += [(stem, r) for r in results]
     files.append(write_json(folder / "chain.json", records))
+    example = derive_chain(4, 1, "sigmoid", "quadratic", seed=SEED)   # Nielsen's (122)
+    files.append(write_text(folder / "nielsen-122.md", example.to_markdown()))
 
     if progress is not None:
         progress("matrix " + ",".join(map(str, MATRIX_SIZES)))

@@ -287,6 +287,9 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
                  digits: int = DEFAULT_DIGITS) -> ChainDerivation:
     """Derive ∂C/∂b_l and ∂C/∂w_l for the chain of ``depth`` neurons, and check them.
 
+    The theorem and its proof: ``proofs/chain-product.md``; the checks are listed
+    in this module's docstring.
+
     Parameters
     ----------
     depth : int
@@ -507,7 +510,7 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         passed = passed and ok
         rel = mpmath.nstr(diff / scale, 2) if scale else "0"
         notes.append(f"∂C/∂{name}_{layer} = {mpmath.nstr(product, 10)} vs {mpmath.nstr(numeric, 10)} "
-                     f"(relative difference {rel}; extra digits carried for |∂C| ≪ |C|: {lost})")
+                     f"(relative difference {rel}; extra digits carried because ∂C ≪ C: {lost})")
     return Check("numeric", passed, False,
                  f"seed {seed}, w_j, b_j ~ N(0, 1): " + "; ".join(notes)
                  + f"; tolerance 1e-{digits - TOLERANCE_DIGITS}")

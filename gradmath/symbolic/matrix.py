@@ -189,6 +189,8 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
                   verify: bool = True, seed: int = 0, digits: int = DEFAULT_DIGITS) -> MatrixDerivation:
     """Derive δ^l for every layer of a network of widths ``sizes`` by (124), and check it.
 
+    The theorem and its proof: ``proofs/matrix-form.md``.
+
     Parameters
     ----------
     sizes : str or sequence of int
