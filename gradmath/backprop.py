@@ -44,6 +44,7 @@ __all__ = [
     "scaled_backprop",
     "ScaledPass",
     "softmax_jacobian_times",
+    "output_residual",
 ]
 
 #: Floats held per chunk by default (about 64 MiB per array family).
@@ -139,14 +140,30 @@ def output_error(network: Network, a_out: np.ndarray, z_out: np.ndarray, y: np.n
     """δᴸ = ∂C/∂zᴸ per example for the network's cost and output activation.
 
     quadratic: (aᴸ − y) ⊙ σ′(zᴸ), or the softmax Jacobian applied to aᴸ − y;
-    cross-entropy with sigmoid and log-loss with softmax: aᴸ − y (σ′ cancels).
+    cross-entropy with sigmoid: aᴸ − y (σ′ cancels); log-loss with softmax:
+    aᴸ·Σⱼyⱼ − y, which is aᴸ − y for targets that sum to 1 (one-hot labels).
     """
-    residual = a_out - y
+    residual = output_residual(network, a_out, y)
     if network.cost in ("cross-entropy", "log-loss"):
         return residual
     if network.output_activation == SOFTMAX:
         return softmax_jacobian_times(a_out, residual)
     return residual * network.activation(network.depth).prime(z_out)
+
+
+def output_residual(network: Network, a_out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The vector the output layer's Jacobian acts on: aᴸ − y, or aᴸ·Σⱼyⱼ − y for log-loss.
+
+    For log-loss ∂C/∂zᴸ_k = a_k Σⱼ yⱼ − y_k exactly; one-hot rows sum to exactly 1.0,
+    so there it is aᴸ − y bit for bit.
+
+    >>> net = Network([np.zeros((2, 1))], [np.zeros(2)], "sigmoid", "softmax", "log-loss")
+    >>> output_residual(net, np.array([[0.5, 0.5]]), np.array([[2.0, 0.0]]))   # targets summing to 2
+    array([[-1.,  1.]])
+    """
+    if network.cost == "log-loss":
+        return a_out * y.sum(axis=1, keepdims=True) - y
+    return a_out - y
 
 
 def softmax_jacobian_times(a: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -204,7 +221,7 @@ def _forward_with_primes(network: Network, x: np.ndarray):
 
 
 def _output_delta(network: Network, a_out, z_out, prime_out, y) -> np.ndarray:
-    residual = a_out - y
+    residual = output_residual(network, a_out, y)
     if network.cost in ("cross-entropy", "log-loss"):
         return residual
     if prime_out is None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradmath.backprop import backprop, prepare_batch
+from gradmath.backprop import backprop, output_residual, prepare_batch
 from gradmath.bounds import exponent, sup_abs_prime, verify_network
 from gradmath.errors import InvalidParameterError
 from gradmath.network import Network
@@ -95,7 +95,7 @@ def log10_uncorrected_bound(network: Network, x, y, *, layer: int, norm="inf") -
     x, y = prepare_batch(network, x, y)
     p = backprop(network, x, y)
     L = network.depth
-    log_res = log10_vector_norms(p.activations[-1] - y, norm)
+    log_res = log10_vector_norms(output_residual(network, p.activations[-1], y), norm)
     k = exponent(network, layer)
     gamma_h = sup_abs_prime(network.hidden_activation)
     hidden = L - layer
