@@ -98,7 +98,8 @@ def test_reproduce_step_writes_a_clean_report(tmp_path):
     from gradmath.reports.verification import write_artifacts
 
     files = write_artifacts(tmp_path)
-    assert sorted(p.name for p in files) == ["tightness.png", "verification.json", "verification.md"]
+    assert sorted(p.name for p in files) == ["counterexample.md", "tightness.png", "verification.json",
+                                             "verification.md"]
     payload = json.loads((tmp_path / "verification" / "verification.json").read_text())
     assert [r["norm"] for r in payload["reports"]] == ["2", "1", "inf"]
     assert all(r["violations"] == 0 for r in payload["reports"])

@@ -31,26 +31,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gradmath.counterexample import build_counterexample
+    from gradmath.reports.verification import counterexample_text
 
     result = build_counterexample(args.norm, width=args.width, weight=args.weight)
-    p = "∞" if result.norm == "inf" else result.norm
-    net = result.network
-    lines = [
-        f"Network {list(net.sizes)}: sigmoid units, cross-entropy cost; x = {result.x.ravel().tolist()}, "
-        f"y = {result.y.ravel().tolist()} (layers in the proofs' notation: input layer 1, output layer L).",
-        f"w{net.depth} = {net.weight(net.depth).tolist()}: ‖w{net.depth}‖_{p} = "
-        f"{_norm(net.weight(net.depth), result.norm):g}, ‖(w{net.depth})ᵀ‖_{p} = "
-        f"{_norm(net.weight(net.depth).T, result.norm):g}.",
-        f"measured ‖δ^{result.layer}‖_{p}                  = {result.measured:.12g}",
-        f"bound with ‖wʳ‖_{p} (uncorrected)     = {result.uncorrected_bound:.12g}   FAILS by a factor {result.margin:.12g}",
-        f"bound with ‖(wʳ)ᵀ‖_{p} (corrected)    = {result.corrected_bound:.12g}   "
-        + ("holds" if result.corrected_holds else "VIOLATED"),
-    ]
-    emit(args, result.to_json(), "\n".join(lines))
+    emit(args, result.to_json(), counterexample_text(result))
     return 0 if result.corrected_holds else 1
-
-
-def _norm(matrix, norm: str) -> float:
-    from gradmath.norms import induced_norm
-
-    return induced_norm(matrix, norm)

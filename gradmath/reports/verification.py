@@ -4,7 +4,8 @@ Trains scikit-learn's ``MLPClassifier`` (logistic hidden units, seeded) on the
 1,797 digits, converts it with :func:`gradmath.formats.from_sklearn`, verifies it
 with :func:`gradmath.bounds.verify_network` in the norms 2, 1 and ∞, and writes
 ``verification/verification.md`` (tables), ``verification/verification.json``
-(the three reports) and ``verification/tightness.png`` (tightness per layer).
+(the three reports), ``verification/tightness.png`` (tightness per layer) and
+``verification/counterexample.md`` (the dual-norm counterexamples for p = ∞ and 1).
 
 Also formats reports for people (:func:`verification_markdown`), for the CLI.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from gradmath.reports import SEED
 from gradmath.reports.files import save_figure, write_json, write_text
 
-__all__ = ["write_artifacts", "verification_markdown", "train_digits_mlp", "HIDDEN_LAYERS"]
+__all__ = ["write_artifacts", "verification_markdown", "counterexample_text", "train_digits_mlp", "HIDDEN_LAYERS"]
 
 #: Hidden layer widths of the trained digits network (sizes 64, 30, 30, 30, 10).
 HIDDEN_LAYERS = (30, 30, 30)
@@ -51,6 +52,26 @@ def verification_markdown(report, *, title: str | None = None) -> str:
             f"{_fmt(layer.log10_bound_gamma, '.3f')} | {_fmt(layer.log10_bound_data, '.3f')} | "
             f"{_fmt(layer.tightness_gamma)} | {_fmt(layer.tightness_data)} | {layer.violations} |"
         )
+    return "\n".join(lines)
+
+
+def counterexample_text(result) -> str:
+    """The counterexample of :mod:`gradmath.counterexample` for people (used by the CLI and reproduce)."""
+    from gradmath.norms import induced_norm
+
+    p = "∞" if result.norm == "inf" else result.norm
+    net = result.network
+    w = net.weight(net.depth)
+    lines = [
+        f"Network {list(net.sizes)}: sigmoid units, cross-entropy cost; x = {result.x.ravel().tolist()}, "
+        f"y = {result.y.ravel().tolist()} (layers in the proofs' notation: input layer 1, output layer L).",
+        f"w{net.depth} = {w.tolist()}: ‖w{net.depth}‖_{p} = {induced_norm(w, result.norm):g}, "
+        f"‖(w{net.depth})ᵀ‖_{p} = {induced_norm(w.T, result.norm):g}.",
+        f"measured ‖δ^{result.layer}‖_{p}                  = {result.measured:.12g}",
+        f"bound with ‖wʳ‖_{p} (uncorrected)     = {result.uncorrected_bound:.12g}   FAILS by a factor {result.margin:.12g}",
+        f"bound with ‖(wʳ)ᵀ‖_{p} (corrected)    = {result.corrected_bound:.12g}   "
+        + ("holds" if result.corrected_holds else "VIOLATED"),
+    ]
     return "\n".join(lines)
 
 
@@ -104,6 +125,13 @@ def write_artifacts(out: Path, progress=None) -> list[Path]:
     for r in reports:
         md += [verification_markdown(r, title=f"norm {r.norm}"), ""]
     files = [write_text(folder / "verification.md", "\n".join(md)), write_json(folder / "verification.json", payload)]
+    from gradmath.counterexample import build_counterexample
+
+    examples = [build_counterexample(norm, width=4) for norm in ("inf", "1")]
+    text = ["Output of `gradmath counterexample --norm inf` and `--norm 1`:", ""]
+    for result in examples:
+        text += ["```text", counterexample_text(result), "```", ""]
+    files.append(write_text(folder / "counterexample.md", "\n".join(text)))
     files.append(_plot(reports, folder / "tightness.png"))
     return files
 
