@@ -4,7 +4,7 @@ This is the cross-check of the closed form (Nielsen's problem, part 2): it
 neither solves σ′(z) = 1/|w| nor uses that the window depends on b only by a
 shift. It lambdifies the inequality itself in the input a, for the given w and
 b, and measures the set where it holds by bracketing sign changes on a grid and
-refining them with :func:`scipy.optimize.brentq`.
+refining them with :func:`scipy.optimize.brentq` (``proofs/window.md``, part 2).
 
 Examples
 --------

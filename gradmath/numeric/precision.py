@@ -7,7 +7,7 @@ Newton's method on W′ with the exact derivative W″ (``df``), no numeric
 differentiation, starting from SciPy's float maximiser and doubling the working
 precision at each stage, so that only the last stage runs at full precision.
 Precision is raised only inside :func:`mpmath.workdps`; results come back as
-decimal strings.
+decimal strings. Why the maximum is unique: ``proofs/window.md``, part 3.
 
 Examples
 --------
