@@ -11,9 +11,11 @@ log-loss with softmax). Taking induced p-norms:
     hidden activation and c_out = sup|σ′| of the output activation, ½ (softmax Jacobian),
     or 1; so the exponent of γ is k = L − l + 1 or L − l;
 (b) the same with max_j |σ′(zʳ_j)| of the example in place of each γ;
-(c) ‖∂C/∂wˡ‖ = ‖δˡ(aˡ⁻¹)ᵀ‖ ≤ ‖δˡ‖·‖(aˡ⁻¹)ᵀ‖ = ‖δˡ‖·‖aˡ⁻¹‖_q, an equality (rank one).
+(c) ‖∂C/∂wˡ‖ = ‖δˡ(aˡ⁻¹)ᵀ‖ ≤ ‖δˡ‖·‖(aˡ⁻¹)ᵀ‖ = ‖δˡ‖·‖aˡ⁻¹‖_q, an equality (rank one,
+    ``proofs/rank-one-equality.md``).
 
-For p ≠ 2, ‖(wʳ)ᵀ‖_p = ‖wʳ‖_q with q the dual exponent (:mod:`gradmath.norms`).
+For p ≠ 2, ‖(wʳ)ᵀ‖_p = ‖wʳ‖_q with q the dual exponent (:mod:`gradmath.norms`,
+``proofs/dual-norm-correction.md``).
 Products over depth are sums of log10 values, so a 10,000-layer network gives
 finite bounds. Checked by ``tests/test_bounds.py``.
 
