@@ -37,8 +37,8 @@ Examples
 ChainDerivation(depth=4, layer=1, activation='sigmoid', cost='quadratic', factors=8, verified=True)
 >>> [c.name for c in d.checks]
 ['chain_rule', 'nested', 'numeric']
->>> d.product_form_latex()
-"\\\\sigma'(z_{1}) \\\\, w_{2} \\\\sigma'(z_{2}) \\\\, w_{3} \\\\sigma'(z_{3}) \\\\, w_{4} \\\\sigma'(z_{4}) \\\\, \\\\frac{\\\\partial C}{\\\\partial a_{4}}"
+>>> print(d.product_form_latex())
+\\sigma'(z_{1}) \\, w_{2} \\sigma'(z_{2}) \\, w_{3} \\sigma'(z_{3}) \\, w_{4} \\sigma'(z_{4}) \\, \\frac{\\partial C}{\\partial a_{4}}
 >>> derive_chain(3, activation="sigmoid", cost="cross-entropy").output_delta
 -y + 1/(1 + exp(-z_3))
 
