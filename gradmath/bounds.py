@@ -311,7 +311,7 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
         data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
         abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
         for i in range(L - 1):
-            m = log10_vector_norms(p.mantissas[i], norm) + p.exponents[i] * _LOG10_2
+            m = _log10_mantissa_norms(p.mantissas[i], norm) + p.exponents[i] * _LOG10_2
             b_a = gamma_part[i] + log_res
             b_b = data_part[i] + w_suffix[i] + log_res
             measured[i, rows] = m
@@ -384,6 +384,15 @@ def softmax_jacobian_factor(a: np.ndarray) -> np.ndarray:
     rest[rows, top] = 0.0
     others[rows, top] = rest.sum(axis=1)
     return (2.0 * a * others).max(axis=1)
+
+
+def _log10_mantissa_norms(mantissa: np.ndarray, norm: str) -> np.ndarray:
+    """log10 ‖row‖ of rows already scaled to a largest |entry| in [½, 1) (or zero): no rescaling needed."""
+    with np.errstate(divide="ignore"):  # a zero row: −inf
+        if norm == "2":
+            return 0.5 * np.log10(np.einsum("ij,ij->i", mantissa, mantissa))
+        mags = np.abs(mantissa)
+        return np.log10(mags.max(axis=1) if norm == "inf" else mags.sum(axis=1))
 
 
 def _log10_data_factors(network: Network, p) -> np.ndarray:
