@@ -135,9 +135,12 @@ def test_cross_entropy_with_sigmoid_cancels_sigma_prime():
     assert d.sigma_prime_cancels
     assert d.output_delta == 1 / (1 + sp.exp(-z3)) - Y
     assert "cancellation" in [c.name for c in d.checks]
+    assert d.reduced_form_latex() == r"\sigma'(z_{1}) \, w_{2} \, \sigma'(z_{2}) \, w_{3} \, \left(a_{3} - y\right)"
+    assert d.to_latex().endswith(r"= a_{3} - y" + "\n\\end{aligned}")
     for other in ("tanh", "softplus"):
         t = derive_chain(3, 1, other, "cross-entropy")
         assert not t.sigma_prime_cancels and "cancellation" not in [c.name for c in t.checks]
+        assert t.reduced_form_latex() is None
     assert not derive_chain(3, 1, "sigmoid", "quadratic").sigma_prime_cancels
 
 

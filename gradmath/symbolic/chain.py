@@ -164,6 +164,14 @@ class ChainDerivation:
             parts.insert(0, sp.latex(chain_symbol("a", l - 1)))
         return r" \, ".join(parts)
 
+    def reduced_form_latex(self) -> str | None:
+        """Where σ′(z_L) cancels, the product with σ′(z_L) ∂C/∂a_L written a_L − y; else None."""
+        if not self.sigma_prime_cancels:
+            return None
+        l, L = self.layer, self.depth
+        parts = [rf"\sigma'(z_{{{j}}}) \, w_{{{j + 1}}}" for j in range(l, L)]
+        return r" \, ".join(parts + [rf"\left(a_{{{L}}} - y\right)"])
+
     def derivative_latex(self, *, weight: bool = False) -> str:
         """The direct derivative written out, factor by factor, in the order of the chain."""
         expr = self.d_weight if weight else self.d_bias
@@ -189,9 +197,17 @@ class ChainDerivation:
             rf"\frac{{\partial C}}{{\partial b_{{{l}}}}} &= {self.product_form_latex()} \\",
             rf"&= {self.derivative_latex()} \\",
             rf"\frac{{\partial C}}{{\partial w_{{{l}}}}} &= a_{{{l - 1}}} \frac{{\partial C}}{{\partial b_{{{l}}}}} \\",
-            rf"\delta^{{{L}}} = \sigma'(z_{{{L}}}) \frac{{\partial C}}{{\partial a_{{{L}}}}} &= {sp.latex(self.output_delta)}",
+            rf"\delta^{{{L}}} = \sigma'(z_{{{L}}}) \frac{{\partial C}}{{\partial a_{{{L}}}}} &= {self._delta_latex()}",
         ]
         return "\\begin{aligned}\n" + "\n".join(lines) + "\n\\end{aligned}"
+
+    def _delta_latex(self) -> str:
+        if not self.sigma_prime_cancels:
+            return sp.latex(self.output_delta)
+        # The last two factors are σ′(z_L) and ∂C/∂a_L; with a_L = σ(z_L) their product is a_L − y.
+        sigma_p, d_cost = self.factors[-2:]
+        return (rf"{sp.latex(sigma_p)} \left({sp.latex(d_cost)}\right) = "
+                rf"{sp.latex(chain_symbol('a', self.depth) - Y)}")
 
     def to_markdown(self) -> str:
         """A Markdown section: the derivation in display maths, then the checks as a table."""
@@ -205,7 +221,8 @@ class ChainDerivation:
             "",
         ]
         if self.sigma_prime_cancels:
-            out += [f"The σ′(z_{L}) factor cancels: δ^{L} = a_{L} − y.", ""]
+            out += [f"The σ′(z_{L}) factor cancels: δ^{L} = a_{L} − y, so "
+                    f"$\\frac{{\\partial C}}{{\\partial b_{{{l}}}}} = {self.reduced_form_latex()}$.", ""]
         out += ["| check | exact | passed | what was compared |", "|---|---|---|---|"]
         out += [f"| {c.name} | {'yes' if c.exact else 'no'} | {'yes' if c.passed else 'NO'} | {c.detail} |"
                 for c in self.checks]
@@ -225,6 +242,7 @@ class ChainDerivation:
             "product_form_weight": self.product_form_latex(weight=True),
             "output_delta": sp.latex(self.output_delta),
             "sigma_prime_cancels": self.sigma_prime_cancels,
+            "reduced_form": self.reduced_form_latex(),
             "where": self._where_latex(),
             "size": self.size,
             "verified": self.verified,
