@@ -12,6 +12,8 @@ interval upper bound lies below the best point value found is discarded; what is
 left encloses the maximum. The limits at ±∞ (exact, from SymPy) are added as
 candidates, so the enclosure covers the supremum over |x| ≤ R·2⁶⁴ and at ±∞.
 
+The argument is written out in ``proofs/gamma.md``; ``tests/test_activations.py`` checks it.
+
 Examples
 --------
 >>> from gradmath.activations import get_activation
