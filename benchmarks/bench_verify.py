@@ -89,8 +89,12 @@ def child_torch(sizes, n, repeats):
     return {"seconds": _best(deltas, repeats), "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
-def child_loop(sizes, n, repeats):
-    """network2's backprop, one example at a time (column vectors), plus ‖δˡ‖ per layer."""
+def child_loop(sizes, n, repeats, weight_gradients=True):
+    """network2's backprop, one example at a time (column vectors), plus ‖δˡ‖ per layer.
+
+    With ``weight_gradients`` it also forms nabla_w = δˡ(aˡ⁻¹)ᵀ as network2's ``backprop`` does
+    (the per-example ∂C/∂wˡ that bound (c) is about); without, δˡ only.
+    """
     net, x, y = _problem(sizes, n)
     weights = [np.array(w) for w in net.weights]
     biases = [np.array(b).reshape(-1, 1) for b in net.biases]
@@ -110,10 +114,14 @@ def child_loop(sizes, n, repeats):
                 activations.append(activation)
             delta = activations[-1] - targets[e].reshape(-1, 1)  # CrossEntropyCost.delta
             norms = [np.linalg.norm(delta)]
+            if weight_gradients:
+                nabla_w = [np.dot(delta, activations[-2].transpose())]
             for layer in range(2, len(sizes)):
                 sp = sigmoid(zs[-layer]) * (1 - sigmoid(zs[-layer]))
                 delta = np.dot(weights[-layer + 1].transpose(), delta) * sp
                 norms.append(np.linalg.norm(delta))
+                if weight_gradients:
+                    nabla_w.append(np.dot(delta, activations[-layer - 1].transpose()))
 
     with np.errstate(over="ignore"):
         return {"seconds": _best(run, repeats)}
@@ -155,7 +163,12 @@ def child_spectral(sizes, n, repeats):
             "stated_relative_error": fast.relative_error, "relative_difference": abs(fast.value - dense) / dense}
 
 
-CHILDREN = {"gradmath": child_gradmath, "torch": child_torch, "loop": child_loop, "memory": child_memory,
+def child_loop_deltas(sizes, n, repeats):
+    return child_loop(sizes, n, repeats, weight_gradients=False)
+
+
+CHILDREN = {"gradmath": child_gradmath, "torch": child_torch, "loop": child_loop, "loop-deltas": child_loop_deltas,
+            "memory": child_memory,
             "matmul": child_matmul, "spectral": child_spectral}
 
 
@@ -190,6 +203,7 @@ def main(argv=None) -> int:
     except subprocess.CalledProcessError:
         torch = None
     loop = _run_child("loop", NARROW, n, 1)
+    loop_d = _run_child("loop-deltas", NARROW, n, 1)
     print(f"[784,30,30,30,30,10], N = {n}: all per-example δˡ plus bounds (a), (b), (c)")
     print(f"  gradmath verify_network  {ours['seconds']:.4f} s (first call, with the weight norms: "
           f"{ours['first_seconds']:.4f} s)")
@@ -204,10 +218,14 @@ def main(argv=None) -> int:
         print("  PyTorch: not installed, ratio skipped")
     speedup = loop["seconds"] / ours["seconds"]
     print(f"  network2-style loop      {loop['seconds']:.4f} s   speed-up = {speedup:.1f}×  (goal ≥ 10)")
+    print(f"    (the loop without network2's nabla_w outer products: {loop_d['seconds']:.4f} s, "
+          f"speed-up {loop_d['seconds'] / ours['seconds']:.1f}×)")
     rows.append(("speed-up vs per-example loop, narrow (≥ 10)", speedup))
+    rows.append(("  the same, loop without nabla_w", loop_d["seconds"] / ours["seconds"]))
 
     wide = _run_child("gradmath", WIDE, n_wide, 3)
     loop_wide = _run_child("loop", WIDE, n_loop_wide, 1)
+    loop_wide_d = _run_child("loop-deltas", WIDE, n_loop_wide, 1)
     matmul = _run_child("matmul", WIDE, n_wide, 5)
     per_ex_ours, per_ex_loop = wide["seconds"] / n_wide, loop_wide["seconds"] / n_loop_wide
     flops = 2.0 * n_wide * (sum(a * b for a, b in zip(WIDE[:-1], WIDE[1:]))
@@ -219,9 +237,14 @@ def main(argv=None) -> int:
           f"{wide['first_seconds']:.4f} s)")
     print(f"  network2-style loop      {per_ex_loop * 1e6:.1f} µs/example   speed-up = {per_ex_loop / per_ex_ours:.1f}×"
           "  (goal ≥ 50)")
+    per_ex_loop_d = loop_wide_d["seconds"] / n_loop_wide
+    print(f"    (the loop without nabla_w: {per_ex_loop_d * 1e6:.1f} µs/example, speed-up "
+          f"{per_ex_loop_d / per_ex_ours:.1f}×; at the full matmul rate the speed-up could be at most "
+          f"{per_ex_loop_d * matmul['gflops'] * 1e9 / (flops / n_wide):.1f}×)")
     print(f"  matmul ({n_wide}×1024 @ 1024×1024) {matmul['gflops']:.1f} GFLOP/s   fraction = "
           f"{rate / matmul['gflops']:.2f}  (goal ≥ 0.6)")
     rows.append(("speed-up vs per-example loop, wide (≥ 50)", per_ex_loop / per_ex_ours))
+    rows.append(("  the same, loop without nabla_w", per_ex_loop_d / per_ex_ours))
     rows.append(("fraction of matmul FLOP rate, wide (≥ 0.6)", rate / matmul["gflops"]))
     rows.append(("  the same, first call with weight norms", flops / wide["first_seconds"] / 1e9 / matmul["gflops"]))
 

@@ -46,7 +46,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import contextlib
+import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -254,24 +256,32 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
         raise InvalidParameterError(f"network={network!r} must be a gradmath Network (see gradmath.formats)")
     norm = check_norm(norm)
     x, y = prepare_batch(network, x, y)
-    with _blas_threads(network):
+    with _single_threaded_blas():
         return _verify(network, x, y, norm, chunk_size, progress)
 
 
-#: Networks whose weighted layers are all at most this wide run their matrix products on one
-#: BLAS thread: products such as (N × 30)(30 × 30) are too small to share, and on a busy
-#: machine the threads mostly wait for each other (3× slower measured on 2 cores).
-SINGLE_THREAD_WIDTH = 64
+#: Chunks are verified on up to this many threads at once (NumPy and SciPy release the GIL), each
+#: with a one-thread BLAS: products such as (N × 30)(30 × 30) are too small to share between BLAS
+#: threads, which on a busy 2-core machine mostly wait for each other (3× slower, measured), while
+#: whole chunks share well and parallelise the elementwise work too.
+MAX_THREADS = 8
 
 
-def _blas_threads(network: Network):
-    if max(network.sizes[1:]) > SINGLE_THREAD_WIDTH:
-        return contextlib.nullcontext()
+def _single_threaded_blas():
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # threadpoolctl comes with scikit-learn; without it BLAS keeps its default
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def _chunks(n: int, size: int, workers: int) -> list[slice]:
+    """Consecutive row ranges of at most ``size`` rows, their number a multiple of ``workers``."""
+    count = -(-n // size)
+    if count > 1:
+        count = -(-count // workers) * workers
+    size = -(-n // min(count, n))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_size, progress) -> VerificationReport:
@@ -293,41 +303,55 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
     gamma_part = hidden_count * np.log10(gamma_h) + np.log10(out_gamma) + w_suffix
     slack = np.log10(1.0 + ROUNDING_SLACK_PER_LAYER * np.array([L - l + 2 for l in layers], dtype=np.float64))
     floor = _log10_underflow_floor(network, gamma_part)
-
     # Rounding of the log10 sums themselves: each of the K terms t carries an error ≤ ε|t|.
     finite_w = np.where(np.isfinite(log_w), np.abs(log_w), 0.0)  # −inf: a zero matrix, nothing to round
     abs_w_suffix = np.concatenate([np.cumsum(finite_w[::-1])[::-1][1:], [0.0]])
     abs_gamma_part = hidden_count * abs(np.log10(gamma_h)) + abs(np.log10(out_gamma)) + abs_w_suffix
     log_eps = LOG_ROUNDING * np.array([L - l + 3 for l in layers], dtype=np.float64)
+
+    def check_chunk(rows: slice):
+        """Measured log10 ‖δˡ‖, the largest bounds (a), (b) and the violations of one chunk."""
+        p = _scaled_backprop_checked(network, x[rows], y[rows])
+        log_res = log10_vector_norms(output_residual(network, p.activations[-1], y[rows]), norm)
+        data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
+        abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
+        measured = np.empty((L - 1, rows.stop - rows.start))
+        max_a, max_b = np.empty(L - 1), np.empty(L - 1)
+        bad = np.zeros(L - 1, dtype=np.int64)
+        for i in range(L - 1):
+            m = _log10_mantissa_norms(p.mantissas[i], norm) + p.exponents[i] * _LOG10_2
+            b_a = gamma_part[i] + log_res
+            b_b = data_part[i] + w_suffix[i] + log_res
+            measured[i] = m
+            max_a[i], max_b[i] = b_a.max(), b_b.max()
+            terms = abs_res + np.where(np.isfinite(m), np.abs(m), 0.0)
+            tol_a = slack[i] + log_eps[i] * (abs_gamma_part[i] + terms)
+            tol_b = slack[i] + log_eps[i] * (abs_data_part[i] + abs_w_suffix[i] + terms)
+            limit = _log10_add(np.minimum(b_a + tol_a, b_b + tol_b), floor[i])
+            bad[i] = np.count_nonzero(m > limit)
+        gap = 0.0
+        if rows.start == 0:
+            gap, bad_rank_one = _check_rank_one(p, norm, slack)
+            bad += bad_rank_one
+        return rows, measured, max_a, max_b, bad, gap
+
+    workers = max(1, min(MAX_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                         else os.cpu_count() or 1))
+    chunks = _chunks(n, size, workers)
     measured = np.empty((L - 1, n))
     max_a = np.full(L - 1, -np.inf)
     max_b = np.full(L - 1, -np.inf)
     violations = np.zeros(L - 1, dtype=np.int64)
     rank_one_gap = 0.0
-    for start in range(0, n, size):
-        rows = slice(start, min(start + size, n))
-        p = _scaled_backprop_checked(network, x[rows], y[rows])
-        log_res = log10_vector_norms(output_residual(network, p.activations[-1], y[rows]), norm)
-        data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
-        abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
-        for i in range(L - 1):
-            m = _log10_mantissa_norms(p.mantissas[i], norm) + p.exponents[i] * _LOG10_2
-            b_a = gamma_part[i] + log_res
-            b_b = data_part[i] + w_suffix[i] + log_res
-            measured[i, rows] = m
-            max_a[i] = max(max_a[i], b_a.max())
-            max_b[i] = max(max_b[i], b_b.max())
-            terms = abs_res + np.where(np.isfinite(m), np.abs(m), 0.0)
-            tol_a = slack[i] + log_eps[i] * (abs_gamma_part[i] + terms)
-            tol_b = slack[i] + log_eps[i] * (abs_data_part[i] + abs_w_suffix[i] + terms)
-            limit = _log10_add(np.minimum(b_a + tol_a, b_b + tol_b), floor[i])
-            violations[i] += int(np.count_nonzero(m > limit))
-        if start == 0:
-            gap, bad = _check_rank_one(p, norm, slack)
-            rank_one_gap = gap
+    with ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        for rows, m, a, b, bad, gap in pool.map(check_chunk, chunks):  # in order: repeatable results
+            measured[:, rows] = m
+            np.maximum(max_a, a, out=max_a)
+            np.maximum(max_b, b, out=max_b)
             violations += bad
-        if progress is not None:
-            progress(rows.stop, n)
+            rank_one_gap = max(rank_one_gap, gap)
+            if progress is not None:
+                progress(rows.stop, n)
     results = []
     for i, l in enumerate(layers):
         log_max = float(measured[i].max())
