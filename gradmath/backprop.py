@@ -212,12 +212,57 @@ def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
 
 
 def _forward_with_primes(network: Network, x: np.ndarray):
-    activations, zs = forward(network, x)
-    for layer, a in enumerate(activations[1:], start=2):
+    """Activations, weighted inputs and σ′(zˡ) in one sweep (σ and σ′ of the built-in sigmoid and
+    tanh share one exponential; they agree with the activation's own kernels to an ulp or two)."""
+    activations, zs, primes = [x], [], []
+    a = x
+    for layer in range(2, network.depth + 1):
+        z = a @ network.weight(layer).T
+        z += network.bias(layer)
+        act = network.activation(layer)
+        if act is None:
+            a, prime = _softmax(z), None
+        elif act.name in _FUSED and act.stable_prime is not None:
+            a, prime = _FUSED[act.name](z)
+        else:
+            a = act.stable_sigma(z) if act.stable_sigma is not None else act.sigma(z)
+            prime = act.prime(z)
         if not np.isfinite(a.sum()):
             raise NonFiniteError(f"layer {layer}: activations overflow float64 (weights too large for this input)")
-    primes = [_prime(network, layer, activations[layer - 1], zs[layer - 2]) for layer in range(2, network.depth + 1)]
-    return activations, zs, primes
+        zs.append(z)
+        activations.append(a)
+        primes.append(prime)
+    return tuple(activations), tuple(zs), primes
+
+
+def _sigmoid_and_prime(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """σ(z) and σ′(z) = σ(z)σ(−z) from t = e^{−|z|}: σ(±|z|) = 1/(1 + t) and t/(1 + t); no cancellation."""
+    t = np.abs(z)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    r = np.add(t, 1.0)
+    np.reciprocal(r, out=r)  # σ(|z|)
+    t *= r  # σ(−|z|)
+    a = r.copy()
+    np.copyto(a, t, where=z < 0)
+    t *= r  # σ′ = σ(|z|)σ(−|z|)
+    return a, t
+
+
+def _tanh_and_prime(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tanh z and sech² z = 4t/(1 + t)² with t = e^{−2|z|} (1 − tanh² would cancel for large |z|)."""
+    t = np.abs(z)
+    t *= -2.0
+    np.exp(t, out=t)
+    r = np.add(t, 1.0)
+    np.reciprocal(r, out=r)
+    t *= r
+    t *= r
+    t *= 4.0
+    return np.tanh(z), t
+
+
+_FUSED = {"sigmoid": _sigmoid_and_prime, "tanh": _tanh_and_prime}
 
 
 def _output_delta(network: Network, a_out, z_out, prime_out, y) -> np.ndarray:
@@ -279,22 +324,11 @@ def _scaled_backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> 
 
 
 def _rescale(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """rows = mantissa · 2^e per row, with the row's largest |entry| of mantissa in [½, 1)."""
-    _, e = np.frexp(np.abs(rows).max(axis=1))
-    return np.ldexp(rows, -e[:, None]), e.astype(np.int64)
-
-
-def _prime(network: Network, layer: int, a: np.ndarray, z: np.ndarray) -> np.ndarray | None:
-    """σ′(zˡ); for the built-in sigmoid σ(z)·σ(−z) reuses aˡ = σ(z) (the same floats, one expit fewer)."""
-    act = network.activation(layer)
-    if act is None:
-        return None
-    if act.name == "sigmoid" and act.stable_prime is not None:
-        prime = np.negative(z)
-        expit(prime, out=prime)
-        prime *= a
-        return prime
-    return act.prime(z)
+    """rows = mantissa · 2^e per row (in place), with the row's largest |entry| of mantissa in [½, 1)."""
+    largest = np.maximum(rows.max(axis=1), -rows.min(axis=1))
+    _, e = np.frexp(largest)
+    np.ldexp(rows, -e[:, None], out=rows)
+    return rows, e.astype(np.int64)
 
 
 def iter_backprop(network: Network, x, y, *, chunk_size: int | None = None) -> Iterator[tuple[slice, Pass]]:

@@ -57,7 +57,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
-from gradmath.backprop import _scaled_backprop_checked, default_chunk_size, output_residual, prepare_batch
+from gradmath.backprop import _scaled_backprop_checked, output_residual, prepare_batch
 from gradmath.network import SOFTMAX, Network
 from gradmath.norms import check_norm, dual_norm, log10_vector_norms, transpose_norm
 from gradmath.validation import check_int
@@ -238,7 +238,7 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
     norm : {"2", "1", "inf"}
         The vector p-norm and the matrix norm it induces.
     chunk_size : int, optional
-        Examples per chunk (default :func:`gradmath.backprop.default_chunk_size`).
+        Examples per chunk (default: about :data:`VERIFY_CHUNK_BYTES` of activations each).
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk.
 
@@ -267,6 +267,12 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
 MAX_THREADS = 8
 
 
+#: Default chunk: about this many bytes of activations per chunk (cache-sized; 8 MiB measured
+#: fastest on [784, 30, 30, 30, 30, 10]), and at least VERIFY_CHUNK_MIN_ROWS examples.
+VERIFY_CHUNK_BYTES = 8 << 20
+VERIFY_CHUNK_MIN_ROWS = 256
+
+
 def _single_threaded_blas():
     try:
         from threadpoolctl import threadpool_limits
@@ -286,7 +292,10 @@ def _chunks(n: int, size: int, workers: int) -> list[slice]:
 
 def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_size, progress) -> VerificationReport:
     n = x.shape[0]
-    size = default_chunk_size(network) if chunk_size is None else check_int("chunk_size", chunk_size, min_value=1)
+    if chunk_size is None:
+        size = max(VERIFY_CHUNK_MIN_ROWS, VERIFY_CHUNK_BYTES // (8 * sum(network.sizes)))
+    else:
+        size = check_int("chunk_size", chunk_size, min_value=1)
     L = network.depth
     layers = range(2, L + 1)
     log_w = log10_weight_factors(network, norm)
@@ -419,6 +428,11 @@ def _log10_mantissa_norms(mantissa: np.ndarray, norm: str) -> np.ndarray:
         return np.log10(mags.max(axis=1) if norm == "inf" else mags.sum(axis=1))
 
 
+def _row_max_abs(rows: np.ndarray) -> np.ndarray:
+    """max_j |row_j| per row, from two reductions (no |rows| temporary)."""
+    return np.maximum(rows.max(axis=1), -rows.min(axis=1))
+
+
 def _log10_data_factors(network: Network, p) -> np.ndarray:
     """Row l − 2: Σ_{r=l}^{L} log10 (factor of layer r) per example: max|σ′(zʳ)| for the hidden
     layers, then the output factor (max|σ′(zᴸ)|, max_j 2a_j(1 − a_j) for softmax, or 1)."""
@@ -426,12 +440,12 @@ def _log10_data_factors(network: Network, p) -> np.ndarray:
     logs = np.zeros((L - 1, p.mantissas[0].shape[0]))
     with np.errstate(divide="ignore"):
         for i in range(L - 2):
-            logs[i] = np.log10(np.abs(p.primes[i]).max(axis=1))
+            logs[i] = np.log10(_row_max_abs(p.primes[i]))
         if network.cost == "quadratic":
             if network.output_activation == SOFTMAX:
                 logs[L - 2] = np.log10(softmax_jacobian_factor(p.activations[-1]))
             else:
-                logs[L - 2] = np.log10(np.abs(p.primes[-1]).max(axis=1))
+                logs[L - 2] = np.log10(_row_max_abs(p.primes[-1]))
     finite = np.where(np.isfinite(logs), np.abs(logs), 0.0)
     return np.cumsum(logs[::-1], axis=0)[::-1], np.cumsum(finite[::-1], axis=0)[::-1]
 
