@@ -77,7 +77,13 @@ def prepare_batch(network: Network, x, y) -> tuple[np.ndarray, np.ndarray]:
     Integer labels become one-hot rows. Raises :class:`ShapeError` or
     :class:`NonFiniteError` naming the problem.
     """
-    x = check_finite_array("x", x)
+    return _prepare_batch(network, x, y, check_x=True)
+
+
+def _prepare_batch(network: Network, x, y, *, check_x: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prepare_batch`; with ``check_x=False`` the caller checks x's finiteness itself
+    (chunk by chunk, with :func:`check_finite_rows`, while the rows are in cache)."""
+    x = check_finite_array("x", x) if check_x else _as_float_array("x", x)
     if x.ndim == 1:
         x = x.reshape(1, -1)
     if x.ndim != 2:
@@ -105,6 +111,24 @@ def prepare_batch(network: Network, x, y) -> tuple[np.ndarray, np.ndarray]:
     if y_arr.shape != (x.shape[0], n_out):
         raise ShapeError(f"y has shape {y_arr.shape}, expected ({x.shape[0]}, {n_out}) or {x.shape[0]} integer labels")
     return x, y_arr
+
+
+def _as_float_array(name: str, array) -> np.ndarray:
+    arr = np.asarray(array)
+    if arr.dtype.kind not in "biuf":
+        check_finite_array(name, arr[:0])  # the dtype message
+    return arr.astype(np.float64, copy=False)
+
+
+def check_finite_rows(name: str, rows: np.ndarray, offset: int = 0) -> None:
+    """Raise :class:`NonFiniteError` naming the first non-finite entry of ``rows`` (row numbers from ``offset``)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum is finite only if every term is, or it overflowed
+        ok = bool(np.isfinite(rows.sum()))
+    if not ok:
+        bad = np.argwhere(~np.isfinite(rows))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            raise NonFiniteError(f"{name} has a non-finite value {rows[i, j]} at index ({offset + i}, {j})")
 
 
 def default_chunk_size(network: Network) -> int:
@@ -243,8 +267,7 @@ def _sigmoid_and_prime(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r = np.add(t, 1.0)
     np.reciprocal(r, out=r)  # σ(|z|)
     t *= r  # σ(−|z|)
-    a = r.copy()
-    np.copyto(a, t, where=z < 0)
+    a = np.where(z >= 0, r, t)
     t *= r  # σ′ = σ(|z|)σ(−|z|)
     return a, t
 

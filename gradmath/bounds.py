@@ -57,7 +57,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
-from gradmath.backprop import _scaled_backprop_checked, output_residual, prepare_batch
+from gradmath.backprop import _prepare_batch, _scaled_backprop_checked, check_finite_rows, output_residual
 from gradmath.network import SOFTMAX, Network
 from gradmath.norms import check_norm, dual_norm, log10_vector_norms, transpose_norm
 from gradmath.validation import check_int
@@ -255,7 +255,7 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
 
         raise InvalidParameterError(f"network={network!r} must be a gradmath Network (see gradmath.formats)")
     norm = check_norm(norm)
-    x, y = prepare_batch(network, x, y)
+    x, y = _prepare_batch(network, x, y, check_x=False)  # x's finiteness: per chunk, below
     with _single_threaded_blas():
         return _verify(network, x, y, norm, chunk_size, progress)
 
@@ -320,6 +320,7 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
 
     def check_chunk(rows: slice):
         """Measured log10 ‖δˡ‖, the largest bounds (a), (b) and the violations of one chunk."""
+        check_finite_rows("x", x[rows], rows.start)
         p = _scaled_backprop_checked(network, x[rows], y[rows])
         log_res = log10_vector_norms(output_residual(network, p.activations[-1], y[rows]), norm)
         data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows

@@ -220,13 +220,22 @@ def test_zero_residual_means_zero_gradients_and_no_violation():
     assert report.violations == 0 and all(layer.delta_max == 0 for layer in report.layers)
 
 
+def _with_inf_at(shape, index):
+    x = np.zeros(shape)
+    x[index] = np.inf
+    return x
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"norm": "fro"}, UnknownNameError, "norm='fro'"),
         ({"chunk_size": 0}, InvalidParameterError, "chunk_size=0"),
         ({"x": np.zeros((3, 7))}, ShapeError, "7 columns .* width 4"),
-        ({"x": np.array([[0.0, np.nan, 0.0, 0.0]])}, NonFiniteError, r"x has a non-finite value nan at index \(0, 1\)"),
+        ({"x": np.array([[0.0, np.nan, 0.0, 0.0]]), "y": np.zeros((1, 2))}, NonFiniteError,
+         r"x has a non-finite value nan at index \(0, 1\)"),
+        ({"x": _with_inf_at((600, 4), (517, 1)), "y": np.zeros((600, 2)), "chunk_size": 100}, NonFiniteError,
+         r"non-finite value inf at index \(517, 1\)"),  # found in its chunk, named in the whole batch
         ({"x": np.array([["a", "b", "c", "d"]])}, InvalidParameterError, "dtype"),
         ({"x": np.zeros((0, 4)), "y": np.zeros((0, 2))}, DataError, "no examples"),
         ({"y": np.zeros((3, 5))}, ShapeError, "y has shape"),
