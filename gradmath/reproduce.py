@@ -38,6 +38,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("window", "gradmath.reports.window"),
     ("verification", "gradmath.reports.verification"),
     ("speeds", "gradmath.reports.speeds"),
+    ("examples", "gradmath.reports.examples"),
 )
 
 _PACKAGES = ("numpy", "scipy", "sympy", "mpmath", "matplotlib", "scikit-learn")

@@ -19,7 +19,7 @@ Examples
 >>> exploding_chain(depth=10**6, check_depth=50).log10_ratio   # 25^999999: log space
 '1397938.61073203'
 >>> bias_error_factor().series
-25 - 25*e**2/4 + O(e**4)
+25 - 25*epsilon**2/4 + O(epsilon**4)
 >>> round(perturbed_chain(depth=30, bias_error=1e-6).log10_ratio)   # not 29·log10(25) ≈ 40.5
 -470
 >>> bias_error_factor().breakeven     # 25 sech²(ε/2) = 1 at |ε| = 2 acosh 5
@@ -43,7 +43,7 @@ from gradmath.validation import check_int, check_real
 __all__ = ["ExplodingResult", "BiasErrorFactor", "PerturbedChain", "exploding_chain", "bias_error_factor",
            "perturbed_chain"]
 
-EPS = sp.Symbol("e", real=True)  # the bias error ε
+EPS = sp.Symbol("epsilon", real=True)  # the bias error ε
 _NUMERIC_DEPTH = 10_000
 
 
