@@ -26,3 +26,12 @@ def test_ci_runs_the_readme_test_command():
     assert 'bash -c "$cmd"' in ci
     selected = [c for c in _commands() if c.startswith('pip install -e ".[test]"')]
     assert selected[0] == _commands()[1]
+
+
+def test_readme_python_examples_run():
+    import doctest
+
+    result = doctest.testfile(str(ROOT / "README.md"), module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8
+    assert result.failed == 0
