@@ -57,7 +57,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
-from gradmath.backprop import _prepare_batch, _scaled_backprop_checked, check_finite_rows, output_residual
+from gradmath.backprop import _prepare_batch, _rescale, _scaled_backprop_checked, check_finite_rows, output_residual
 from gradmath.network import SOFTMAX, Network
 from gradmath.norms import check_norm, dual_norm, log10_vector_norms, transpose_norm
 from gradmath.validation import check_int
@@ -322,7 +322,10 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
         """Measured log10 ‖δˡ‖, the largest bounds (a), (b) and the violations of one chunk."""
         check_finite_rows("x", x[rows], rows.start)
         p = _scaled_backprop_checked(network, x[rows], y[rows])
-        log_res = log10_vector_norms(output_residual(network, p.activations[-1], y[rows]), norm)
+        # The residual goes through the same exact power-of-two scaling as δ, so where δᴸ is the
+        # residual (cross-entropy, log-loss) measured and bound agree to the last bit.
+        res_mantissa, res_exponent = _rescale(output_residual(network, p.activations[-1], y[rows]))
+        log_res = _log10_mantissa_norms(res_mantissa, norm) + res_exponent * _LOG10_2
         data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
         abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
         measured = np.empty((L - 1, rows.stop - rows.start))
