@@ -274,11 +274,20 @@ VERIFY_CHUNK_MIN_ROWS = 256
 
 
 def _single_threaded_blas():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it BLAS keeps its default
+    controller = _blas_controller()
+    if controller is None:  # threadpoolctl comes with scikit-learn; without it BLAS keeps its default
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """One scan of the loaded BLAS libraries per process (a scan reads /proc, about a millisecond)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
 
 
 def _chunks(n: int, size: int, workers: int) -> list[slice]:
