@@ -74,8 +74,9 @@ class Pass:
 def prepare_batch(network: Network, x, y) -> tuple[np.ndarray, np.ndarray]:
     """Check and convert inputs ``x`` (N × n_1) and targets ``y`` (N × n_L, or N integer labels).
 
-    Integer labels become one-hot rows. Raises :class:`ShapeError` or
-    :class:`NonFiniteError` naming the problem.
+    Integer labels become one-hot rows (0/1 labels for a network with one output
+    unit become its targets). Raises :class:`ShapeError` or :class:`NonFiniteError`
+    naming the problem.
     """
     return _prepare_batch(network, x, y, check_x=True)
 
@@ -94,6 +95,8 @@ def _prepare_batch(network: Network, x, y, *, check_x: bool) -> tuple[np.ndarray
     if x.shape[0] == 0:
         raise DataError("x holds no examples")
     y_arr = np.asarray(y)
+    if y_arr.ndim == 1 and y_arr.dtype.kind in "iu" and n_out == 1 and y_arr.size and 0 <= y_arr.min() <= y_arr.max() <= 1:
+        y_arr = y_arr.astype(np.float64)  # 0/1 labels for a single output unit are its targets
     if y_arr.ndim == 1 and y_arr.dtype.kind in "iu":
         if y_arr.shape[0] != x.shape[0]:
             raise ShapeError(f"{y_arr.shape[0]} labels for {x.shape[0]} examples")

@@ -327,7 +327,13 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
     abs_gamma_part = hidden_count * abs(np.log10(gamma_h)) + abs(np.log10(out_gamma)) + abs_w_suffix
     log_eps = LOG_ROUNDING * np.array([L - l + 3 for l in layers], dtype=np.float64)
 
+    caller_errstate = np.geterr()  # worker threads start from NumPy's defaults: use the caller's
+
     def check_chunk(rows: slice):
+        with np.errstate(**caller_errstate):
+            return _check_chunk(rows)
+
+    def _check_chunk(rows: slice):
         """Measured log10 ‖δˡ‖, the largest bounds (a), (b) and the violations of one chunk."""
         check_finite_rows("x", x[rows], rows.start)
         p = _scaled_backprop_checked(network, x[rows], y[rows])

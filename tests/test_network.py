@@ -99,3 +99,11 @@ def test_invalid_networks(make, error, match):
 def test_invalid_batches(x, y, error, match):
     with pytest.raises(error, match=match):
         backprop(Network.random((3, 2), seed=0), x, y)
+
+
+def test_binary_labels_for_one_output_unit_are_its_targets():
+    net = Network.random((2, 3, 1), seed=0)
+    _, y = prepare_batch(net, np.zeros((3, 2)), np.array([0, 1, 1]))
+    np.testing.assert_array_equal(y, [[0.0], [1.0], [1.0]])
+    with pytest.raises(DataError, match="labels must lie in"):
+        prepare_batch(net, np.zeros((2, 2)), np.array([0, 2]))
