@@ -59,7 +59,17 @@ import sympy as sp
 from gradmath.activations import Activation, get_activation
 from gradmath.backprop import _prepare_batch, _rescale, _scaled_backprop_checked, check_finite_rows, output_residual
 from gradmath.network import SOFTMAX, Network
-from gradmath.norms import check_norm, dual_norm, log10_vector_norms, transpose_norm
+from gradmath.norms import (
+    LOG10_2,
+    check_norm,
+    dual_norm,
+    log10_add,
+    log10_scaled_norms,
+    log10_vector_norms,
+    pow10,
+    row_max_abs,
+    transpose_norm,
+)
 from gradmath.validation import check_int
 
 __all__ = [
@@ -340,14 +350,14 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
         # The residual goes through the same exact power-of-two scaling as δ, so where δᴸ is the
         # residual (cross-entropy, log-loss) measured and bound agree to the last bit.
         res_mantissa, res_exponent = _rescale(output_residual(network, p.activations[-1], y[rows]))
-        log_res = _log10_mantissa_norms(res_mantissa, norm) + res_exponent * _LOG10_2
+        log_res = log10_scaled_norms(res_mantissa, norm) + res_exponent * LOG10_2
         data_part, abs_data_part = _log10_data_factors(network, p)  # (L − 1) × rows
         abs_res = np.abs(np.where(np.isfinite(log_res), log_res, 0.0))
         measured = np.empty((L - 1, rows.stop - rows.start))
         max_a, max_b = np.empty(L - 1), np.empty(L - 1)
         bad = np.zeros(L - 1, dtype=np.int64)
         for i in range(L - 1):
-            m = _log10_mantissa_norms(p.mantissas[i], norm) + p.exponents[i] * _LOG10_2
+            m = log10_scaled_norms(p.mantissas[i], norm) + p.exponents[i] * LOG10_2
             b_a = gamma_part[i] + log_res
             b_b = data_part[i] + w_suffix[i] + log_res
             measured[i] = m
@@ -355,7 +365,7 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
             terms = abs_res + np.where(np.isfinite(m), np.abs(m), 0.0)
             tol_a = slack[i] + log_eps[i] * (abs_gamma_part[i] + terms)
             tol_b = slack[i] + log_eps[i] * (abs_data_part[i] + abs_w_suffix[i] + terms)
-            limit = _log10_add(np.minimum(b_a + tol_a, b_b + tol_b), floor[i])
+            limit = log10_add(np.minimum(b_a + tol_a, b_b + tol_b), floor[i])
             bad[i] = np.count_nonzero(m > limit)
         gap = 0.0
         if rows.start == 0:
@@ -386,8 +396,8 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
         results.append(LayerBound(
             l=l,
             exponent=exponent(network, l),
-            delta_max=_pow10(log_max),
-            delta_median=_pow10(float(np.median(measured[i]))),
+            delta_max=pow10(log_max),
+            delta_median=pow10(float(np.median(measured[i]))),
             log10_delta_max=log_max,
             log10_bound_gamma=float(max_a[i]),
             log10_bound_data=float(max_b[i]),
@@ -411,15 +421,6 @@ def _log10_underflow_floor(network: Network, gamma_part: np.ndarray) -> np.ndarr
     return np.log10(UNDERFLOW_UNIT * count) + amplification
 
 
-def _log10_add(x, y):
-    """log10(10^x + 10^y) without leaving float64."""
-    return np.logaddexp(np.multiply(x, _LN10), np.multiply(y, _LN10)) / _LN10
-
-
-_LN10 = float(np.log(10.0))
-_LOG10_2 = float(np.log10(2.0))
-
-
 def softmax_jacobian_factor(a: np.ndarray) -> np.ndarray:
     """max_j 2a_j(1 − a_j) per row: ‖diag(a) − aaᵀ‖_p for p = 1, ∞ and an upper bound for p = 2.
 
@@ -438,20 +439,6 @@ def softmax_jacobian_factor(a: np.ndarray) -> np.ndarray:
     return (2.0 * a * others).max(axis=1)
 
 
-def _log10_mantissa_norms(mantissa: np.ndarray, norm: str) -> np.ndarray:
-    """log10 ‖row‖ of rows already scaled to a largest |entry| in [½, 1) (or zero): no rescaling needed."""
-    with np.errstate(divide="ignore"):  # a zero row: −inf
-        if norm == "2":
-            return 0.5 * np.log10(np.einsum("ij,ij->i", mantissa, mantissa))
-        mags = np.abs(mantissa)
-        return np.log10(mags.max(axis=1) if norm == "inf" else mags.sum(axis=1))
-
-
-def _row_max_abs(rows: np.ndarray) -> np.ndarray:
-    """max_j |row_j| per row, from two reductions (no |rows| temporary)."""
-    return np.maximum(rows.max(axis=1), -rows.min(axis=1))
-
-
 def _log10_data_factors(network: Network, p) -> np.ndarray:
     """Row l − 2: Σ_{r=l}^{L} log10 (factor of layer r) per example: max|σ′(zʳ)| for the hidden
     layers, then the output factor (max|σ′(zᴸ)|, max_j 2a_j(1 − a_j) for softmax, or 1)."""
@@ -459,12 +446,12 @@ def _log10_data_factors(network: Network, p) -> np.ndarray:
     logs = np.zeros((L - 1, p.mantissas[0].shape[0]))
     with np.errstate(divide="ignore"):
         for i in range(L - 2):
-            logs[i] = np.log10(_row_max_abs(p.primes[i]))
+            logs[i] = np.log10(row_max_abs(p.primes[i]))
         if network.cost == "quadratic":
             if network.output_activation == SOFTMAX:
                 logs[L - 2] = np.log10(softmax_jacobian_factor(p.activations[-1]))
             else:
-                logs[L - 2] = np.log10(_row_max_abs(p.primes[-1]))
+                logs[L - 2] = np.log10(row_max_abs(p.primes[-1]))
     finite = np.where(np.isfinite(logs), np.abs(logs), 0.0)
     return np.cumsum(logs[::-1], axis=0)[::-1], np.cumsum(finite[::-1], axis=0)[::-1]
 
@@ -504,12 +491,6 @@ def _explicit_induced_norm(matrix: np.ndarray, norm: str) -> float:
     # p = 2: a rank-one matrix has one non-zero singular value, so ‖M‖₂ = ‖M‖_F; the SVD
     # check of that step is in tests/test_bounds.py (an SVD here would dominate the run time).
     return float(np.sqrt(np.einsum("ij,ij->", matrix, matrix)))
-
-
-def _pow10(log_value: float) -> float:
-    """10^x as a float: 0.0 below float64's range, inf above it (shown as null in JSON)."""
-    with np.errstate(over="ignore", under="ignore"):
-        return float(np.power(10.0, log_value))
 
 
 def _ratio(log_bound: float, log_measured: float) -> float | None:

@@ -42,6 +42,11 @@ __all__ = [
     "spectral_norm",
     "SpectralNorm",
     "DENSE_SVD_LIMIT",
+    "log10_add",
+    "log10_scaled_norms",
+    "row_max_abs",
+    "pow10",
+    "LOG10_2",
 ]
 
 #: The norms the verifier supports, as spelt on the command line.
@@ -198,3 +203,38 @@ def induced_norm(matrix: np.ndarray, norm) -> float:
 def transpose_norm(matrix: np.ndarray, norm) -> float:
     """‖Aᵀ‖_p = ‖A‖_q, q the dual exponent (the factor bound (**) needs for each wʳ)."""
     return induced_norm(matrix, dual_norm(norm))
+
+
+_LN10 = float(np.log(10.0))
+
+#: log10 2, to turn a power-of-two exponent into decades.
+LOG10_2 = float(np.log10(2.0))
+
+
+def log10_add(x, y):
+    """log10(10^x + 10^y) without leaving float64.
+
+    >>> round(float(log10_add(-400.0, -400.0)), 6)   # 2·10^-400
+    -399.69897
+    """
+    return np.logaddexp(np.multiply(x, _LN10), np.multiply(y, _LN10)) / _LN10
+
+
+def log10_scaled_norms(mantissa: np.ndarray, norm: str) -> np.ndarray:
+    """log10 ‖row‖ of rows already scaled to a largest |entry| in [½, 1) (or zero): no rescaling needed."""
+    with np.errstate(divide="ignore"):  # a zero row: −inf
+        if norm == "2":
+            return 0.5 * np.log10(np.einsum("ij,ij->i", mantissa, mantissa))
+        mags = np.abs(mantissa)
+        return np.log10(mags.max(axis=1) if norm == "inf" else mags.sum(axis=1))
+
+
+def row_max_abs(rows: np.ndarray) -> np.ndarray:
+    """max_j |row_j| per row, from two reductions (no |rows| temporary)."""
+    return np.maximum(rows.max(axis=1), -rows.min(axis=1))
+
+
+def pow10(log_value: float) -> float:
+    """10^x as a float: 0.0 below float64's range, inf above it (shown as null in JSON)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.power(10.0, log_value))
