@@ -86,7 +86,7 @@ def test_exploding_json(capsys):
     payload = _json(["exploding", "--depth", "4", "--json"], capsys)
     assert payload["factor"] == "25" and payload["all_z_zero"] is True
     assert float(payload["log10_ratio"]) == pytest.approx(3 * 1.3979400086720377)
-    assert payload["bias_error_factor"]["series"].startswith("25 - 25*e**2/4")
+    assert payload["bias_error_factor"]["series"].startswith("25 - 25*epsilon**2/4")
 
 
 def test_exploding_huge_depth_stays_in_log_space(capsys):
