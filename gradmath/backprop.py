@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import log_expit, logsumexp
 
 from gradmath.errors import DataError, NonFiniteError, ShapeError
 from gradmath.network import SOFTMAX, Network

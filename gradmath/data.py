@@ -30,7 +30,6 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from gradmath.errors import DataError, FormatError
+from gradmath.npz import read_npz
 from gradmath.validation import check_finite_array, check_int, suggest
 
 __all__ = ["Dataset", "load_dataset", "read_idx", "load_nielsen_pickle", "BUILTIN_DATASETS"]
@@ -166,17 +166,10 @@ def _make(name: str, x, y) -> Dataset:
 
 # ----- .npz ------------------------------------------------------------------
 def _load_npz(path: Path) -> Dataset:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in ("x", "y") if k not in archive.files]
-            if missing:
-                raise FormatError(f"{path}: an .npz data file needs arrays 'x' and 'y', "
-                                  f"found {sorted(archive.files)}")
-            x, y = archive["x"], archive["y"]
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise FormatError(f"{path}: not a readable .npz file ({err})") from err
-    except ValueError as err:  # object arrays refused by allow_pickle=False
-        raise FormatError(f"{path}: {err}") from err
+    archive = read_npz(path)
+    if "x" not in archive or "y" not in archive:
+        raise FormatError(f"{path}: an .npz data file needs arrays 'x' and 'y', found {sorted(archive)}")
+    x, y = archive["x"], archive["y"]
     return _make(path.name, x, y)
 
 

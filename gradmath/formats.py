@@ -25,7 +25,7 @@ Examples
 ...     load_network(broken)
 Traceback (most recent call last):
 ...
-gradmath.errors.FormatError: .../broken.npz: not a readable .npz file (truncated or corrupt: ...)
+gradmath.errors.FormatError: .../broken.npz: truncated or corrupt .npz archive (...)
 >>> back.output_activation, all((a == b).all() for a, b in zip(back.weights, net.weights))
 ('softmax', True)
 """
@@ -33,13 +33,13 @@ gradmath.errors.FormatError: .../broken.npz: not a readable .npz file (truncated
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from gradmath.errors import FormatError, GradmathError, MissingDependencyError
 from gradmath.network import SOFTMAX, Network
+from gradmath.npz import read_npz
 from gradmath.validation import check_choice
 
 __all__ = ["load_network", "save_network", "from_sklearn", "from_torch", "FORMATS"]
@@ -159,11 +159,7 @@ def _from_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> Netwo
 
 
 def _load_npz(path: Path) -> Network:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
-        raise FormatError(f"{path}: not a readable .npz file (truncated or corrupt: {err})") from err
+    arrays = read_npz(path)
     if "metadata" not in arrays:
         raise FormatError(f"{path}: no 'metadata' array; write the file with gradmath.formats.save_network")
     meta = _parse_json(path, str(arrays.pop("metadata")))

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradmath.activations import BUILTIN_ACTIVATIONS, get_activation

@@ -200,13 +200,14 @@ def training_speeds(network: Network, x, y, *, epochs: int = 500, eta: float = 0
     x, y = prepare_batch(network, x, y)
     x, y = x[:examples], y[:examples]
     records: list = []
-    callback = None
-    if bounds:
+
+    def check_bounds(epoch: int, net: Network) -> None:
         from gradmath.bounds import verify_network
 
-        def callback(epoch: int, net: Network) -> None:
-            with small_blas(x.shape[0], net):
-                records.append(verify_network(net, x, y, norm=norm))
+        with small_blas(x.shape[0], net):
+            records.append(verify_network(net, x, y, norm=norm))
+
+    callback = check_bounds if bounds else None
 
     result = train(network, x, y, epochs=epochs, eta=eta, lmbda=lmbda, callback=callback, progress=progress)
     if not bounds:

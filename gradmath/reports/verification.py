@@ -41,7 +41,7 @@ def verification_markdown(report, *, title: str | None = None) -> str:
         f"Norm: {norm}; examples: {report.examples}; violations: {report.violations}.",
         f"Note: {report.notation}. Bound (a) uses γ = {report.gamma_hidden:.6g} for hidden layers"
         f" and an output factor {report.output_factor:.6g}; bound (b) the example's own max|σ′|.",
-        f"Bound (c) (rank one): largest relative gap between ‖δaᵀ‖ and ‖δ‖·‖a‖_q "
+        "Bound (c) (rank one): largest relative gap between ‖δaᵀ‖ and ‖δ‖·‖a‖_q "
         + (f"{report.rank_one_max_gap:.1e}." if report.rank_one_max_gap >= 1e-13 else "below 1e-13 (rounding)."),
         "",
         "| l | k | max ‖δˡ‖ | median ‖δˡ‖ | log10 bound (a) | log10 bound (b) | tightness (a) | tightness (b) | violations |",

@@ -33,7 +33,6 @@ gradmath.errors.InvalidParameterError: sizes=(2, 0, 2) must be at least two posi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 
