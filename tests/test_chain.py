@@ -28,6 +28,7 @@ from gradmath.errors import (
 from gradmath.expressions import X
 from gradmath.numeric.finite_difference import central_difference, checked_derivative
 from gradmath.symbolic import chain as ch
+from gradmath.symbolic import chain_checks
 from gradmath.symbolic.chain import NESTED_MAX_DEPTH, chain_symbol, derive_chain
 from tests.golden import GOLDEN
 
@@ -167,11 +168,11 @@ def test_checks_catch_a_wrong_product():
     act, cst = get_activation("sigmoid"), get_cost("quadratic")
     factors = ch._product_form(5, 2, act, cst)
     d_bias, d_weight = ch._backpropagate(5, 2, act, cst)
-    assert ch._check_chain_rule(5, 2, factors, d_bias, d_weight).passed
+    assert chain_checks.check_chain_rule(5, 2, factors, d_bias, d_weight).passed
     wrong = factors[:1] + (2 * factors[1],) + factors[2:]       # 2 w_3 instead of w_3
-    assert not ch._check_chain_rule(5, 2, wrong, d_bias, d_weight).passed
-    assert ch._check_numeric(5, 2, act, cst, factors, seed=1, digits=30).passed
-    assert not ch._check_numeric(5, 2, act, cst, wrong, seed=1, digits=30).passed
+    assert not chain_checks.check_chain_rule(5, 2, wrong, d_bias, d_weight).passed
+    assert chain_checks.check_numeric(5, 2, act, cst, factors, seed=1, digits=30).passed
+    assert not chain_checks.check_numeric(5, 2, act, cst, wrong, seed=1, digits=30).passed
 
 
 def test_verify_false_makes_no_checks_and_is_not_verified():

@@ -45,7 +45,8 @@ from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
 from gradmath.numeric.finite_difference import checked_derivative
-from gradmath.symbolic.chain import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, rename
+from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, name_derivatives
+from gradmath.symbolic.renaming import rename
 from gradmath.validation import check_int, parse_sizes
 
 __all__ = ["MatrixDerivation", "derive_matrix", "SigmaPrime", "MAX_NEURONS"]
@@ -260,8 +261,6 @@ def _product_form(sizes, sigma_prime, grad_a, z_of=None) -> list[sp.ImmutableMat
 
 def _check_nested(sizes) -> Check:
     """sympy.diff of the nested cost (σ and per-output costs undefined) against (124), entry by entry."""
-    from gradmath.symbolic.chain import _name_derivatives
-
     L = len(sizes) - 1
     sigma, sigma_p = sp.Function("sigma"), sp.Function("sigma'")
     costs = [sp.Function(f"C_{j}") for j in range(1, sizes[L] + 1)]
@@ -280,7 +279,7 @@ def _check_nested(sizes) -> Check:
     entries, ok = 0, True
     for layer in range(1, L + 1):
         for j in range(1, sizes[layer] + 1):
-            direct = _name_derivatives(sp.diff(nested_cost, _sym("b", layer, j)), primes)
+            direct = name_derivatives(sp.diff(nested_cost, _sym("b", layer, j)), primes)
             ok = ok and sp.expand(direct) == sp.expand(product[layer - 1][j - 1])
             entries += 1
     return Check("nested", ok, True,
