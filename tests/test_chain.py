@@ -26,7 +26,7 @@ from gradmath.errors import (
     UnknownNameError,
 )
 from gradmath.expressions import X
-from gradmath.numeric.finite_difference import central_difference, checked_derivative
+from gradmath.finite_difference import central_difference, checked_derivative
 from gradmath.symbolic import chain as ch
 from gradmath.symbolic import chain_checks
 from gradmath.symbolic.chain import NESTED_MAX_DEPTH, chain_symbol, derive_chain

@@ -23,7 +23,7 @@ The checks (``ChainDerivation.checks``, made by :mod:`gradmath.symbolic.chain_ch
 ``numeric``
     any depth: the product form evaluated at random parameters agrees with a
     central difference of the cost computed with mpmath at high precision
-    (:mod:`gradmath.numeric.finite_difference`), which uses σ and C but no derivative.
+    (:mod:`gradmath.finite_difference`), which uses σ and C but no derivative.
 ``cancellation``
     exact, made where it holds: ``σ′(z_L) ∂C/∂a_L = a_L − y``, shown by
     :func:`sympy.cancel` (cross-entropy with a sigmoid output, where σ′ = σ(1 − σ)).

@@ -34,7 +34,7 @@ import sympy as sp
 
 from gradmath.activations import Activation
 from gradmath.costs import Y, Cost
-from gradmath.numeric.finite_difference import central_difference
+from gradmath.finite_difference import central_difference
 from gradmath.symbolic.chain_result import chain_symbol
 from gradmath.symbolic.checks import TOLERANCE_DIGITS, Check, name_derivatives
 from gradmath.symbolic.renaming import rename

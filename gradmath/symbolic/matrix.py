@@ -44,7 +44,7 @@ from gradmath.activations import Activation, get_activation, resolve_activation
 from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
-from gradmath.numeric.finite_difference import checked_derivative
+from gradmath.finite_difference import checked_derivative
 from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, name_derivatives
 from gradmath.symbolic.renaming import rename
 from gradmath.validation import check_int, parse_sizes

@@ -5,6 +5,12 @@ function itself: ``(f(x + h) − f(x − h)) / 2h`` evaluated at a precision hig
 enough that the subtraction loses nothing that matters. No derivative formula is
 used, so the check shares no code with the derivation it checks.
 
+This is the derivative by its definition, a difference quotient, and it sits with
+the other definitions (:mod:`gradmath.activations`, :mod:`gradmath.costs`): it imports
+nothing of gradmath but :mod:`gradmath.validation`, so the derivations in
+:mod:`gradmath.symbolic` can check themselves against it without reaching forward
+into :mod:`gradmath.numeric`.
+
 The precision needed depends on how much smaller ``f′`` is than ``f``: a
 vanishing gradient of 10⁻⁶⁰⁰ under a cost of order 1 cancels 600 leading digits
 in ``f(x + h) − f(x − h)``. ``lost_digits`` says how many to carry for that; too
