@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
-from gradmath.errors import DataError, NonFiniteError, ShapeError
+from gradmath.batch import first_layer_checked, prepare_batch
+from gradmath.errors import NonFiniteError
 from gradmath.network import SOFTMAX, Network
-from gradmath.validation import check_finite_array, check_int
+from gradmath.validation import check_int
 
 __all__ = [
     "Pass",
@@ -69,69 +70,6 @@ class Pass:
     def delta(self, layer: int) -> np.ndarray:
         """δˡ (= ∂C/∂bˡ per example) for ``layer`` in 2, …, L."""
         return self.deltas[layer - 2]
-
-
-def prepare_batch(network: Network, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """Check and convert inputs ``x`` (N × n_1) and targets ``y`` (N × n_L, or N integer labels).
-
-    Integer labels become one-hot rows (0/1 labels for a network with one output
-    unit become its targets). Raises :class:`ShapeError` or :class:`NonFiniteError`
-    naming the problem.
-    """
-    return _prepare_batch(network, x, y, check_x=True)
-
-
-def _prepare_batch(network: Network, x, y, *, check_x: bool) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`prepare_batch`; with ``check_x=False`` the caller checks x's finiteness itself
-    (chunk by chunk, with :func:`check_finite_rows`, while the rows are in cache)."""
-    x = check_finite_array("x", x) if check_x else _as_float_array("x", x)
-    if x.ndim == 1:
-        x = x.reshape(1, -1)
-    if x.ndim != 2:
-        raise ShapeError(f"x must be a matrix of examples × inputs, got shape {x.shape}")
-    n_in, n_out = network.sizes[0], network.sizes[-1]
-    if x.shape[1] != n_in:
-        raise ShapeError(f"x has {x.shape[1]} columns but the network's input layer has width {n_in}")
-    if x.shape[0] == 0:
-        raise DataError("x holds no examples")
-    y_arr = np.asarray(y)
-    if y_arr.ndim == 1 and y_arr.dtype.kind in "iu" and n_out == 1 and y_arr.size and 0 <= y_arr.min() <= y_arr.max() <= 1:
-        y_arr = y_arr.astype(np.float64)  # 0/1 labels for a single output unit are its targets
-    if y_arr.ndim == 1 and y_arr.dtype.kind in "iu":
-        if y_arr.shape[0] != x.shape[0]:
-            raise ShapeError(f"{y_arr.shape[0]} labels for {x.shape[0]} examples")
-        if y_arr.size and (y_arr.min() < 0 or y_arr.max() >= n_out):
-            raise DataError(f"labels must lie in [0, {n_out - 1}] for an output layer of width {n_out}, "
-                            f"found {int(y_arr.min())}..{int(y_arr.max())}")
-        onehot = np.zeros((x.shape[0], n_out))
-        onehot[np.arange(x.shape[0]), y_arr] = 1.0
-        return x, onehot
-    y_arr = check_finite_array("y", y_arr)
-    if y_arr.ndim == 1 and n_out == 1:
-        y_arr = y_arr.reshape(-1, 1)
-    if y_arr.ndim == 1 and x.shape[0] == 1:
-        y_arr = y_arr.reshape(1, -1)
-    if y_arr.shape != (x.shape[0], n_out):
-        raise ShapeError(f"y has shape {y_arr.shape}, expected ({x.shape[0]}, {n_out}) or {x.shape[0]} integer labels")
-    return x, y_arr
-
-
-def _as_float_array(name: str, array) -> np.ndarray:
-    arr = np.asarray(array)
-    if arr.dtype.kind not in "biuf":
-        check_finite_array(name, arr[:0])  # the dtype message
-    return arr.astype(np.float64, copy=False)
-
-
-def check_finite_rows(name: str, rows: np.ndarray, offset: int = 0) -> None:
-    """Raise :class:`NonFiniteError` naming the first non-finite entry of ``rows`` (row numbers from ``offset``)."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a sum is finite only if every term is, or it overflowed
-        ok = bool(np.isfinite(rows.sum()))
-    if not ok:
-        bad = np.argwhere(~np.isfinite(rows))
-        if bad.size:
-            i, j = (int(v) for v in bad[0])
-            raise NonFiniteError(f"{name} has a non-finite value {rows[i, j]} at index ({offset + i}, {j})")
 
 
 def default_chunk_size(network: Network) -> int:
@@ -238,13 +176,20 @@ def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
     return Pass(activations, zs, tuple(deltas), tuple(primes))
 
 
-def _forward_with_primes(network: Network, x: np.ndarray):
+def _forward_with_primes(network: Network, x: np.ndarray, x_offset: int | None = None):
     """Activations, weighted inputs and σ′(zˡ) in one sweep (σ and σ′ of the built-in sigmoid and
-    tanh share one exponential; they agree with the activation's own kernels to an ulp or two)."""
+    tanh share one exponential; they agree with the activation's own kernels to an ulp or two).
+
+    With ``x_offset``, x's finiteness is checked here, from z² (see :func:`gradmath.batch.first_layer_checked`),
+    and a bad entry is named with its row counted from ``x_offset``.
+    """
     activations, zs, primes = [x], [], []
     a = x
     for layer in range(2, network.depth + 1):
-        z = a @ network.weight(layer).T
+        if layer == 2 and x_offset is not None:
+            z = first_layer_checked(network, x, x_offset)
+        else:
+            z = a @ network.weight(layer).T
         z += network.bias(layer)
         act = network.activation(layer)
         if act is None:
@@ -333,8 +278,10 @@ def scaled_backprop(network: Network, x, y) -> ScaledPass:
     return _scaled_backprop_checked(network, x, y)
 
 
-def _scaled_backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> ScaledPass:
-    activations, zs, primes = _forward_with_primes(network, x)
+def _scaled_backprop_checked(network: Network, x: np.ndarray, y: np.ndarray, *,
+                             x_offset: int | None = None) -> ScaledPass:
+    """:func:`scaled_backprop` of checked inputs; with ``x_offset``, x's finiteness is checked on the way."""
+    activations, zs, primes = _forward_with_primes(network, x, x_offset)
     mantissa, exponent = _rescale(_output_delta(network, activations[-1], zs[-1], primes[-1], y))
     mantissas, exponents = [mantissa], [exponent]
     for layer in range(network.depth - 1, 1, -1):
