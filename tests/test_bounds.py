@@ -250,6 +250,39 @@ def test_invalid_arguments(kwargs, error, match):
         verify_network(network, x, y, **args)
 
 
+def _cut_off_input(j: int, fill: float = 0.0) -> Network:
+    """A network whose input j reaches no unit: column j of w² holds only ``fill`` (zero or subnormal)."""
+    net = Network.random((4, 3, 2), seed=0)
+    w2 = np.array(net.weights[0])
+    w2[:, j] = fill
+    return Network([w2, np.array(net.weights[1])], [np.array(b) for b in net.biases])
+
+
+@pytest.mark.parametrize("fill", [0.0, 5e-324])  # a BLAS may skip 0·inf, or flush subnormals to zero
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_input_that_reaches_no_unit_is_still_found(fill, bad):
+    x = np.zeros((300, 4))
+    x[211, 2] = bad
+    with pytest.raises(NonFiniteError, match=r"at index \(211, 2\)"):
+        verify_network(_cut_off_input(2, fill), x, np.zeros((300, 2)), chunk_size=64)
+
+
+def test_first_non_finite_input_is_named_under_raising_error_state():
+    x = np.zeros((300, 4))
+    x[250, 2] = np.inf  # reaches no unit
+    x[120, 1] = np.nan  # reaches every unit: found through z², the earlier one is named
+    with np.errstate(all="raise"), pytest.raises(NonFiniteError, match=r"nan at index \(120, 1\)"):
+        verify_network(_cut_off_input(2), x, np.zeros((300, 2)))
+
+
+def test_overflowing_first_layer_is_not_taken_for_bad_input():
+    net = Network([np.full((2, 2), 1e300), np.ones((1, 2))], [np.zeros(2), np.zeros(1)], "sigmoid", "sigmoid",
+                  "cross-entropy")
+    with np.errstate(over="ignore"):
+        report = verify_network(net, np.full((3, 2), 1e10), np.zeros((3, 1)))
+    assert report.examples == 3 and report.violations == 0
+
+
 def test_measured_norms_are_those_of_the_deltas():
     net = Network.random((3, 4, 2), seed=2, hidden_activation="gelu", output_activation="tanh", cost="quadratic")
     x = np.random.default_rng(3).random((6, 3))
