@@ -176,26 +176,50 @@ def _backprop_checked(network: Network, x: np.ndarray, y: np.ndarray) -> Pass:
     return Pass(activations, zs, tuple(deltas), tuple(primes))
 
 
-def _forward_with_primes(network: Network, x: np.ndarray, x_offset: int | None = None):
+class ChunkBuffers:
+    """Arrays that one thread reuses from chunk to chunk (chunks of at most ``rows`` examples).
+
+    Fresh per-chunk arrays of a few hundred KiB each can be returned to the system when freed and
+    faulted in again for the next chunk; reusing them avoids that (``benchmarks/bench_verify.py``).
+    """
+
+    def __init__(self, rows: int):
+        self.rows = rows
+        self._arrays: dict = {}
+
+    def take(self, kind: str, index: int, rows: int, width: int) -> np.ndarray:
+        """The first ``rows`` rows of the buffer ``(kind, index)``, ``width`` columns wide."""
+        key = (kind, index, width)
+        if key not in self._arrays:
+            self._arrays[key] = np.empty((self.rows, width))
+        return self._arrays[key][:rows]
+
+
+def _forward_with_primes(network: Network, x: np.ndarray, x_offset: int | None = None,
+                         buffers: ChunkBuffers | None = None):
     """Activations, weighted inputs and σ′(zˡ) in one sweep (σ and σ′ of the built-in sigmoid and
     tanh share one exponential; they agree with the activation's own kernels to an ulp or two).
 
     With ``x_offset``, x's finiteness is checked here, from z² (see :func:`gradmath.batch.first_layer_checked`),
-    and a bad entry is named with its row counted from ``x_offset``.
+    and a bad entry is named with its row counted from ``x_offset``. With ``buffers``, zˡ, aˡ
+    and σ′(zˡ) of the built-in kernels are written into them (valid until the next chunk).
     """
     activations, zs, primes = [x], [], []
     a = x
+    k = x.shape[0]
     for layer in range(2, network.depth + 1):
+        width = network.sizes[layer - 1]
+        out = None if buffers is None else [buffers.take(kind, layer, k, width) for kind in ("z", "a", "p", "t")]
         if layer == 2 and x_offset is not None:
-            z = first_layer_checked(network, x, x_offset)
+            z = first_layer_checked(network, x, x_offset, out=None if out is None else out[0])
         else:
-            z = a @ network.weight(layer).T
+            z = np.matmul(a, network.weight(layer).T, out=None if out is None else out[0])
         z += network.bias(layer)
         act = network.activation(layer)
         if act is None:
             a, prime = _softmax(z), None
         elif act.name in _FUSED and act.stable_prime is not None:
-            a, prime = _FUSED[act.name](z)
+            a, prime = _FUSED[act.name](z, None if out is None else out[1:])
         else:
             a = act.stable_sigma(z) if act.stable_sigma is not None else act.sigma(z)
             prime = act.prime(z)
@@ -207,30 +231,42 @@ def _forward_with_primes(network: Network, x: np.ndarray, x_offset: int | None =
     return tuple(activations), tuple(zs), primes
 
 
-def _sigmoid_and_prime(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """σ(z) and σ′(z) = σ(z)σ(−z) from t = e^{−|z|}: σ(±|z|) = 1/(1 + t) and t/(1 + t); no cancellation."""
-    t = np.abs(z)
+def _sigmoid_and_prime(z: np.ndarray, out=None) -> tuple[np.ndarray, np.ndarray]:
+    """σ(z) and σ′(z) = σ(z)σ(−z) from t = e^{−|z|}: σ(±|z|) = 1/(1 + t) and t/(1 + t); no cancellation.
+
+    ``out``: three arrays shaped like z for σ, σ′ and a temporary (else new ones).
+    """
+    a, t, r = (None, None, None) if out is None else out
+    t = np.abs(z, out=t)
     np.negative(t, out=t)
     np.exp(t, out=t)
-    r = np.add(t, 1.0)
+    r = np.add(t, 1.0, out=r)
     np.reciprocal(r, out=r)  # σ(|z|)
     t *= r  # σ(−|z|)
-    a = np.where(z >= 0, r, t)
+    if a is None:
+        a = np.where(z >= 0, r, t)
+    else:
+        np.copyto(a, t)
+        np.copyto(a, r, where=z >= 0)
     t *= r  # σ′ = σ(|z|)σ(−|z|)
     return a, t
 
 
-def _tanh_and_prime(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """tanh z and sech² z = 4t/(1 + t)² with t = e^{−2|z|} (1 − tanh² would cancel for large |z|)."""
-    t = np.abs(z)
+def _tanh_and_prime(z: np.ndarray, out=None) -> tuple[np.ndarray, np.ndarray]:
+    """tanh z and sech² z = 4t/(1 + t)² with t = e^{−2|z|} (1 − tanh² would cancel for large |z|).
+
+    ``out``: three arrays shaped like z for tanh, sech² and a temporary (else new ones).
+    """
+    a, t, r = (None, None, None) if out is None else out
+    t = np.abs(z, out=t)
     t *= -2.0
     np.exp(t, out=t)
-    r = np.add(t, 1.0)
+    r = np.add(t, 1.0, out=r)
     np.reciprocal(r, out=r)
     t *= r
     t *= r
     t *= 4.0
-    return np.tanh(z), t
+    return np.tanh(z, out=a), t
 
 
 _FUSED = {"sigmoid": _sigmoid_and_prime, "tanh": _tanh_and_prime}
@@ -278,14 +314,17 @@ def scaled_backprop(network: Network, x, y) -> ScaledPass:
     return _scaled_backprop_checked(network, x, y)
 
 
-def _scaled_backprop_checked(network: Network, x: np.ndarray, y: np.ndarray, *,
-                             x_offset: int | None = None) -> ScaledPass:
-    """:func:`scaled_backprop` of checked inputs; with ``x_offset``, x's finiteness is checked on the way."""
-    activations, zs, primes = _forward_with_primes(network, x, x_offset)
+def _scaled_backprop_checked(network: Network, x: np.ndarray, y: np.ndarray, *, x_offset: int | None = None,
+                             buffers: ChunkBuffers | None = None) -> ScaledPass:
+    """:func:`scaled_backprop` of checked inputs; with ``x_offset``, x's finiteness is checked on the way;
+    with ``buffers``, the arrays of the pass are written into them (valid until the next chunk)."""
+    activations, zs, primes = _forward_with_primes(network, x, x_offset, buffers)
     mantissa, exponent = _rescale(_output_delta(network, activations[-1], zs[-1], primes[-1], y))
     mantissas, exponents = [mantissa], [exponent]
+    k = x.shape[0]
     for layer in range(network.depth - 1, 1, -1):
-        delta = mantissa @ network.weight(layer + 1)
+        out = None if buffers is None else buffers.take("delta", layer, k, network.sizes[layer - 1])
+        delta = np.matmul(mantissa, network.weight(layer + 1), out=out)
         delta *= primes[layer - 2]
         mantissa, shift = _rescale(delta)
         exponent = exponent + shift

@@ -92,7 +92,7 @@ def check_finite_rows(name: str, rows: np.ndarray, offset: int = 0, *, columns: 
             raise NonFiniteError(f"{name} has a non-finite value {rows[i, j]} at index ({offset + i}, {j})")
 
 
-def first_layer_checked(network: Network, x: np.ndarray, x_offset: int) -> np.ndarray:
+def first_layer_checked(network: Network, x: np.ndarray, x_offset: int, *, out: np.ndarray | None = None) -> np.ndarray:
     """x(w²)ᵀ, raising :class:`NonFiniteError` for a NaN or inf in x without a separate pass over x.
 
     A non-finite x_ij reaches every z_k with w_kj ≠ 0: the product x_ij·w_kj is ±inf or NaN, and
@@ -103,12 +103,12 @@ def first_layer_checked(network: Network, x: np.ndarray, x_offset: int) -> np.nd
     """
     w = network.weight(2)
     with np.errstate(invalid="ignore"):  # inf − inf or 0·inf from a bad x entry: named below, not warned
-        z = x @ w.T
+        z = np.matmul(x, w.T, out=out)
     with np.errstate(over="ignore", invalid="ignore"):  # a sum is finite only if every term is, or it overflowed
         finite = bool(np.isfinite(z.sum()))
     if not finite:
         check_finite_rows("x", x, x_offset)
-        z = x @ w.T  # x is finite: the weights overflow; again under the caller's error state
+        z = np.matmul(x, w.T, out=out)  # x is finite: the weights overflow; again under the caller's error state
     unreached = _unreached_inputs(w)
     if unreached.size:
         check_finite_rows("x", x, x_offset, columns=unreached)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 
-from gradmath.backprop import _rescale, _scaled_backprop_checked, output_residual
+from gradmath.backprop import ChunkBuffers, _rescale, _scaled_backprop_checked, output_residual
 from gradmath.batch import _prepare_batch
 from gradmath.bounds.rank_one import check_rank_one
 from gradmath.bounds.report import LayerBound, VerificationReport, tightness
@@ -109,6 +110,7 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
     terms = layer_terms(network, norm)
     residual_is_delta = network.cost in ("cross-entropy", "log-loss")  # δᴸ = aᴸ − y (or aᴸΣy − y)
     caller_errstate = np.geterr()  # worker threads start from NumPy's defaults: use the caller's
+    local = threading.local()  # each worker's ChunkBuffers, for this call only
 
     def check_chunk(rows: slice):
         with np.errstate(**caller_errstate):
@@ -116,7 +118,9 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
 
     def _check_chunk(rows: slice):
         """Measured log10 ‖δˡ‖, the largest bounds (a), (b) and the violations of one chunk."""
-        p = _scaled_backprop_checked(network, x[rows], y[rows], x_offset=rows.start)
+        if not hasattr(local, "buffers"):
+            local.buffers = ChunkBuffers(size)
+        p = _scaled_backprop_checked(network, x[rows], y[rows], x_offset=rows.start, buffers=local.buffers)
         measured = np.empty((L - 1, rows.stop - rows.start))
         for i in range(L - 1):
             measured[i] = log10_scaled_norms(p.mantissas[i], norm) + p.exponents[i] * LOG10_2
