@@ -40,7 +40,7 @@ import sympy as sp
 from scipy.special import erfc, expit
 
 from gradmath.errors import ExpressionError, InvalidParameterError, NonFiniteError, UnknownActivationError
-from gradmath.expressions import X, parse_expression
+from gradmath.expressions import X, parse_expression, summarise
 from gradmath.validation import suggest
 
 __all__ = [
@@ -145,13 +145,7 @@ class Activation:
 
     def to_json(self) -> dict:
         """A JSON-ready summary: name, expression and derivative (LaTeX and plain)."""
-        return {
-            "name": self.name,
-            "expression": str(self.expression),
-            "expression_latex": sp.latex(self.expression),
-            "derivative": str(self.derivative),
-            "derivative_latex": sp.latex(self.derivative),
-        }
+        return summarise(self.name, self.expression, self.derivative)
 
 
 def _np_erf(z):

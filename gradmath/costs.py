@@ -28,6 +28,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from gradmath.expressions import summarise
 from gradmath.validation import check_choice
 
 __all__ = ["A", "Y", "Cost", "COST_NAMES", "get_cost"]
@@ -68,13 +69,8 @@ class Cost:
         return self.expression.xreplace({A: activation, Y: target})
 
     def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "expression": str(self.expression),
-            "expression_latex": sp.latex(self.expression),
-            "derivative": str(self.derivative),
-            "derivative_latex": sp.latex(self.derivative),
-        }
+        """A JSON-ready summary: name, expression and derivative (LaTeX and plain)."""
+        return summarise(self.name, self.expression, self.derivative)
 
     def _repr_latex_(self) -> str:
         return f"$C(a, y) = {sp.latex(self.expression)}$"

@@ -15,7 +15,7 @@ import sympy as sp
 
 from gradmath.errors import ExpressionError
 
-__all__ = ["X", "parse_expression", "ALLOWED_FUNCTIONS"]
+__all__ = ["X", "parse_expression", "ALLOWED_FUNCTIONS", "summarise"]
 
 #: The variable every activation is written in.
 X = sp.Symbol("x", real=True)
@@ -121,3 +121,14 @@ def _translate(node: ast.AST, text: str):
         f"activation {text!r}: {type(node).__name__} is not allowed "
         "(use numbers, x, pi, E, + - * / ** and functions such as exp, tanh)"
     )
+
+
+def summarise(name: str, expression: sp.Expr, derivative: sp.Expr) -> dict:
+    """A JSON-ready summary of a definition and its derivative, plain and LaTeX."""
+    return {
+        "name": name,
+        "expression": str(expression),
+        "expression_latex": sp.latex(expression),
+        "derivative": str(derivative),
+        "derivative_latex": sp.latex(derivative),
+    }
