@@ -15,6 +15,8 @@ gradmath.errors.NonFiniteError: x has a non-finite value inf at index (0, 1)
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from gradmath.errors import DataError, NonFiniteError, ShapeError
@@ -101,7 +103,7 @@ def first_layer_checked(network: Network, x: np.ndarray, x_offset: int, *, out: 
     without a normal-sized weight are checked in x directly. Only when z is not finite is x
     searched for the entry to name (an overflow of finite values lands there too, then goes on).
     """
-    w = network.weight(2)
+    w = network.weights[0]
     with np.errstate(invalid="ignore"):  # inf − inf or 0·inf from a bad x entry: named below, not warned
         z = np.matmul(x, w.T, out=out)
     with np.errstate(over="ignore", invalid="ignore"):  # a sum is finite only if every term is, or it overflowed
@@ -109,12 +111,18 @@ def first_layer_checked(network: Network, x: np.ndarray, x_offset: int, *, out: 
     if not finite:
         check_finite_rows("x", x, x_offset)
         z = np.matmul(x, w.T, out=out)  # x is finite: the weights overflow; again under the caller's error state
-    unreached = _unreached_inputs(w)
+    unreached = _unreached_inputs(network)
     if unreached.size:
         check_finite_rows("x", x, x_offset, columns=unreached)
     return z
 
 
-def _unreached_inputs(w: np.ndarray) -> np.ndarray:
-    """The columns of w with no entry of normal size (|w_kj| < 2⁻¹⁰²² for every k)."""
-    return np.flatnonzero(~(np.abs(w) >= np.finfo(np.float64).tiny).any(axis=0))
+def _unreached_inputs(network: Network) -> np.ndarray:
+    """The columns of w² with no entry of normal size (|w_kj| < 2⁻¹⁰²² for every k); kept per network."""
+    if network not in _UNREACHED:
+        w = network.weights[0]
+        _UNREACHED[network] = np.flatnonzero(~(np.abs(w) >= np.finfo(np.float64).tiny).any(axis=0))
+    return _UNREACHED[network]
+
+
+_UNREACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

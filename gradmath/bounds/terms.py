@@ -3,7 +3,7 @@
 Bound (a) for layer l is γ_h^(L−l) · c_out · ∏_{r=l+1}^{L} ‖(wʳ)ᵀ‖ · ‖aᴸ − y‖, bound (b) the
 same with each example's max_j |σ′(zʳ_j)| in place of each γ (``proofs/induced-norm-bounds.md``).
 :func:`layer_terms` computes once per network and norm everything that does not depend on
-the examples; :meth:`LayerTerms.check_layer` adds an example batch's part and counts the
+the examples; :meth:`LayerTerms.check_layers` adds an example batch's part and counts the
 measured norms above the bounds.
 """
 
@@ -182,36 +182,40 @@ class LayerTerms:
     log_eps: np.ndarray
     floor: np.ndarray
 
-    def check_layer(self, i: int, measured: np.ndarray, log_res: np.ndarray, abs_res: np.ndarray,
-                    data_part: np.ndarray, abs_data_part: np.ndarray) -> tuple[float, float, int]:
-        """Largest bounds (a) and (b) over the examples and how many ``measured`` exceed them.
+    def check_layers(self, measured: np.ndarray, log_res: np.ndarray, abs_res: np.ndarray,
+                     data_part: np.ndarray, abs_data_part: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per layer, the largest bounds (a) and (b) over the examples and how many ``measured`` exceed them.
 
-        ``measured`` and ``log_res`` are log10 ‖δˡ‖ and log10 ‖aᴸ − y‖ per example, ``abs_res``
-        |log_res| (0 where not finite), ``data_part`` and ``abs_data_part`` the rows of
-        :func:`log10_data_factors` for this layer.
+        ``measured`` ((L − 1) × examples) holds log10 ‖δˡ‖ in row l − 2; ``log_res`` is log10 ‖aᴸ − y‖
+        per example, ``abs_res`` |log_res| (0 where not finite); ``data_part`` and ``abs_data_part``
+        are :func:`log10_data_factors`. Returns three arrays of length L − 1.
         """
-        b_a = self.gamma_part[i] + log_res
-        b_b = data_part + self.w_suffix[i]
+        b_a = self.gamma_part[:, None] + log_res
+        b_b = data_part + self.w_suffix[:, None]
         b_b += log_res
-        # Every tolerance below is ≥ 0 and log10_add(v, floor) ≥ v up to the rounding of v·ln10/ln10
-        # (within 2ε|v|), so an example at or below min(b_a, b_b)(1 − 4ε) − 1e-300 cannot be a
-        # violation; only the rest (none, usually) go through the full test. NaN anywhere: full test.
+        # Every tolerance below is at least slack (≥ 0), rounding is monotone, and log10_add(v, floor)
+        # ≥ v up to the rounding of v·ln10/ln10 (within 2ε|v|), so an example at or below
+        # v(1 − 4ε) − 1e-300 with v = min(b_a, b_b) + slack cannot be a violation; only the rest (none,
+        # usually; an output layer whose bound is its measured value passes on the slack) go through
+        # the full test. NaN anywhere: full test.
         with np.errstate(invalid="ignore"):  # inf − inf: NaN, so those examples take the full test
             low = np.minimum(b_a, b_b)
+            low += self.slack[:, None]
             low -= _LOW_MARGIN * np.abs(low) + 1e-300
-            rest = np.flatnonzero(~(measured <= low))
-        bad = 0
-        if rest.size:
-            m, res, a, b = measured[rest], abs_res[rest], b_a[rest], b_b[rest]
-            terms = res + np.where(np.isfinite(m), np.abs(m), 0.0)
-            tol_a = self.slack[i] + self.log_eps[i] * (self.abs_gamma_part[i] + terms)
-            tol_b = self.slack[i] + self.log_eps[i] * (abs_data_part[rest] + self.abs_w_suffix[i] + terms)
-            limit = log10_add(np.minimum(a + tol_a, b + tol_b), self.floor[i])
-            bad = int(np.count_nonzero(m > limit))
-        return float(b_a.max()), float(b_b.max()), bad
+            layer, example = np.nonzero(~(measured <= low))
+        bad = np.zeros(len(self.gamma_part), dtype=np.int64)
+        if layer.size:
+            m, a, b = measured[layer, example], b_a[layer, example], b_b[layer, example]
+            terms = abs_res[example] + np.where(np.isfinite(m), np.abs(m), 0.0)
+            tol_a = self.slack[layer] + self.log_eps[layer] * (self.abs_gamma_part[layer] + terms)
+            tol_b = self.slack[layer] + self.log_eps[layer] * (abs_data_part[layer, example]
+                                                               + self.abs_w_suffix[layer] + terms)
+            limit = log10_add(np.minimum(a + tol_a, b + tol_b), self.floor[layer])
+            bad += np.bincount(layer[m > limit], minlength=len(bad))
+        return b_a.max(axis=1), b_b.max(axis=1), bad
 
 
-#: Relative margin of the fast no-violation test in :meth:`LayerTerms.check_layer` (twice the 2ε needed).
+#: Relative margin of the fast no-violation test in :meth:`LayerTerms.check_layers` (twice the 2ε needed).
 _LOW_MARGIN = 4 * _EPS
 
 
