@@ -292,3 +292,23 @@ def test_measured_norms_are_those_of_the_deltas():
         report = verify_network(net, x, y, norm=norm)
         for layer, d in zip(report.layers, deltas):
             assert layer.delta_max == pytest.approx(10 ** log10_vector_norms(d, norm).max(), rel=1e-14)
+
+
+def test_pipelined_and_parallel_chunks_give_the_same_report(monkeypatch):
+    """Networks whose first product dominates are checked by a pipeline (one thread forms x(w²)ᵀ ahead);
+    the report equals the one from chunks spread over threads, bit for bit, and a bad input found by
+    the pipeline's worker is named as before."""
+    from gradmath.bounds import verify as verify_module
+
+    net = Network.random((40, 6, 5, 3), seed=2, cost="quadratic")
+    assert verify_module._first_product_dominates(net)
+    assert not verify_module._first_product_dominates(Network.random((5, 7, 3), seed=1))
+    rng = np.random.default_rng(4)
+    x, y = rng.random((300, 40)) * 3.0, rng.random((300, 3))
+    piped = verify_network(net, x, y, chunk_size=16).to_json()
+    x_bad = x.copy()
+    x_bad[217, 5] = np.nan
+    with pytest.raises(NonFiniteError, match=r"at index \(217, 5\)"):
+        verify_network(net, x_bad, y, chunk_size=16)
+    monkeypatch.setattr(verify_module, "_first_product_dominates", lambda network: False)
+    assert verify_network(net, x, y, chunk_size=16).to_json() == piped

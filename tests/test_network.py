@@ -107,3 +107,29 @@ def test_binary_labels_for_one_output_unit_are_its_targets():
     np.testing.assert_array_equal(y, [[0.0], [1.0], [1.0]])
     with pytest.raises(DataError, match="labels must lie in"):
         prepare_batch(net, np.zeros((2, 2)), np.array([0, 2]))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("buffered", [False, True])
+def test_fused_sigma_and_prime_agree_with_the_activation_kernels(name, buffered):
+    """The one-exponential kernels of the backward pass, over the whole float range (z < −709.78
+    takes the sigmoid's overflow-free fallback), against the activation's own stable kernels."""
+    from gradmath.activations import get_activation
+    from gradmath.backprop import _FUSED, ChunkBuffers
+
+    z = np.concatenate([np.linspace(-800.0, 800.0, 4001), [-745.2, -709.9, -709.7, 0.0, -0.0, 1e-300, -1e-300]])
+    z = np.tile(z, (3, 1)).T  # rows × 3 units
+    out = None
+    if buffered:
+        buffers = ChunkBuffers(z.shape[0])
+        view = buffers.take("z", 2, z.shape[0], 3)  # units along rows in memory, as verify_network keeps them
+        view[...] = z
+        z = view
+        out = [buffers.take(kind, 2, z.shape[0], 3) for kind in ("a", "p", "t")]
+    act = get_activation(name)
+    a, prime = _FUSED[name](z, out)
+    tiny = np.finfo(np.float64).tiny
+    for got, want in ((a, act.stable_sigma(z)), (prime, act.stable_prime(z))):
+        normal = np.abs(want) >= tiny
+        np.testing.assert_allclose(got[normal], want[normal], rtol=8 * np.finfo(np.float64).eps, atol=0)
+        np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=tiny)  # subnormal or zero
