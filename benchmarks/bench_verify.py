@@ -14,17 +14,26 @@ Goals (issue 4):
    10× faster than ``numpy.linalg.norm(ord=2)``;
 5. peak memory for N = 60,000 (reported).
 
-Where the verifier's time goes on [784,30,30,30,30,10], N = 10,000 (2 cores, threaded chunks, medians
-of interleaved runs): the first-layer product x(w²)ᵀ alone takes about 11.5 ms, PyTorch's whole run
-about 26 ms, verify_network about 33–35 ms. Most of the rest is elementwise work on the 30-wide
-layers (σ and σ′ from one exponential, bias, rescaling, norms) and fresh per-chunk arrays: with
-glibc's MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ raised, so that freed chunk arrays are not
-returned to the system and faulted in again, the same run is about 8% faster (ratio 1.35 → 1.23).
-verify_network reuses per-thread buffers for the pass's arrays (backprop.ChunkBuffers): that takes
-the first call from 1.7 to 1.5 × PyTorch, repeated calls only by about 1%; where the rest of the
-allocator's share goes (the smaller per-chunk arrays of the bounds, most likely) is not yet measured.
+Where the verifier's time goes on [784,30,30,30,30,10], N = 10,000 (2 cores): the first-layer
+products x(w²)ᵀ take about 13 ms of one core, everything else (σ and σ′ from one exponential,
+the 30-wide products, the per-row power-of-two scaling, norms and bounds) about 17 ms. Each chunk's
+arrays keep the examples along the contiguous axis, so per-example reductions over a layer's units
+are vector operations. Because the later layers are narrow, spreading whole chunks over two threads
+mostly makes their many short NumPy calls wait for each other's interpreter lock; instead one
+thread forms the first products ahead (long BLAS calls that release the lock) while the calling
+thread does the rest (``gradmath.bounds.verify._pipelined``). On the wide network every call is
+long and whole chunks run on both threads.
 
-Every timing is the best of several repeats. Each measurement that needs a clean
+The wide goal has a ceiling set by arithmetic: the verifier must do the pass's matrix products,
+2·Σ n_{l−1}n_l (forward) + 2·Σ_{l≥3} n_{l−1}n_l (backward) FLOPs per example, so at the machine's
+measured matmul rate no code can beat the loop by more than (loop time per example) × rate / FLOPs;
+the script prints that ceiling beside the measured speed-up. The spectral norm is bound by memory
+bandwidth: each Lanczos step reads the 128 MiB matrix twice (Av and Aᵀu), so its time is the number
+of steps times that product; the script prints both.
+
+Every timing is the best of several repeats (the loops' too: a loop that allocates network2's
+1024×1024 nabla_w matrices per example varies between about 4 and 10 ms per example from run to run
+with the allocator's state, and the best is the fair reference). Each measurement that needs a clean
 process runs in a subprocess of this script (``--child NAME``) and prints one JSON line.
 """
 
@@ -166,10 +175,13 @@ def child_spectral(sizes, n, repeats):
     a = np.random.default_rng(0).standard_normal((n, n))
     fast = spectral_norm(a, method="lanczos")
     t_fast = _best(lambda: spectral_norm(a, method="lanczos"), repeats)
+    v = np.random.default_rng(1).standard_normal(n)
+    t_product = _best(lambda: a.T @ (a @ v), 10)
     start = time.perf_counter()
     dense = float(np.linalg.norm(a, ord=2))
     t_dense = time.perf_counter() - start
     return {"lanczos_seconds": t_fast, "dense_seconds": t_dense, "lanczos": fast.value, "dense": dense,
+            "product_seconds": t_product,
             "stated_relative_error": fast.relative_error, "relative_difference": abs(fast.value - dense) / dense}
 
 
@@ -212,8 +224,8 @@ def main(argv=None) -> int:
         torch = _run_child("torch", NARROW, n, 7)
     except subprocess.CalledProcessError:
         torch = None
-    loop = _run_child("loop", NARROW, n, 1)
-    loop_d = _run_child("loop-deltas", NARROW, n, 1)
+    loop = _run_child("loop", NARROW, n, 3)
+    loop_d = _run_child("loop-deltas", NARROW, n, 3)
     print(f"[784,30,30,30,30,10], N = {n}: all per-example δˡ plus bounds (a), (b), (c)")
     print(f"  gradmath verify_network  {ours['seconds']:.4f} s (first call, with the weight norms: "
           f"{ours['first_seconds']:.4f} s)")
@@ -234,8 +246,8 @@ def main(argv=None) -> int:
     rows.append(("  the same, loop without nabla_w", loop_d["seconds"] / ours["seconds"]))
 
     wide = _run_child("gradmath", WIDE, n_wide, 3)
-    loop_wide = _run_child("loop", WIDE, n_loop_wide, 1)
-    loop_wide_d = _run_child("loop-deltas", WIDE, n_loop_wide, 1)
+    loop_wide = _run_child("loop", WIDE, n_loop_wide, 3)
+    loop_wide_d = _run_child("loop-deltas", WIDE, n_loop_wide, 3)
     matmul = _run_child("matmul", WIDE, n_wide, 5)
     per_ex_ours, per_ex_loop = wide["seconds"] / n_wide, loop_wide["seconds"] / n_loop_wide
     flops = 2.0 * n_wide * (sum(a * b for a, b in zip(WIDE[:-1], WIDE[1:]))
@@ -245,8 +257,10 @@ def main(argv=None) -> int:
     print(f"  gradmath verify_network  {wide['seconds']:.4f} s = {per_ex_ours * 1e6:.1f} µs/example, "
           f"{rate:.1f} GFLOP/s of matmul work (first call, with three 1024×1024 spectral norms: "
           f"{wide['first_seconds']:.4f} s)")
+    ceiling = per_ex_loop * matmul["gflops"] * 1e9 / (flops / n_wide)
     print(f"  network2-style loop      {per_ex_loop * 1e6:.1f} µs/example   speed-up = {per_ex_loop / per_ex_ours:.1f}×"
-          "  (goal ≥ 50)")
+          f"  (goal ≥ 50; ceiling at the measured matmul rate: {ceiling:.1f}×, since {flops / n_wide / 1e6:.1f} "
+          f"MFLOP per example at {matmul['gflops']:.1f} GFLOP/s take {flops / n_wide / matmul['gflops'] / 1e3:.1f} µs)")
     per_ex_loop_d = loop_wide_d["seconds"] / n_loop_wide
     print(f"    (the loop without nabla_w: {per_ex_loop_d * 1e6:.1f} µs/example, speed-up "
           f"{per_ex_loop_d / per_ex_ours:.1f}×; at the full matmul rate the speed-up could be at most "
@@ -254,6 +268,7 @@ def main(argv=None) -> int:
     print(f"  matmul ({n_wide}×1024 @ 1024×1024) {matmul['gflops']:.1f} GFLOP/s   fraction = "
           f"{rate / matmul['gflops']:.2f}  (goal ≥ 0.6)")
     rows.append(("speed-up vs per-example loop, wide (≥ 50)", per_ex_loop / per_ex_ours))
+    rows.append(("  ceiling at the measured matmul rate", ceiling))
     rows.append(("  the same, loop without nabla_w", per_ex_loop_d / per_ex_ours))
     rows.append(("fraction of matmul FLOP rate, wide (≥ 0.6)", rate / matmul["gflops"]))
     rows.append(("  the same, first call with weight norms", flops / wide["first_seconds"] / 1e9 / matmul["gflops"]))
@@ -263,6 +278,8 @@ def main(argv=None) -> int:
     print(f"spectral norm of a {n_spec}×{n_spec} Gaussian matrix")
     print(f"  Lanczos (svds k=1) {spec['lanczos_seconds']:.3f} s, numpy.linalg.norm(ord=2) {spec['dense_seconds']:.3f} s"
           f"   speed-up = {spec_ratio:.1f}×  (goal ≥ 10)")
+    print(f"  one product Aᵀ(Av) {spec['product_seconds'] * 1e3:.1f} ms: the Lanczos time is "
+          f"{spec['lanczos_seconds'] / spec['product_seconds']:.0f} such products (memory-bound)")
     print(f"  relative difference {spec['relative_difference']:.1e}, stated relative error "
           f"{spec['stated_relative_error']:.1e}  (goal ≤ 1e-12)")
     rows.append(("spectral norm speed-up vs dense (≥ 10)", spec_ratio))

@@ -31,7 +31,8 @@ __all__ = ["verify_network", "MAX_THREADS", "VERIFY_CHUNK_BYTES", "VERIFY_CHUNK_
 #: Chunks are verified on up to this many threads at once (NumPy and SciPy release the GIL), each
 #: with a one-thread BLAS: products such as (N × 30)(30 × 30) are too small to share between BLAS
 #: threads, which on a busy 2-core machine mostly wait for each other (3× slower, measured), while
-#: whole chunks share well and parallelise the elementwise work too.
+#: whole chunks share well when their NumPy calls are long (wide layers). For narrow later layers
+#: see :func:`_first_product_dominates`.
 MAX_THREADS = 8
 
 #: Default chunk: at most VERIFY_CHUNK_BYTES of activations and VERIFY_CHUNK_MAX_ROWS examples, and at
