@@ -312,3 +312,25 @@ def test_pipelined_and_parallel_chunks_give_the_same_report(monkeypatch):
         verify_network(net, x_bad, y, chunk_size=16)
     monkeypatch.setattr(verify_module, "_first_product_dominates", lambda network: False)
     assert verify_network(net, x, y, chunk_size=16).to_json() == piped
+
+
+@pytest.mark.parametrize("norm", ["2", "1", "inf"])
+def test_check_layers_counts_exactly_the_examples_above_a_bound(norm):
+    """The per-layer count is not vacuous: examples placed just above min(bound (a), bound (b)) by more
+    than the rounding allowance are counted, those at it or within rounding of it are not."""
+    from gradmath.bounds.terms import layer_terms
+
+    net = Network.random((6, 5, 4, 3), seed=7, cost="quadratic")
+    terms = layer_terms(net, norm)
+    rng = np.random.default_rng(0)
+    k, layers = 400, net.depth - 1
+    log_res = rng.uniform(-3.0, 1.0, k)
+    data_part = np.cumsum(np.log10(rng.uniform(0.01, 0.25, (layers, k)))[::-1], axis=0)[::-1]
+    abs_data_part = np.cumsum(np.abs(np.log10(rng.uniform(0.01, 0.25, (layers, k))))[::-1], axis=0)[::-1]
+    bound = np.minimum(terms.gamma_part[:, None] + log_res, data_part + terms.w_suffix[:, None] + log_res)
+    offsets = rng.choice([-1.0, -1e-6, 0.0, 1e-16, 1e-9, 0.5], size=(layers, k))
+    measured = bound + offsets
+    max_a, max_b, bad = terms.check_layers(measured, log_res, np.abs(log_res), data_part, abs_data_part)
+    np.testing.assert_array_equal(bad, (offsets >= 1e-9).sum(axis=1))
+    np.testing.assert_allclose(max_a, (terms.gamma_part[:, None] + log_res).max(axis=1), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(max_b, (data_part + terms.w_suffix[:, None] + log_res).max(axis=1), rtol=0, atol=1e-15)
