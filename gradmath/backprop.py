@@ -211,7 +211,7 @@ class ChunkBuffers:
 def _forward_with_primes(network: Network, x: np.ndarray, x_offset: int | None = None,
                          buffers: ChunkBuffers | None = None, first_product: np.ndarray | None = None):
     """Activations, weighted inputs and σ′(zˡ) in one sweep (σ and σ′ of the built-in sigmoid and
-    tanh share one exponential; they agree with the activation's own kernels to an ulp or two).
+    tanh share one exponential; they agree with the activation's own kernels to a few ulps).
 
     With ``x_offset``, x's finiteness is checked here, from z² (see :func:`gradmath.batch.first_layer_checked`),
     and a bad entry is named with its row counted from ``x_offset``. With ``buffers``, zˡ, aˡ
