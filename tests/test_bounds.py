@@ -334,3 +334,12 @@ def test_check_layers_counts_exactly_the_examples_above_a_bound(norm):
     np.testing.assert_array_equal(bad, (offsets >= 1e-9).sum(axis=1))
     np.testing.assert_allclose(max_a, (terms.gamma_part[:, None] + log_res).max(axis=1), rtol=0, atol=1e-15)
     np.testing.assert_allclose(max_b, (data_part + terms.w_suffix[:, None] + log_res).max(axis=1), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("inputs", [40, 2])  # a pipelined network and one checked in parallel chunks
+def test_activations_that_overflow_are_named_by_layer(inputs):
+    net = Network([np.full((3, inputs), 1e200), np.full((3, 3), 1e200), np.ones((1, 3))],
+                  [np.zeros(3), np.zeros(3), np.zeros(1)], "softplus", "sigmoid", "quadratic")
+    x, y = np.full((300, inputs), 0.5), np.zeros((300, 1))
+    with np.errstate(over="ignore"), pytest.raises(NonFiniteError, match="layer 3: activations overflow float64"):
+        verify_network(net, x, y, chunk_size=16)

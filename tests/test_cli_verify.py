@@ -104,3 +104,15 @@ def test_reproduce_step_writes_a_clean_report(tmp_path):
     assert [r["norm"] for r in payload["reports"]] == ["2", "1", "inf"]
     assert all(r["violations"] == 0 for r in payload["reports"])
     assert payload["training"]["training_accuracy"] > 0.9
+
+
+def test_verify_of_a_network_whose_activations_overflow_prints_one_line_per_message(tmp_path, capsys):
+    net = Network([np.full((3, 64), 1e200), np.full((3, 3), 1e200), np.ones((10, 3))],
+                  [np.zeros(3), np.zeros(3), np.zeros(10)], "softplus", "sigmoid", "quadratic")
+    model = save_network(net, tmp_path / "big.npz")
+    with np.errstate(all="warn", under="ignore"):  # NumPy's default, as a user's shell has it (tests raise)
+        assert main(["verify", str(model), "--data", "digits", "-q"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == ("gradmath verify: error: layer 3: activations overflow float64 "
+                       "(weights too large for this input)")
+    assert err[:-1] == ["gradmath verify: warning: overflow encountered in matmul"]  # one line, no source line

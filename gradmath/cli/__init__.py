@@ -3,7 +3,7 @@
 Each subcommand lives in its own module with a ``register(subparsers)``
 function; everything it prints comes from result objects of the library.
 Errors a user can cause (:class:`gradmath.errors.GradmathError`) become one line
-on stderr and exit code 2.
+on stderr and exit code 2; warnings (NumPy's floating-point ones, say) one line each.
 
 >>> main(["gamma", "--activation", "sigmod"])   # prints one line on stderr
 2
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 from gradmath.cli._common import EXAMPLE_FORMATTER, OneLineParser
 from gradmath.errors import GradmathError
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(handler(args) or 0)
+        with warnings.catch_warnings():  # restores showwarning afterwards
+            warnings.showwarning = _one_line_warning(args.command)
+            return int(handler(args) or 0)
     except GradmathError as err:
         print(f"gradmath {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -67,3 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `gradmath ... | head`
         return 0
+
+
+def _one_line_warning(command: str):
+    """A ``warnings.showwarning`` that prints ``gradmath COMMAND: warning: MESSAGE`` (no source line)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"gradmath {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
