@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 import sympy as sp
 
 from gradmath.costs import A, Y
-from gradmath.symbolic.checks import Check
+from gradmath.symbolic.checks import Check, checks_markdown
 
 __all__ = ["ChainDerivation", "chain_symbol", "expression_size"]
 
@@ -156,11 +156,7 @@ class ChainDerivation:
         if self.sigma_prime_cancels:
             out += [f"The σ′(z_{L}) factor cancels: δ^{L} = a_{L} − y, so "
                     f"$\\frac{{\\partial C}}{{\\partial b_{{{l}}}}} = {self.reduced_form_latex()}$.", ""]
-        out += ["| check | exact | passed | what was compared |", "|---|---|---|---|"]
-        out += [f"| {c.name} | {'yes' if c.exact else 'no'} | {'yes' if c.passed else 'NO'} | {c.detail} |"
-                for c in self.checks]
-        out += ["", f"Verified: {'yes' if self.verified else 'NO'}."]
-        return "\n".join(out)
+        return "\n".join(out + checks_markdown(self.checks, self.verified))
 
     def to_json(self) -> dict:
         """A JSON-ready dict; ``derivative`` and ``product_form`` are LaTeX strings."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["Check", "name_derivatives", "DEFAULT_DIGITS", "TOLERANCE_DIGITS"]
+__all__ = ["Check", "checks_markdown", "name_derivatives", "DEFAULT_DIGITS", "TOLERANCE_DIGITS"]
 
 #: Significant digits the numeric check asks for.
 DEFAULT_DIGITS = 30
@@ -39,6 +39,21 @@ class Check:
 
     def to_json(self) -> dict:
         return {"name": self.name, "passed": self.passed, "exact": self.exact, "detail": self.detail}
+
+
+def checks_markdown(checks, verified: bool) -> list[str]:
+    """The checks of a derivation as Markdown lines: a table, then whether all passed.
+
+    >>> print("\\n".join(checks_markdown([Check("nested", True, True, "sympy.diff")], True)))
+    | check | exact | passed | what was compared |
+    |---|---|---|---|
+    | nested | yes | yes | sympy.diff |
+    <BLANKLINE>
+    Verified: yes.
+    """
+    out = ["| check | exact | passed | what was compared |", "|---|---|---|---|"]
+    out += [f"| {c.name} | {'yes' if c.exact else 'no'} | {'yes' if c.passed else 'NO'} | {c.detail} |" for c in checks]
+    return out + ["", f"Verified: {'yes' if verified else 'NO'}."]
 
 
 def name_derivatives(expr: sp.Expr, primes: dict) -> sp.Expr:

@@ -45,7 +45,7 @@ from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
 from gradmath.finite_difference import checked_derivative
-from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, name_derivatives
+from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, checks_markdown, name_derivatives
 from gradmath.symbolic.renaming import rename
 from gradmath.validation import check_int, parse_sizes
 
@@ -153,13 +153,8 @@ class MatrixDerivation:
             "",
             f"$$\n{self.to_latex()}\n$$",
             "",
-            "| check | exact | passed | what was compared |",
-            "|---|---|---|---|",
         ]
-        out += [f"| {c.name} | {'yes' if c.exact else 'no'} | {'yes' if c.passed else 'NO'} | {c.detail} |"
-                for c in self.checks]
-        out += ["", f"Verified: {'yes' if self.verified else 'NO'}."]
-        return "\n".join(out)
+        return "\n".join(out + checks_markdown(self.checks, self.verified))
 
     def to_json(self) -> dict:
         """JSON-ready: sizes, names, each layer's product form and entries (LaTeX), checks."""
