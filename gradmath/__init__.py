@@ -8,18 +8,26 @@ verification on real networks (:mod:`gradmath.network`, :mod:`gradmath.backprop`
 >>> import gradmath
 >>> gradmath.get_activation("sigmoid").gamma.exact
 1/4
+
+The names below are loaded on first use (PEP 562), so ``import gradmath`` (and the
+command line's ``--help``) does not pay for importing SymPy.
 """
 
-from gradmath.activations import (
-    Activation,
-    activation_names,
-    get_activation,
-    register_activation,
-    unregister_activation,
-)
-from gradmath.errors import GradmathError
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it, imported on first access.
+_LAZY = {
+    "Activation": "gradmath.activations",
+    "activation_names": "gradmath.activations",
+    "get_activation": "gradmath.activations",
+    "register_activation": "gradmath.activations",
+    "unregister_activation": "gradmath.activations",
+    "GradmathError": "gradmath.errors",
+}
 
 __all__ = [
     "Activation",
@@ -30,3 +38,17 @@ __all__ = [
     "unregister_activation",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """Import the module behind a public name on first access and keep the value."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gradmath' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

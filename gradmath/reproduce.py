@@ -25,7 +25,6 @@ from pathlib import Path
 from gradmath.errors import UnknownNameError
 from gradmath.reports import SEED
 from gradmath.reports.files import write_json
-from gradmath.validation import suggest
 
 __all__ = ["STEPS", "ReproduceResult", "reproduce", "resolve_steps", "DEFAULT_OUT"]
 
@@ -90,6 +89,8 @@ def reproduce(out: Path = DEFAULT_OUT, *, steps: Sequence[str] | None = None,
 
 def resolve_steps(steps: Sequence[str] | None) -> list[str]:
     """The step names to run (all for ``None``); unknown names raise :class:`UnknownNameError`."""
+    from gradmath.validation import suggest  # NumPy; not needed by ``gradmath reproduce --help``
+
     known = [name for name, _ in STEPS]
     chosen = known if steps is None else list(steps)
     for name in chosen:

@@ -8,6 +8,8 @@ import sys
 from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
 
 FORMATS = ("markdown", "latex", "json")
+#: gradmath.costs.COST_NAMES, named here so that ``--help`` need not import SymPy (tests/test_cli.py compares them).
+COST_NAMES = ("quadratic", "cross-entropy")
 
 EXAMPLES = """examples:
   gradmath derive chain --depth 4 --layer 1 --activation sigmoid --cost quadratic
@@ -36,8 +38,6 @@ MATRIX_EXAMPLES = """examples:
 
 def register(subparsers) -> None:
     """Add ``derive chain`` and ``derive matrix``."""
-    from gradmath.costs import COST_NAMES
-
     p = subparsers.add_parser(
         "derive", help="derive a gradient symbolically and check it",
         description="Derive ∂C/∂b and ∂C/∂w symbolically (SymPy) and check them exactly and against mpmath.",
