@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import mpmath
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The result cache (gradmath.cache) never touches the user's folder during tests, and stays off unless a
+# test turns it on (tests/test_cache.py), so no stored result can hide a monkeypatched library function.
+os.environ["GRADMATH_CACHE_DIR"] = _CACHE_DIR = tempfile.mkdtemp(prefix="gradmath-test-cache-")
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
+os.environ["GRADMATH_NO_CACHE"] = "1"
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
