@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,46 @@ def test_console_script_runs_as_a_module():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["gamma_exact"] == "1"
+
+
+def test_help_and_usage_errors_import_no_sympy_scipy_or_numpy():
+    """`import gradmath`, `import gradmath.cli`, building the parser, every --help and a usage error load none of
+    the heavy libraries (a property of the imports, checked in a fresh interpreter; benchmarks/bench_cli.py
+    measures the time)."""
+    script = textwrap.dedent("""
+        import contextlib, io, sys
+        import gradmath, gradmath.cli
+        from gradmath.cli import COMMANDS, build_parser, main
+        build_parser()
+        codes = []
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            for argv in [["--help"], ["--version"], *[[c, "--help"] for c in COMMANDS],
+                         ["derive", "chain", "--help"], ["derive", "matrix", "--help"],
+                         ["window", "--digits", "many"], ["nonsense"]]:
+                codes.append(main(argv))
+        heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sympy", "scipy", "numpy", "mpmath", "tqdm"})
+        print(codes, heavy)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    codes, heavy = done.stdout.rsplit("] ", 1)
+    assert codes == "[" + ", ".join(["0"] * (len(COMMANDS) + 4) + ["2", "2"])
+    assert heavy.strip() == "[]"
+
+
+def test_the_package_names_load_on_first_use():
+    import gradmath
+
+    assert gradmath.get_activation("tanh").name == "tanh"
+    assert issubclass(gradmath.GradmathError, Exception)
+    assert set(gradmath.__all__) <= set(dir(gradmath))
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        gradmath.nonsense  # noqa: B018
+
+
+def test_derive_help_names_every_cost():
+    from gradmath.cli.derive import COST_NAMES as named_in_help
+    from gradmath.costs import COST_NAMES
+
+    assert tuple(named_in_help) == tuple(COST_NAMES)
