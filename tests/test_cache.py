@@ -294,3 +294,14 @@ def test_a_warm_process_replays_byte_for_byte_without_sympy(tmp_path):
     assert runs[0].stderr.endswith(b"sympy loaded: True")
     assert runs[1].stderr.endswith(b"sympy loaded: False")
     assert runs[0].stderr.removesuffix(b"sympy loaded: True") == runs[1].stderr.removesuffix(b"sympy loaded: False")
+
+
+def test_an_unusable_cache_folder_never_fails_the_command(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("GRADMATH_NO_CACHE", raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GRADMATH_CACHE_DIR", str(blocker))
+    for _ in range(2):
+        assert main(["gamma", "--activation", "tanh"]) == 0
+        assert "| tanh |" in capsys.readouterr().out
+    assert blocker.read_text() == "not a folder"

@@ -116,7 +116,10 @@ def _cache_for(args: argparse.Namespace):
         return None, None
     from gradmath.cache import default_cache, result_key
 
-    cache = default_cache()
+    try:
+        cache = default_cache()
+    except RuntimeError:  # no home folder to put it in
+        return None, None
     if cache is None:
         return None, None
     arguments = {k: v for k, v in vars(args).items() if k not in ("handler", "no_cache")}
@@ -131,7 +134,10 @@ def _cache_for(args: argparse.Namespace):
         except Exception:  # noqa: BLE001 - any refusal: leave it to the command
             return None, None
     arguments["stdout_isatty"], arguments["stderr_isatty"] = _isatty(sys.stdout), _isatty(sys.stderr)
-    return cache, result_key(args.command, arguments)
+    try:
+        return cache, result_key(args.command, arguments)
+    except (OSError, RuntimeError, ValueError, ImportError):  # an unreadable source file, say: run uncached
+        return None, None
 
 
 def run_cached(cache, key, compute) -> int:
