@@ -95,18 +95,41 @@ def hash_sources(root: Path) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _versions() -> dict[str, str | None]:
-    import importlib.metadata
-
+def _versions() -> dict[str, Any]:
     from gradmath import __version__
 
-    found: dict[str, str | None] = {"gradmath": __version__, "python": sys.version.split()[0]}
-    for name in LIBRARIES:
+    return {"gradmath": __version__, "python": sys.version.split()[0],
+            **{name: _library_version(name) for name in LIBRARIES}}
+
+
+def _library_version(name: str) -> list | None:
+    """``[version, file, mtime_ns, size]`` of an installed library, found without importing it.
+
+    The version is read from the ``NAME-VERSION.dist-info`` folder beside the package
+    (:mod:`importlib.metadata` costs more to import than the whole lookup), and the file
+    facts of its ``__init__.py`` make a reinstall of the same version a new key.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return None
+    origin = Path(spec.origin)
+    info = origin.stat()
+    found = sorted(origin.parent.parent.glob(f"{name}-*.dist-info"))
+    if len(found) == 1:
+        version = found[0].name[len(name) + 1:-len(".dist-info")]
+    else:
+        import importlib.metadata
+
         try:
-            found[name] = importlib.metadata.version(name)
+            version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+            version = None
+    return [version, str(origin), info.st_mtime_ns, info.st_size]
 
 
 def _normalise(value: Any) -> Any:

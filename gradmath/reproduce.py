@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.metadata
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -63,6 +62,8 @@ def reproduce(out: Path = DEFAULT_OUT, *, steps: Sequence[str] | None = None,
     ``progress`` is called with each step's name before it runs and may be
     handed down to the step for finer messages.
     """
+    import importlib.metadata  # here, not at the top: ``gradmath --help`` imports this module
+
     chosen = resolve_steps(steps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,8 @@ def resolve_steps(steps: Sequence[str] | None) -> list[str]:
 
 
 def _installed(name: str) -> bool:
+    import importlib.metadata
+
     try:
         importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
