@@ -305,3 +305,40 @@ def test_an_unusable_cache_folder_never_fails_the_command(monkeypatch, tmp_path,
         assert main(["gamma", "--activation", "tanh"]) == 0
         assert "| tanh |" in capsys.readouterr().out
     assert blocker.read_text() == "not a folder"
+
+
+def _compute(*writes, code=0):
+    """A stand-in command: the given (stream, text) writes, then ``code``."""
+    def compute():
+        for stream, text in writes:
+            getattr(sys, stream).write(text)
+        return code
+    return compute
+
+
+def test_replay_keeps_the_order_of_stdout_and_stderr(tmp_path, capsys):
+    cache, key = ResultCache(tmp_path), _key()
+    compute = _compute(("stdout", "a"), ("stderr", "note\n"), ("stdout", "b\n"), ("stdout", "c\n"))
+    assert gradmath.cli.run_cached(cache, key, compute) == 0
+    first = capsys.readouterr()
+    assert cache.get(key) == {"output": [[1, "a"], [2, "note\n"], [1, "b\nc\n"]]}
+    assert gradmath.cli.run_cached(cache, key, _compute(("stdout", "not run\n"))) == 0
+    assert capsys.readouterr() == first == ("ab\nc\n", "note\n")
+
+
+@pytest.mark.parametrize(
+    "compute",
+    [_compute(("stdout", "half"), code=1),
+     _compute(("stderr", "\r 40% |####      |"), ("stdout", "done\n")),
+     lambda: sys.stdout.buffer.write(b"bytes the recorder cannot see\n") and 0],
+    ids=["exit-code-1", "progress-bar", "binary-write"],
+)
+def test_failures_progress_bars_and_unseen_writes_are_not_stored(tmp_path, capsys, compute):
+    cache = ResultCache(tmp_path)
+    gradmath.cli.run_cached(cache, _key(), compute)
+    assert cache.get(_key()) is None and list(tmp_path.iterdir()) == []
+
+
+def test_only_commands_that_read_nothing_but_their_arguments_are_cached():
+    assert gradmath.cli.CACHED_COMMANDS <= set(gradmath.cli.COMMANDS)
+    assert not gradmath.cli.CACHED_COMMANDS & {"verify", "speeds", "reproduce"}  # files in, files out
