@@ -176,8 +176,8 @@ def _stored_output(stored) -> list | None:
 class _Recorder:
     """A text stream that passes writes through to ``stream`` and records them as ``[fd, text]``.
 
-    Any use beyond ``write``/``flush``/``isatty``/``encoding``/``errors`` (a ``buffer`` or ``fileno``, whose writes it
-    cannot see) marks the recording spoiled, so it is not stored.
+    Any use beyond ``write``, ``flush``, ``isatty``, ``encoding`` and ``errors`` (a ``buffer``
+    or ``fileno``, whose writes it cannot see) marks the recording spoiled, so it is not stored.
     """
 
     def __init__(self, stream, fd: int, record: list):
