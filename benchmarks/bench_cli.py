@@ -56,8 +56,11 @@ def _wall(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(runs: int, *, bytecode: bool = True) -> list[tuple[str, list[tuple[float, float]], list[tuple[float, float]], float | None]]:
-    """For each case: its wall times, the reference's wall times taken in turn with them, and the goal."""
+Times = list[tuple[float, float]]
+
+
+def measure(runs: int, *, bytecode: bool = True) -> list[tuple[str, Times, Times, float | None]]:
+    """For each case: its (wall, cpu) times, the reference's taken in turn with them, and the goal."""
     folder = Path(tempfile.mkdtemp(prefix="gradmath-bench-cache-"))
     env = {k: v for k, v in os.environ.items() if k != "GRADMATH_NO_CACHE"}
     if bytecode:  # as installed: modules load from __pycache__ instead of being compiled each run
