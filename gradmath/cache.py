@@ -17,6 +17,10 @@ so a changed source or library never serves a stale result.
 
 Nothing read from the cache is executed or parsed as anything but JSON strings.
 
+Code whose result depends on more than its arguments (a search that ran out of its time
+limit and fell back to an estimate, say) calls :func:`uncacheable`, and the command line
+then does not store what the command printed.
+
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as folder:
 ...     cache = ResultCache(folder)
@@ -39,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ResultCache", "default_cache", "cache_folder", "cache_disabled", "result_key", "source_hash",
-           "hash_sources", "MAX_ENTRY_BYTES", "MAX_TOTAL_BYTES", "MAX_ARGUMENTS_CHARS"]
+           "hash_sources", "uncacheable", "start_recording", "uncacheable_reason", "MAX_ENTRY_BYTES", "MAX_TOTAL_BYTES", "MAX_ARGUMENTS_CHARS"]
 
 #: Environment variable naming the cache folder.
 ENV_FOLDER = "GRADMATH_CACHE_DIR"
@@ -57,6 +61,27 @@ FORMAT = 1
 LIBRARIES = ("sympy", "mpmath", "numpy", "scipy")
 #: Temporary files older than this (seconds) are debris of an interrupted write.
 _STALE_TEMP_SECONDS = 3600
+
+
+#: Why the result now being computed must not be stored (empty: it may be); see :func:`uncacheable`.
+_UNCACHEABLE: list[str] = []
+
+
+def uncacheable(reason: str) -> None:
+    """Say that the result now being computed depends on more than its arguments (a time limit
+    ran out, say), so it is not stored. Cheap, and harmless outside the command line."""
+    if not _UNCACHEABLE:
+        _UNCACHEABLE.append(str(reason))
+
+
+def start_recording() -> None:
+    """Forget earlier :func:`uncacheable` calls (the command line calls this before each command)."""
+    _UNCACHEABLE.clear()
+
+
+def uncacheable_reason() -> str | None:
+    """The first reason given to :func:`uncacheable` since :func:`start_recording`, or ``None``."""
+    return _UNCACHEABLE[0] if _UNCACHEABLE else None
 
 
 def cache_disabled() -> bool:

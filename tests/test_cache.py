@@ -151,14 +151,13 @@ def test_concurrent_writers_leave_a_whole_entry(tmp_path):
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", writer, str(tmp_path), str(who)], env=env) for who in range(4)]
-    cache, seen = ResultCache(tmp_path), 0
+    cache = ResultCache(tmp_path)
     while any(p.poll() is None for p in procs):
         value = cache.get(_key())
         if value is not None:
             (fd, text), = value["output"]
             who, i, body = text.split(":")
             assert fd == 1 and body == who * 200_000 and 0 <= int(i) < 40
-            seen += 1
     assert all(p.wait(timeout=60) == 0 for p in procs)
     assert cache.get(_key()) is not None
     assert [p.name for p in tmp_path.iterdir()] == [cache.path(_key()).name]
@@ -326,17 +325,27 @@ def test_replay_keeps_the_order_of_stdout_and_stderr(tmp_path, capsys):
     assert capsys.readouterr() == first == ("ab\nc\n", "note\n")
 
 
+def _timed_out():
+    from gradmath.cache import uncacheable
+
+    print("gamma ≈ 1.0 (an estimate: the search ran past its 5 s limit)")
+    uncacheable("time limit")
+    return 0
+
+
 @pytest.mark.parametrize(
     "compute",
-    [_compute(("stdout", "half"), code=1),
+    [_compute(("stdout", "half"), code=1), _timed_out,
      _compute(("stderr", "\r 40% |####      |"), ("stdout", "done\n")),
      lambda: sys.stdout.buffer.write(b"bytes the recorder cannot see\n") and 0],
-    ids=["exit-code-1", "progress-bar", "binary-write"],
+    ids=["exit-code-1", "time-limit", "progress-bar", "binary-write"],
 )
 def test_failures_progress_bars_and_unseen_writes_are_not_stored(tmp_path, capsys, compute):
     cache = ResultCache(tmp_path)
     gradmath.cli.run_cached(cache, _key(), compute)
     assert cache.get(_key()) is None and list(tmp_path.iterdir()) == []
+    assert gradmath.cli.run_cached(cache, _key(), _compute(("stdout", "whole\n"))) == 0  # the next one is stored
+    assert cache.get(_key()) == {"output": [[1, "whole\n"]]}
 
 
 def test_only_commands_that_read_nothing_but_their_arguments_are_cached():

@@ -142,7 +142,10 @@ def _cache_for(args: argparse.Namespace):
 
 def run_cached(cache, key, compute) -> int:
     """Replay what a command printed under ``key``, or run ``compute()`` recording it and store it
-    if it succeeded (exit 0) and printed no progress bar (a carriage return)."""
+    if it succeeded (exit 0), printed no progress bar (a carriage return) and nothing it called
+    said :func:`gradmath.cache.uncacheable` (a time limit ran out, say)."""
+    from gradmath.cache import start_recording, uncacheable_reason
+
     stored = cache.get(key)
     output = _stored_output(stored)
     if output is not None:
@@ -152,12 +155,14 @@ def run_cached(cache, key, compute) -> int:
         return 0
     record: list[list] = []
     out, err = _Recorder(sys.stdout, 1, record), _Recorder(sys.stderr, 2, record)
+    start_recording()
     sys.stdout, sys.stderr = out, err
     try:
         code = compute()
     finally:
         sys.stdout, sys.stderr = out.stream, err.stream
-    if code == 0 and not (out.spoiled or err.spoiled) and not any("\r" in text for _, text in record):
+    if (code == 0 and not (out.spoiled or err.spoiled) and uncacheable_reason() is None
+            and not any("\r" in text for _, text in record)):
         cache.put(key, {"output": record})
     return code
 
