@@ -208,11 +208,13 @@ def test_a_hit_prints_exactly_what_the_miss_printed(cache_on, calls, capsys):
 
 
 def test_other_digits_miss_and_the_same_digits_hit(cache_on, calls, capsys):
+    printed = {}
     for digits, expected_calls in (("20", 1), ("21", 2), ("20", 2), ("21", 2)):
         assert main(["window", "--digits", digits]) == 0
         assert calls["window"] == expected_calls
-    out = capsys.readouterr().out
-    assert "0.44774320469430284918" in out and "0.447743204694302849178" in out
+        out = capsys.readouterr().out
+        assert printed.setdefault(digits, out) == out
+    assert printed["20"] != printed["21"]
 
 
 @pytest.mark.parametrize(
@@ -264,7 +266,7 @@ def test_hostile_expressions_are_refused_before_any_lookup(cache_on, capsys, tmp
     ResultCache(cache_on).put(planted, {"output": [[1, "a planted answer\n"]]})
     assert main(argv) == 2
     captured = capsys.readouterr()
-    assert "planted" not in captured.out and "allowed" in captured.err
+    assert "planted" not in captured.out and len(captured.err.strip().splitlines()) == 1
     assert not (tmp_path / "ran").exists()
     assert _entries(cache_on) == [ResultCache(cache_on).path(planted)]  # nothing new stored
 
