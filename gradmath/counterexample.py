@@ -28,6 +28,7 @@ gradmath.errors.InvalidParameterError: norm='2' has no counterexample: ‖Aᵀ�
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -43,7 +44,7 @@ __all__ = ["Counterexample", "build_counterexample", "log10_uncorrected_bound", 
 
 #: The weights c that :func:`build_counterexample` takes: [1e-100, 1e100], so that every quantity it
 #: reports (up to ¼·m·c with m ≤ 10,000) is a finite float64.
-WEIGHT_RANGE = (1e-100, 1e100)
+WEIGHT_RANGE = (Fraction(1, 10**100), Fraction(10**100))
 
 
 @dataclass(frozen=True, eq=False)
