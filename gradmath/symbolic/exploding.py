@@ -155,7 +155,7 @@ def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "s
         return ExplodingResult(act.name, depth, w, factor, bool(zero), None, None, check_depth, numeric_depth,
                                _ZERO_REASON)
     with mpmath.workdps(30):
-        term = mpmath.log10(abs(mpmath.mpf(sp.N(factor, 40))))
+        term = mpmath.log10(abs(mpmath.mpf(sp.N(factor, 40)))) if factor != 0 else mpmath.mpf(0)  # L = 1: no factor
         log10_ratio = mpmath.nstr((depth - 1) * term, 15)
         expected = float((numeric_depth - 1) * term)
     # each float64 term log10|w·σ′(0)| within 64ε(1 + |term|) (the house allowance per layer), summed by fsum
