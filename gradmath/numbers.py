@@ -123,6 +123,8 @@ def exact_rational(value, *, name: str = "value") -> sp.Rational:
     if isinstance(value, bool) or value is None:
         raise InvalidParameterError(f"{name}={value!r} must be a number")
     if isinstance(value, sp.Basic):
+        if value.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+            raise NonFiniteError(f"{name}={value} must be a finite number")
         if isinstance(value, sp.Rational):
             return value
         if isinstance(value, sp.Float):
@@ -150,6 +152,8 @@ def exact_real(value, *, name: str = "value") -> sp.Expr:
     (sqrt(2), 1/10)
     """
     if isinstance(value, sp.Expr) and not isinstance(value, (sp.Rational, sp.Float)):
+        if value.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+            raise NonFiniteError(f"{name}={value} must be a finite number")
         if value.free_symbols or not value.is_number or value.is_extended_real is not True:
             raise InvalidParameterError(f"{name}={value} must be a real number without symbols")
         if value.is_finite is not True:
