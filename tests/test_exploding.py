@@ -253,3 +253,17 @@ def test_the_fixed_point_for_w_100_is_w_over_2_plus_eps():
     # so every layer past saturation adds log10(100·σ′(50)) ≈ −19.7 to log10 of the ratio
     deep, deeper = (perturbed_chain(depth=L, bias_error="1e-6").log10_ratio for L in (30, 40))
     assert (deeper - deep) / 10 == pytest.approx(2 - 50 / math.log(10), abs=1e-6)
+
+
+@pytest.mark.parametrize("eps", ["1e-6", "-1e-3"])
+def test_perturbed_factor_is_accurate_where_the_formula_cancels(eps):
+    # tanh′ = 1 − tanh²z cancels completely at 30 digits once z ≈ ±100; sech²z has no cancellation
+    with mpmath.workdps(60):
+        w, e, z, total = mpmath.mpf(100), mpmath.mpf(eps), None, mpmath.mpf(0)
+        for j in range(29):
+            z = e if j == 0 else w * mpmath.tanh(z) + e
+            total += mpmath.log10(w * mpmath.sech(z) ** 2)
+    got = perturbed_chain(depth=30, bias_error=eps, activation="tanh").log10_ratio
+    # each factor to 15 significant digits: 29 × 1e-15/ln 10 ≈ 1.3e-14 in log10, ≪ 1e-13 × |total| (≈ 2e-10)
+    assert got == pytest.approx(float(total), rel=1e-13)
+    assert got < -1000  # about −87 per saturated layer

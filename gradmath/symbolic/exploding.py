@@ -243,6 +243,47 @@ def _mpf(value: sp.Expr, dps: int):
     return mpmath.mpf(str(sp.N(value, dps + 10)))
 
 
+_MAX_FACTOR_DIGITS = 2000
+
+
+def _prime_accurately(act: Activation, z, j: int, dps: int):
+    """σ′(z) to 15 significant digits: evaluated at two precisions 20 digits apart, doubling them until
+    the two agree (a form such as 1 − tanh²z cancels: at z = 100 it needs 87 more digits). A value that
+    is 0 at both is taken as 0 only if SymPy finds σ′ exactly 0 at that z (ReLU for z < 0, x³ at 0)."""
+    digits, exact_zero = dps, None
+    while True:
+        with mpmath.workdps(digits):
+            first = _real(act.prime_mp(z), act, "σ′", z, j)
+        with mpmath.workdps(digits + 20):
+            second = _real(act.prime_mp(z), act, "σ′", z, j)
+        if first == second == 0:
+            if exact_zero is None:
+                exact_zero = _is_exact_zero(act, z)
+            if exact_zero:
+                return mpmath.mpf(0)
+        elif abs(first - second) <= mpmath.mpf(10) ** -15 * abs(second):
+            return second
+        if digits >= _MAX_FACTOR_DIGITS:
+            raise InvalidParameterError(f"activation {act.name!r}: σ′(z_{j}) at z_{j} = {mpmath.nstr(z, 10)} cannot "
+                                        f"be resolved to 15 digits within {_MAX_FACTOR_DIGITS} digits (use a smaller "
+                                        "weight)")
+        digits = min(2 * digits, _MAX_FACTOR_DIGITS)
+
+
+def _real(value, act: Activation, what: str, z, j: int):
+    """``value`` as an mpf, refused when complex (sqrt or log of a negative z) or not a number."""
+    if isinstance(value, (mpmath.mpf, int, float)) and not isinstance(value, bool):
+        return mpmath.mpf(value)
+    raise InvalidParameterError(f"activation {act.name!r}: {what}(z_{j}) is not real at z_{j} = {mpmath.nstr(z, 10)}; "
+                                "the chain needs σ defined on all of ℝ")
+
+
+def _is_exact_zero(act: Activation, z) -> bool:
+    sign, man, exp, _ = mpmath.mpf(z)._mpf_  # z exactly: (−1)^sign · man · 2^exp
+    value = (-1) ** sign * sp.Integer(man) * sp.Integer(2) ** exp
+    return act.derivative.subs(X, value) == 0
+
+
 def perturbed_chain(*, depth: int, bias_error, weight=100,
                     activation: str | Activation = "sigmoid", a0=0.3) -> PerturbedChain:
     """The construction with every bias off by ε: log10|∂C/∂b_1 ÷ ∂C/∂b_L| = Σ_{j=1..L−1} log10|w σ′(z_j)|.
@@ -269,9 +310,13 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
         wm, em = _mpf(w, dps), _mpf(eps, dps)
         a_nominal = a_actual = _mpf(start, dps)
         sigma0 = act.sigma_mp(mpmath.mpf(0))
+        known: dict = {}  # z → σ′(z): past saturation z_j repeats exactly
         for j in range(1, depth):
             z = wm * a_actual - wm * a_nominal + em
-            factor = abs(wm * act.prime_mp(z))
+            prime = known.get(z._mpf_)
+            if prime is None:
+                prime = known[z._mpf_] = _prime_accurately(act, z, j, dps)
+            factor = abs(wm * prime)
             if not mpmath.isfinite(factor):
                 raise NonFiniteError(f"activation {act.name!r}: σ′(z_{j}) is not finite at z_{j} = "
                                      f"{mpmath.nstr(z, 10)}")
@@ -280,6 +325,6 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
                           "product of the factors, so log10 of the ratio is −∞ (reported as null)")
                 return PerturbedChain(act.name, depth, w_float, eps_float, None, reason)
             total += mpmath.log10(factor)
-            a_nominal, a_actual = sigma0, act.sigma_mp(z)
+            a_nominal, a_actual = sigma0, _real(act.sigma_mp(z), act, "σ", z, j)
         value = float(total)
     return PerturbedChain(act.name, depth, w_float, eps_float, value)
