@@ -142,7 +142,8 @@ def exact_rational(value, *, name: str = "value") -> sp.Rational:
             raise NonFiniteError(f"{name}={as_float} must be a finite number")
         numerator, denominator = as_float.as_integer_ratio()
         return sp.Rational(numerator, denominator)
-    raise InvalidParameterError(f"{name}={value!r} must be a number (an int, a float, a fraction or a string such as '2.5')")
+    raise InvalidParameterError(f"{name}={value!r} must be a number "
+                                "(an int, a float, a fraction or a string such as '2.5')")
 
 
 def exact_real(value, *, name: str = "value") -> sp.Expr:

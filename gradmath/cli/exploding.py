@@ -25,7 +25,8 @@ def register(subparsers) -> None:
                    help="every weight w_j ≠ 0, exact: a decimal or p/q such as 100, 2.5, 5/2 (default 100)")
     p.add_argument("--activation", default="sigmoid", help="activation (default sigmoid)")
     p.add_argument("--bias-error", default="1e-6",
-                   help="bias error ε for the perturbed run, a decimal such as 1e-6; 0 or |ε| ≥ 1e-300 (default 1e-6)")
+                   help="bias error ε for the perturbed run, a decimal such as 1e-6; 0 or |ε| ≥ 1e-300 "
+                        "(default 1e-6)")
     add_output_options(p)
     p.set_defaults(handler=run)
 
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         f"log10|∂C/∂b_1 ÷ ∂C/∂b_L| = {_log10_text(r.log10_ratio, r.zero_reason)} "
         f"(float64 forward pass over {r.numeric_depth} layers: {numeric})",
         f"one layer with bias error ε: {f.factor} = {f.series}; "
-        + (f"below 1 for |ε| > {f.breakeven}" if f.breakeven != "none" else "no single crossing of 1 on 0 ≤ ε ≤ 60"),
+        + (f"below 1 for |ε| > {f.breakeven}" if f.breakeven != "none"
+           else "no single crossing of 1 on 0 ≤ ε ≤ 60"),
         f"every bias off by ε = {p.bias_error:g}, depth {p.depth}: log10|∂C/∂b_1 ÷ ∂C/∂b_L| = {perturbed}"
         + ("" if p.zero_reason is None else f" ({p.zero_reason.split(':')[0]})"),
     ])

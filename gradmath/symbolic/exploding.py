@@ -286,7 +286,7 @@ def _is_exact_zero(act: Activation, z) -> bool:
 
 def perturbed_chain(*, depth: int, bias_error, weight=100,
                     activation: str | Activation = "sigmoid", a0=0.3) -> PerturbedChain:
-    """The construction with every bias off by ε: log10|∂C/∂b_1 ÷ ∂C/∂b_L| = Σ_{j=1..L−1} log10|w σ′(z_j)|.
+    """The construction with every bias off by ε: log10|∂C/∂b_1 ÷ ∂C/∂b_L| = Σ_{j<L} log10|w σ′(z_j)|.
 
     The forward pass z_1 = ε, z_j = w(σ(z_{j−1}) − σ(0)) + ε runs in mpmath at 30 digits plus
     log10(1/|ε|) (no cancellation is lost while z is small, and no factor underflows once the
@@ -321,8 +321,8 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
                 raise NonFiniteError(f"activation {act.name!r}: σ′(z_{j}) is not finite at z_{j} = "
                                      f"{mpmath.nstr(z, 10)}")
             if factor == 0:
-                reason = (f"w·σ′(z_{j}) = 0 at layer {j} (z_{j} = {mpmath.nstr(z, 6)}): ∂C/∂b_1 is 0 and so is the "
-                          "product of the factors, so log10 of the ratio is −∞ (reported as null)")
+                reason = (f"w·σ′(z_{j}) = 0 at layer {j} (z_{j} = {mpmath.nstr(z, 6)}): ∂C/∂b_1 is 0 and so "
+                          "is the product of the factors, so log10 of the ratio is −∞ (reported as null)")
                 return PerturbedChain(act.name, depth, w_float, eps_float, None, reason)
             total += mpmath.log10(factor)
             a_nominal, a_actual = sigma0, _real(act.sigma_mp(z), act, "σ", z, j)
