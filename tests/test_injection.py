@@ -161,6 +161,8 @@ def _api_calls():
     from gradmath.errors import (DataError, ExpressionError, FormatError, InvalidParameterError,
                                  UnknownActivationError, UnknownNameError)
     from gradmath.formats import load_network
+    from gradmath.network import Network
+    from gradmath.numeric.precision import window_maximum
     from gradmath.norms import check_norm
     from gradmath.reproduce import resolve_steps
     from gradmath.symbolic.chain import derive_chain
@@ -168,6 +170,7 @@ def _api_calls():
     from gradmath.symbolic.identity import check_identity_bound
     from gradmath.symbolic.matrix import derive_matrix
     from gradmath.symbolic.window import derive_window
+    from gradmath.validation import parse_sizes
 
     return [
         ("exploding_chain(weight=)", lambda p: exploding_chain(3, weight=p), InvalidParameterError),
@@ -200,15 +203,17 @@ def _api_calls():
         ("resolve_steps", lambda p: resolve_steps([p]), UnknownNameError),
         ("load_network", load_network, FormatError),
         ("load_dataset", load_dataset, DataError),
+        ("window_maximum", window_maximum, (ExpressionError, UnknownActivationError)),
+        ("Network.random(hidden_activation=)", lambda p: Network.random((2, 2, 2), hidden_activation=p),
+         (ExpressionError, UnknownActivationError)),
+        ("Network.random(cost=)", lambda p: Network.random((2, 2, 2), cost=p), UnknownNameError),
+        ("parse_sizes", parse_sizes, InvalidParameterError),
     ]
 
 
-@pytest.mark.parametrize("index", range(27))
-def test_no_public_function_evaluates_a_string(index, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("name", "call", "expected"), _api_calls(), ids=[c[0] for c in _api_calls()])
+def test_no_public_function_evaluates_a_string(name, call, expected, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    calls = _api_calls()
-    assert len(calls) == 27
-    name, call, expected = calls[index]
     marker = tmp_path / "MARKER"
     for payload in payloads(marker):
         with pytest.raises(GradmathError) as info:
