@@ -93,6 +93,8 @@ def test_small_error_survives_a_few_layers():
     ({"depth": 3, "weight": 0}, InvalidParameterError, "weight=0"),
     ({"depth": 3, "weight": "0/5"}, InvalidParameterError, "weight='0/5'"),
     ({"depth": 3, "weight": "1e999999"}, InvalidParameterError, "exponent"),
+    ({"depth": 3, "weight": "1e101"}, InvalidParameterError, "1e-100 ≤ |w| ≤ 1e100"),
+    ({"depth": 3, "weight": "-1e-101"}, InvalidParameterError, "1e-100 ≤ |w| ≤ 1e100"),
     ({"depth": 3, "weight": "nan"}, NonFiniteError, "finite"),
     ({"depth": 3, "weight": sp.Symbol("w")}, InvalidParameterError, "without symbols"),
     ({"depth": 2.5}, InvalidParameterError, "integer"),
@@ -197,6 +199,12 @@ def test_text_output_has_no_finite_ratio_beside_minus_infinity(capsys):
     out = capsys.readouterr().out
     ratio_line = next(line for line in out.splitlines() if line.startswith("log10|∂C/∂b_1"))
     assert ratio_line.count("−∞") == 2 and not any(ch.isdigit() for ch in ratio_line.split("=", 1)[1].split("(")[0])
+
+
+@pytest.mark.parametrize("weight", ["1e100", "-1e-100"])
+def test_the_ends_of_the_weight_range(weight):
+    r = exploding_chain(3, weight=weight)
+    assert float(r.log10_ratio) == pytest.approx(2 * math.log10(abs(float(weight)) / 4), rel=1e-14)
 
 
 def test_cli_weight_is_read_as_a_number(capsys):

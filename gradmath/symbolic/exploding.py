@@ -52,7 +52,7 @@ from gradmath.numbers import exact_real, finite_float
 from gradmath.validation import check_int
 
 __all__ = ["ExplodingResult", "BiasErrorFactor", "PerturbedChain", "exploding_chain", "bias_error_factor",
-           "perturbed_chain", "MAX_PERTURBED_DEPTH", "MIN_BIAS_ERROR"]
+           "perturbed_chain", "MAX_PERTURBED_DEPTH", "MIN_BIAS_ERROR", "WEIGHT_RANGE"]
 
 EPS = sp.Symbol("epsilon", real=True)  # the bias error ε
 _NUMERIC_DEPTH = 10_000
@@ -61,6 +61,8 @@ MAX_PERTURBED_DEPTH = 100_000
 #: Smallest non-zero |ε| :func:`perturbed_chain` takes (its working precision grows with log10(1/|ε|)).
 MIN_BIAS_ERROR = sp.Rational(1, 10**300)
 _ULP = float(np.finfo(np.float64).eps)
+#: The |w| the construction takes, [1e-100, 1e100] (its float64 check must stay in range).
+WEIGHT_RANGE = (sp.Rational(1, 10**100), sp.Integer(10**100))
 
 
 _ZERO_REASON = ("w·σ′(0) = 0: every ∂C/∂b_j is 0 and the product of the factors w·σ′(z_j) is 0, "
@@ -101,6 +103,9 @@ def _weight(weight) -> sp.Expr:
     w = exact_real(weight, name="weight")
     if w == 0:
         raise InvalidParameterError(f"weight={weight!r} must be a non-zero real number")
+    if not WEIGHT_RANGE[0] <= abs(w) <= WEIGHT_RANGE[1]:
+        raise InvalidParameterError(f"weight={weight!r} must have 1e-100 ≤ |w| ≤ 1e100 (the float64 check "
+                                    "needs w·σ′ in range)")
     return w
 
 
