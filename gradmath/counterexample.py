@@ -28,6 +28,7 @@ gradmath.errors.InvalidParameterError: norm='2' has no counterexample: ‖Aᵀ�
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -36,9 +37,14 @@ from gradmath.bounds import exponent, sup_abs_prime, verify_network
 from gradmath.errors import InvalidParameterError
 from gradmath.network import Network
 from gradmath.norms import check_norm, induced_norm, log10_vector_norms
-from gradmath.validation import check_int, check_real
+from gradmath.numbers import exact_rational
+from gradmath.validation import check_int
 
-__all__ = ["Counterexample", "build_counterexample", "log10_uncorrected_bound"]
+__all__ = ["Counterexample", "build_counterexample", "log10_uncorrected_bound", "WEIGHT_RANGE"]
+
+#: The weights c that :func:`build_counterexample` takes: [1e-100, 1e100], so that every quantity it
+#: reports (up to ¼·m·c with m ≤ 10,000) is a finite float64.
+WEIGHT_RANGE = (Fraction(1, 10**100), Fraction(10**100))
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,8 +121,9 @@ def build_counterexample(norm="inf", *, width: int = 4, weight: float = 1.0) -> 
     norm : {"inf", "1"}
     width : int
         m ≥ 2, the number of equal weights in w³; the margin is m.
-    weight : float
-        c > 0, their value.
+    weight : float, int or numeric string
+        c > 0, their value, in :data:`WEIGHT_RANGE` (a string such as ``"0.5"`` is read by
+        :func:`gradmath.numbers.exact_rational`, never evaluated).
     """
     norm = check_norm(norm)
     if norm == "2":
@@ -124,7 +131,14 @@ def build_counterexample(norm="inf", *, width: int = 4, weight: float = 1.0) -> 
             "norm='2' has no counterexample: ‖Aᵀ‖₂ = ‖A‖₂ (the singular values of A and Aᵀ agree); "
             "use --norm 1 or --norm inf")
     m = check_int("width", width, min_value=2, max_value=10_000)
-    c = check_real("weight", weight, min_value=0.0, allow_equal=False)
+    exact = exact_rational(weight, name="weight")
+    shown = f"{weight:g}" if isinstance(weight, float) else str(weight)
+    if exact <= 0:
+        raise InvalidParameterError(f"weight={shown} must be > 0")
+    if not WEIGHT_RANGE[0] <= exact <= WEIGHT_RANGE[1]:
+        raise InvalidParameterError(f"weight={shown} must be in [1e-100, 1e100] (the bounds and δ must stay "
+                                    "finite in float64)")
+    c = float(exact)
     if norm == "inf":  # one unit feeding m outputs: w³ is a column
         sizes, w3 = (1, 1, m), np.full((m, 1), c)
     else:  # m units feeding one output: w³ is a row

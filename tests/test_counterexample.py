@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from gradmath.backprop import backprop
 from gradmath.bounds import verify_network
 from gradmath.counterexample import build_counterexample, log10_uncorrected_bound
-from gradmath.errors import InvalidParameterError, UnknownNameError
+from gradmath.errors import InvalidParameterError, NonFiniteError, UnknownNameError
 from gradmath.network import Network
 from gradmath.norms import log10_vector_norms
 
@@ -35,6 +35,10 @@ def test_to_json_holds_the_whole_network():
     ({"norm": "fro"}, UnknownNameError, "norm='fro'"),
     ({"norm": "inf", "width": 1}, InvalidParameterError, "width=1"),
     ({"norm": "inf", "weight": 0.0}, InvalidParameterError, "weight=0"),
+    ({"norm": "inf", "weight": 1e308}, InvalidParameterError, r"\[1e-100, 1e100\]"),
+    ({"norm": "1", "weight": "1e-101"}, InvalidParameterError, r"\[1e-100, 1e100\]"),
+    ({"norm": "inf", "weight": "inf"}, NonFiniteError, "finite"),
+    ({"norm": "inf", "weight": "2**3"}, InvalidParameterError, "not a number"),
 ])
 def test_invalid_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -69,3 +73,20 @@ def test_for_the_spectral_norm_both_forms_agree(case):
     net, x, y, norm = case
     corrected = verify_network(net, x, y, norm=norm).layers[0].log10_bound_gamma
     assert log10_uncorrected_bound(net, x, y, layer=2, norm=norm)[0] == pytest.approx(corrected, abs=1e-12)
+
+
+@pytest.mark.parametrize("norm", ["inf", "1"])
+@pytest.mark.parametrize("weight", ["1e-100", "1e100"])
+def test_the_ends_of_the_weight_range_stay_finite(norm, weight):
+    result = build_counterexample(norm, width=10_000, weight=weight)
+    values = [result.measured, result.uncorrected_bound, result.corrected_bound, result.margin]
+    assert all(np.isfinite(values)) and result.margin == pytest.approx(10_000, rel=1e-12)
+    assert result.corrected_holds
+
+
+def test_cli_refuses_a_weight_that_would_overflow(capsys):
+    from gradmath.cli import main
+
+    assert main(["counterexample", "--weight", "1e308", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "weight=1e308 must be in [1e-100, 1e100]" in captured.err

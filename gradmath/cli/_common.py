@@ -29,9 +29,13 @@ def add_output_options(parser: argparse.ArgumentParser, *, formats: tuple[str, .
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    """Print ``payload`` as JSON when ``--json`` was given, else ``text``."""
+    """Print ``payload`` as JSON when ``--json`` was given, else ``text``.
+
+    The JSON is strict: a NaN or infinity in ``payload`` raises ``ValueError`` (a bug: results
+    carry non-finite values as ``null`` with a reason, or as strings), never an ``Infinity`` token.
+    """
     if getattr(args, "json", False):
-        json.dump(payload, sys.stdout, indent=2, sort_keys=False, default=str)
+        json.dump(payload, sys.stdout, indent=2, sort_keys=False, default=str, allow_nan=False)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(text.rstrip("\n") + "\n")

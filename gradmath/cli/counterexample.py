@@ -24,7 +24,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--norm", default="inf", help="1 or inf (default inf)")
     p.add_argument("--width", type=int, default=4, help="m, the number of equal weights; the margin is m (default 4)")
-    p.add_argument("--weight", type=float, default=1.0, help="their value c > 0 (default 1)")
+    p.add_argument("--weight", default="1",
+                   help="their value c, a decimal in [1e-100, 1e100] such as 0.5 or 1e-3 (default 1)")
     add_output_options(p)
     p.set_defaults(handler=run)
 

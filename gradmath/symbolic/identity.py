@@ -10,7 +10,9 @@ constant c does not depend on x, so the next layer's bias absorbs it; it cannot
 be removed inside the neuron itself: matching the slope forces w₂σ′(b)w₁ ≈ 1,
 and then the value at x = 0 is w₂σ(b) = σ(b)/(w₁σ′(b)) = 1/(w₁(1 − σ(b))) > 1/w₁.
 Proof in ``proofs/identity-neuron.md``; :func:`check_identity_bound` checks the
-bound on a grid at 40 digits.
+bound on a grid in interval arithmetic, at a precision chosen from w₁ (the check
+subtracts numbers of size 2/w₁ to find an error of size w₁²/96, and the bound is
+attained up to a relative gap of about w₁²/40, so small w₁ needs many digits).
 
 Examples
 --------
@@ -20,22 +22,32 @@ Examples
 >>> c = check_identity_bound(0.01)
 >>> c.holds, c.max_error / c.bound > 0.999      # the bound is nearly attained
 (True, True)
+>>> check_identity_bound("1e-15").digits > 60   # 2/w₁ ≈ 1e15 against w₁²/96 ≈ 1e-32
+True
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from gradmath.activations import get_activation
+from gradmath.errors import InvalidParameterError, VerificationError
 from gradmath.expressions import X
-from gradmath.validation import check_int, check_real
+from gradmath.numbers import exact_rational
+from gradmath.validation import check_int
 
-__all__ = ["IdentityDerivation", "IdentityCheck", "derive_identity", "check_identity_bound", "W1", "T"]
+__all__ = ["IdentityDerivation", "IdentityCheck", "derive_identity", "check_identity_bound", "W1", "T",
+           "W1_RANGE"]
+
+#: The w₁ that :func:`check_identity_bound` accepts, [1e-100, 1e100] (the precision grows with log10(1/w₁)).
+W1_RANGE = (sp.Rational(1, 10**100), sp.Integer(10**100))
+_GUARD_DIGITS = 15
+_MAX_DIGITS = 4000
 
 W1 = sp.Symbol("w_1", positive=True)
 T = sp.Symbol("t", real=True)  # t = w₁Δ
@@ -84,34 +96,96 @@ def derive_identity() -> IdentityDerivation:
 
 @dataclass(frozen=True)
 class IdentityCheck:
-    """max over a grid of x ∈ [0, 1] of |w₂σ(w₁x + b) − x − c|, against the bound w₁²/96."""
+    """max over a grid of x ∈ [0, 1] of |w₂σ(w₁x + b) − x − c|, against the bound w₁²/96.
+
+    ``holds`` is decided in interval arithmetic (:mod:`mpmath.iv`) at ``digits`` digits: True
+    means every grid point's error interval lies at or below the bound's, False that some
+    lies above it. ``max_error`` and ``bound`` are rounded to float64 for printing.
+    """
 
     w1: float
     points: int
     max_error: float
     bound: float
     holds: bool
+    digits: int
 
     def to_json(self) -> dict:
         return {"w1": repr(self.w1), "points": self.points, "max_error": repr(self.max_error),
-                "bound": repr(self.bound), "holds": self.holds}
+                "bound": repr(self.bound), "holds": self.holds, "digits": self.digits,
+                "method": "interval arithmetic (mpmath.iv)"}
 
 
-def check_identity_bound(w1: float, *, points: int = 2001) -> IdentityCheck:
-    """Evaluate the identity neuron on ``points`` equally spaced x in [0, 1] at 40 digits.
+def _digits_needed(w1: sp.Rational) -> int:
+    """Digits for the check: cancellation (terms of size max(1, 2/w₁) against w₁²/96), the gap to the
+    bound (relative w₁²/40 for small w₁), and guard digits."""
+    log_w = float(sp.log(w1, 10).evalf(20))
+    cancellation = max(0.0, math.log10(2) - log_w, 0.0) + math.log10(96) - 2 * log_w
+    gap = max(0.0, math.log10(40) - 2 * log_w)
+    return _GUARD_DIGITS + math.ceil(max(0.0, cancellation)) + math.ceil(gap)
 
-    The sigmoid is evaluated from its definition with mpmath (not the series), so
-    this checks the derivation independently of it.
+
+def check_identity_bound(w1, *, points: int = 2001) -> IdentityCheck:
+    """Evaluate the identity neuron on ``points`` equally spaced x in [0, 1] in interval arithmetic.
+
+    The sigmoid is evaluated from its definition (its SymPy expression, with interval
+    ``exp``), not from the series, so this checks the derivation independently of it.
+    ``w1`` is a number or a numeric string (:func:`gradmath.numbers.exact_rational`), taken
+    exactly, in :data:`W1_RANGE`. The precision starts from the magnitudes involved and
+    doubles (up to 4000 digits) while a grid point cannot be decided.
+
+    Raises
+    ------
+    VerificationError
+        If some grid point stays undecided at 4000 digits (never expected).
     """
-    w1 = check_real("w1", w1, min_value=0.0, allow_equal=False)
+    w_exact = exact_rational(w1, name="w1")
+    if w_exact <= 0:
+        raise InvalidParameterError(f"w1={_show(w1)} must be > 0")
+    if not W1_RANGE[0] <= w_exact <= W1_RANGE[1]:
+        raise InvalidParameterError(f"w1={_show(w1)} must be in [1e-100, 1e100]")
     points = check_int("points", points, min_value=2, max_value=10**6)
     d = derive_identity()
-    sigma = get_activation("sigmoid").sigma_mp
-    with mpmath.workdps(40):
-        w = mpmath.mpf(w1)
+    sigma = sp.lambdify(X, get_activation("sigmoid").expression, modules=[{"exp": mpmath.iv.exp}])
+    bound_exact = d.bound.subs(W1, w_exact)
+    digits = _digits_needed(w_exact)
+    while True:
+        verdict, worst = _check_at(sigma, w_exact, bound_exact, points, digits)
+        if verdict is not None:
+            break
+        if digits >= _MAX_DIGITS:
+            raise VerificationError(f"w1={_show(w1)}: the identity bound could not be decided at {digits} digits "
+                                    "(please report)")
+        digits = min(2 * digits, _MAX_DIGITS)
+    return IdentityCheck(float(w_exact), points, worst, float(bound_exact), verdict, digits)
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_at(sigma, w_exact: sp.Rational, bound_exact: sp.Rational, points: int, digits: int):
+    """(True/False, or None when undecided; the largest error's midpoint as a float) at ``digits``."""
+    iv = mpmath.iv
+    saved = iv.dps
+    iv.dps = digits
+    try:
+        w = iv.mpf(w_exact.p) / w_exact.q
         b, w2 = -w / 2, 4 / w
-        c = 2 / w - mpmath.mpf(1) / 2
-        worst = max(abs(w2 * sigma(w * x + b) - x - c) for x in mpmath.linspace(0, 1, points))
-        bound = mpmath.mpf(sp.N(d.bound.subs(W1, sp.Rational(str(w1))), 40))
-        holds = bool(worst <= bound)
-    return IdentityCheck(w1, points, float(worst), float(bound), holds and bool(np.isfinite(float(worst))))
+        c = 2 / w - iv.mpf(1) / 2
+        bound = iv.mpf(bound_exact.p) / bound_exact.q
+        above = undecided = False
+        worst = None
+        for i in range(points):
+            x = iv.mpf(i) / (points - 1)
+            err = abs(w2 * sigma(w * x + b) - x - c)
+            if err.a > bound.b:
+                above = True
+            elif err.b > bound.a:
+                undecided = True
+            if worst is None or err.b > worst.b:
+                worst = err
+        verdict = False if above else (None if undecided else True)
+        return verdict, float(worst.mid)
+    finally:
+        iv.dps = saved
