@@ -135,7 +135,7 @@ def load_dataset(spec: str, *, limit: int | None = None, max_bytes: int = MAX_DA
         if "/" not in text and "." not in text and not os.path.lexists(path):
             raise DataError(f"data={text!r} is neither a built-in data set ('digits') nor an existing path"
                             f"{suggest(text, BUILTIN_DATASETS)}")
-        status = check_user_path(path, folder_ok=True, max_bytes=None)
+        status = check_user_path(path, folder_ok=True, max_bytes=max_bytes)
         data = _load_path(path, stat.S_ISDIR(status.st_mode), max_bytes)
     return data if limit is None else data.head(limit)
 
@@ -162,45 +162,46 @@ def _load_path(path: Path, is_dir: bool, max_bytes: int) -> Dataset:
     raise DataError(f"data={str(path)!r}: expected 'digits', a .npz file, MNIST IDX files or mnist.pkl.gz")
 
 
-def _make(name: str, x, y, max_bytes: int = MAX_DATA_BYTES) -> Dataset:
-    """Check and freeze examples and labels/targets into a :class:`Dataset`."""
+def _make(name: str, x, y, max_bytes: int = MAX_DATA_BYTES, where: str | None = None) -> Dataset:
+    """Check and freeze examples and labels/targets into a :class:`Dataset`; messages begin with ``where``."""
     size = getattr(x, "size", None)
+    label = where or name
     if size is not None and size * 8 > max_bytes:
-        raise limit_exceeded(name, f"x as a float64 matrix needs {format_size(size * 8)}", max_bytes)
-    x = check_finite_array(f"{name}: x", x)
+        raise limit_exceeded(label, f"x as a float64 matrix needs {format_size(size * 8)}", max_bytes)
+    x = check_finite_array(f"{label}: x", x)
     if x.ndim != 2:
-        raise DataError(f"{name}: x must be a matrix of examples × inputs, got shape {x.shape}")
+        raise DataError(f"{label}: x must be a matrix of examples × inputs, got shape {x.shape}")
     y = np.asarray(y)
     if y.shape[0:1] != x.shape[0:1]:
-        raise DataError(f"{name}: {x.shape[0]} examples but {y.shape[0] if y.ndim else 0} labels/targets")
+        raise DataError(f"{label}: {x.shape[0]} examples but {y.shape[0] if y.ndim else 0} labels/targets")
     if x.shape[0] == 0:
-        raise DataError(f"{name}: no examples (x has shape {x.shape})")
+        raise DataError(f"{label}: no examples (x has shape {x.shape})")
     if x.shape[1] == 0:
-        raise DataError(f"{name}: examples without inputs (x has shape {x.shape})")
+        raise DataError(f"{label}: examples without inputs (x has shape {x.shape})")
     if y.ndim == 1 and y.dtype.kind in "iub":
         low, high = int(y.min()), int(y.max())  # Python ints: a uint64 label keeps its value
         if low < 0:
-            raise DataError(f"{name}: labels must be >= 0, found {low}")
+            raise DataError(f"{label}: labels must be >= 0, found {low}")
         if high > np.iinfo(np.int64).max:
-            raise DataError(f"{name}: labels must be below 2**63, found {high}")
+            raise DataError(f"{label}: labels must be below 2**63, found {high}")
         y = y.astype(np.int64)
         n_classes = high + 1
     elif y.ndim == 2:
-        y = check_finite_array(f"{name}: y", y)
+        y = check_finite_array(f"{label}: y", y)
         n_classes = y.shape[1]
     else:
-        raise DataError(f"{name}: y must hold N integer labels or an N × k matrix of targets, "
+        raise DataError(f"{label}: y must hold N integer labels or an N × k matrix of targets, "
                         f"got dtype {y.dtype} and shape {y.shape}")
     return Dataset(np.ascontiguousarray(x), np.ascontiguousarray(y), name, n_classes)
 
 
 # ----- .npz ------------------------------------------------------------------
 def _load_npz(path: Path, max_bytes: int) -> Dataset:
-    archive = read_npz(path, max_bytes=max_bytes)
+    archive = read_npz(path, max_bytes=max_bytes, access_error=DataError)
     if "x" not in archive or "y" not in archive:
         raise FormatError(f"{path}: an .npz data file needs arrays 'x' and 'y', found {sorted(archive)}")
     x, y = archive["x"], archive["y"]
-    return _make(path.name, x, y, max_bytes)
+    return _make(path.name, x, y, max_bytes, where=str(path))
 
 
 # ----- IDX -------------------------------------------------------------------
@@ -233,7 +234,7 @@ def _load_idx_file(images_path: Path, max_bytes: int, name: str | None = None) -
     x = images.reshape(images.shape[0], math.prod(images.shape[1:])).astype(np.float64)
     if images.dtype == np.uint8:
         x /= 255.0
-    return _make(name or images_path.parent.name or images_path.name, x, labels, max_bytes)
+    return _make(name or images_path.parent.name or images_path.name, x, labels, max_bytes, where=str(images_path))
 
 
 def _labels_beside(images_path: Path) -> Path:
@@ -366,4 +367,4 @@ def load_nielsen_pickle(path, *, max_bytes: int = MAX_DATA_BYTES) -> Dataset:
     x, y = pair
     if x.ndim > 2:
         x = x.reshape(x.shape[0], math.prod(x.shape[1:]))
-    return _make(path.name, x, y, max_bytes)
+    return _make(path.name, x, y, max_bytes, where=str(path))

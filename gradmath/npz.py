@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from gradmath.errors import FormatError
+from gradmath.errors import FormatError, GradmathError
 from gradmath.userfiles import MAX_FILE_BYTES, format_size, limit_exceeded, open_user_file
 
 __all__ = ["read_npz", "MAX_NPZ_MEMBERS"]
@@ -54,7 +54,8 @@ MAX_NPZ_MEMBERS = 65535
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def read_npz(path, *, max_bytes: int = MAX_FILE_BYTES) -> dict[str, np.ndarray]:
+def read_npz(path, *, max_bytes: int = MAX_FILE_BYTES,
+             access_error: type[GradmathError] = FormatError) -> dict[str, np.ndarray]:
     """Every array of the archive at ``path``, read without pickle, ``max_bytes`` in all at most.
 
     Parameters
@@ -65,6 +66,9 @@ def read_npz(path, *, max_bytes: int = MAX_FILE_BYTES) -> dict[str, np.ndarray]:
         Limit on the file's size and on the arrays' bytes together (default
         :data:`gradmath.userfiles.MAX_FILE_BYTES`, 1 GiB), checked before
         anything is allocated.
+    access_error : GradmathError subclass
+        What a path that cannot be opened raises (missing, not a regular file,
+        unreadable, over the size limit); :mod:`gradmath.data` passes ``DataError``.
 
     Raises
     ------
@@ -74,7 +78,7 @@ def read_npz(path, *, max_bytes: int = MAX_FILE_BYTES) -> dict[str, np.ndarray]:
         or holds object arrays (which only pickle could load).
     """
     path = Path(path)
-    with open_user_file(path, max_bytes=max_bytes, error=FormatError) as stream:
+    with open_user_file(path, max_bytes=max_bytes, error=access_error) as stream:
         head = stream.peek(6)[:6]
         if head.startswith(b"\x93NUMPY"):
             raise FormatError(f"{path}: a single .npy array, not an .npz archive of named arrays")

@@ -35,7 +35,7 @@ gradmath.errors.DataError: /...: is a directory, not a file
 ...     read_user_file(p, max_bytes=2**20)
 Traceback (most recent call last):
 ...
-gradmath.errors.DataError: /.../big.bin: the file holds 2 MiB, which exceeds the limit of 1 MiB; pass max_bytes= (in bytes) to raise it
+gradmath.errors.DataError: /.../big.bin: the file holds 2,097,152 bytes, which exceeds the limit of 1 MiB; pass max_bytes= (in bytes) to raise it
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def check_user_path(path, *, error: type[GradmathError] = DataError, folder_ok: 
     if kind is not None and not (folder_ok and kind == "a directory"):
         raise _refusal(path, kind, error)
     if kind is None and max_bytes is not None and status.st_size > max_bytes:
-        raise limit_exceeded(path, f"the file holds {format_size(status.st_size)}", max_bytes, error=error)
+        raise limit_exceeded(path, f"the file holds {status.st_size:,} bytes", max_bytes, error=error)
     return status
 
 
@@ -163,7 +163,7 @@ def open_user_file(path, *, max_bytes: int = MAX_FILE_BYTES,
         if kind is not None:
             raise _refusal(path, kind, error)
         if status.st_size > max_bytes:
-            raise limit_exceeded(path, f"the file holds {format_size(status.st_size)}", max_bytes, error=error)
+            raise limit_exceeded(path, f"the file holds {status.st_size:,} bytes", max_bytes, error=error)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
