@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from gradmath.errors import DataError, FormatError
-from gradmath.userfiles import MAX_FILE_BYTES, format_size, gunzip_if_gzipped, limit_exceeded, open_user_file
+from gradmath.userfiles import (MAX_FILE_BYTES, format_size, gunzip_if_gzipped, limit_exceeded, open_user_file,
+                                read_exactly)
 from gradmath.validation import check_int
 
 __all__ = ["read_idx", "MAX_IDX_DIMENSIONS", "IDX_TYPES"]
@@ -93,7 +94,7 @@ def read_idx(path, *, max_bytes: int = MAX_FILE_BYTES, float64_copy: bool = Fals
 
 
 def _read_stream(path: Path, stream, max_bytes: int, copy_itemsize: int) -> np.ndarray:
-    magic = bytes(_read_exactly(stream, 4))
+    magic = read_exactly(stream, 4).tobytes()
     if not magic:
         raise FormatError(f"{path}: the file is empty, not an IDX file (expected 0000 then a type code and a "
                           f"dimension count, e.g. 00000803)")
@@ -104,7 +105,7 @@ def _read_stream(path: Path, stream, max_bytes: int, copy_itemsize: int) -> np.n
     if ndim > MAX_IDX_DIMENSIONS:
         raise FormatError(f"{path}: the IDX header declares {ndim} dimensions, more than the limit of "
                           f"{MAX_IDX_DIMENSIONS} (MNIST files have 1 or 3)")
-    dims = _read_exactly(stream, 4 * ndim)
+    dims = read_exactly(stream, 4 * ndim).tobytes()
     if len(dims) < 4 * ndim:
         raise FormatError(f"{path}: truncated IDX header ({4 + len(dims)} bytes, {4 + 4 * ndim} needed "
                           f"for {ndim} dimensions)")
@@ -116,7 +117,7 @@ def _read_stream(path: Path, stream, max_bytes: int, copy_itemsize: int) -> np.n
         if count * copy_itemsize > needed:
             what += f" ({format_size(count * copy_itemsize)} as float64)"
         raise limit_exceeded(path, what, max_bytes)
-    payload = _read_exactly(stream, needed)
+    payload = read_exactly(stream, needed)
     if len(payload) < needed:
         raise FormatError(f"{path}: truncated IDX payload: shape {_shape_text(shape)} needs {needed} bytes, "
                           f"found {len(payload)}")
@@ -124,23 +125,8 @@ def _read_stream(path: Path, stream, max_bytes: int, copy_itemsize: int) -> np.n
     if extra:
         more = "at least " if extra == _TRAILING_PROBE else ""
         raise FormatError(f"{path}: {more}{extra} bytes after the IDX payload of shape {_shape_text(shape)}")
-    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    array = payload.view(dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
-
-
-def _read_exactly(stream, n: int) -> bytearray:
-    """``n`` bytes of ``stream`` in one buffer allocated once (fewer only where the stream ends)."""
-    buffer = bytearray(n)
-    got = 0
-    with memoryview(buffer) as view:
-        while got < n:
-            k = stream.readinto(view[got:])
-            if not k:
-                break
-            got += k
-    if got < n:
-        del buffer[got:]
-    return buffer
 
 
 def _shape_text(shape: tuple) -> str:

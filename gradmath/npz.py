@@ -44,7 +44,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from gradmath.errors import FormatError, GradmathError
-from gradmath.userfiles import MAX_FILE_BYTES, format_size, limit_exceeded, open_user_file
+from gradmath.userfiles import MAX_FILE_BYTES, format_size, limit_exceeded, open_user_file, read_exactly
 
 __all__ = ["read_npz", "MAX_NPZ_MEMBERS"]
 
@@ -141,20 +141,15 @@ def _read_npy(path: Path, name: str, member, left: int, max_bytes: int) -> np.nd
     if max(nbytes, count) > left:
         raise limit_exceeded(path, f"member {name!r} declares shape {_shape_text(shape)} of {dtype}, "
                              f"{format_size(nbytes)}", max_bytes, error=FormatError)
-    buffer = bytearray(nbytes)
-    view = memoryview(buffer)
-    got = 0
-    while got < nbytes:
-        n = member.readinto(view[got:])
-        if not n:
-            raise FormatError(f"{where} is truncated: shape {_shape_text(shape)} of {dtype} needs {nbytes} bytes, "
-                              f"found {got}")
-        got += n
+    buffer = read_exactly(member, nbytes)
+    if len(buffer) < nbytes:
+        raise FormatError(f"{where} is truncated: shape {_shape_text(shape)} of {dtype} needs {nbytes} bytes, "
+                          f"found {len(buffer)}")
     if member.read(1):
         raise FormatError(f"{where} holds more bytes than its shape {_shape_text(shape)} of {dtype} declares")
     if dtype.itemsize == 0:
         return np.empty(shape, dtype=dtype)
-    flat = np.frombuffer(buffer, dtype=dtype, count=count)
+    flat = buffer.view(dtype)
     return flat.reshape(shape[::-1]).T if fortran_order else flat.reshape(shape)
 
 
