@@ -5,12 +5,22 @@
 * ``"digits"``: scikit-learn's 1,797 handwritten 8×8 digits (shipped inside
   scikit-learn), pixels scaled from 0..16 to [0, 1];
 * a ``.npz`` file holding ``x`` (N × n_in) and ``y`` (N × n_out targets or N
-  integer labels), read with ``allow_pickle=False``;
+  integer labels), read without pickle by :func:`gradmath.npz.read_npz`;
 * MNIST or Fashion-MNIST IDX files, gzipped or raw: a folder holding
   ``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]``, or the
   images file itself (its labels file is found beside it);
 * Nielsen's ``mnist.pkl.gz``, read by an unpickler that builds NumPy arrays and
   tuples only and refuses every other object (a pickle can run code).
+
+Limits, each checked before allocating and named in its one-line refusal:
+paths must be regular files (:mod:`gradmath.userfiles`: a directory, FIFO,
+device or socket is refused before it is opened); a file, its decompressed
+content and the float64 matrix of examples take at most ``max_bytes`` each
+(:data:`MAX_DATA_BYTES`, 1 GiB, enough for MNIST's 376 MB; pass
+``max_bytes=`` to raise it); IDX headers declare at most
+:data:`gradmath.idx.MAX_IDX_DIMENSIONS` dimensions; pickles nest tuples at most
+:data:`MAX_PICKLE_DEPTH` deep and hold at most :data:`MAX_PICKLE_NODES` tuples
+and arrays; labels lie in [0, 2**63).
 
 Examples
 --------
