@@ -7,8 +7,9 @@ whatever a member holds. Instead, before allocating, it checks
 
 * the file itself with :func:`gradmath.userfiles.open_user_file` (a regular
   file of at most ``max_bytes``, never a FIFO, device or directory),
-* every member's name (``NAME.npy``; an archive holds nothing else), at most
-  :data:`MAX_NPZ_MEMBERS` members,
+* the table of members (at most :data:`MAX_NPZ_MEMBERS` members in at most
+  :data:`MAX_CENTRAL_DIRECTORY_BYTES`), before ``zipfile`` parses it,
+* every member's name (``NAME.npy``; an archive holds nothing else),
 * every member's declared uncompressed size and its ``.npy`` header's
   shape × itemsize against what is left of ``max_bytes`` (default 1 GiB for
   all arrays together),
@@ -46,10 +47,14 @@ from numpy.lib import format as npy_format
 from gradmath.errors import FormatError, GradmathError
 from gradmath.userfiles import MAX_FILE_BYTES, format_size, limit_exceeded, open_user_file, read_exactly
 
-__all__ = ["read_npz", "MAX_NPZ_MEMBERS"]
+__all__ = ["read_npz", "MAX_NPZ_MEMBERS", "MAX_CENTRAL_DIRECTORY_BYTES"]
 
 #: Most members an archive may hold (the classic zip limit; a network of depth L has about 2L).
 MAX_NPZ_MEMBERS = 65535
+
+#: Largest central directory (the archive's table of members), parsed before any member: 8 MiB
+#: holds 65,535 members with names of 80 characters; a larger one would cost memory per entry.
+MAX_CENTRAL_DIRECTORY_BYTES = 8 * 2**20
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -85,6 +90,7 @@ def read_npz(path, *, max_bytes: int = MAX_FILE_BYTES,
         if not head.startswith(_ZIP_MAGIC):
             raise FormatError(f"{path}: not an .npz archive (gradmath never loads pickled data)")
         try:
+            _check_central_directory(path, stream)
             with zipfile.ZipFile(stream) as archive:
                 return _read_members(path, archive, max_bytes)
         except (zipfile.BadZipFile, zlib.error, EOFError) as err:
@@ -93,6 +99,29 @@ def read_npz(path, *, max_bytes: int = MAX_FILE_BYTES,
             raise FormatError(f"{path}: unreadable .npz archive ({err})") from None
         except OSError as err:
             raise FormatError(f"{path}: cannot be read ({err.strerror or err})") from None
+
+
+def _check_central_directory(path: Path, stream) -> None:
+    """Refuse a table of members over the limits before ``zipfile`` builds an object per entry.
+
+    Uses ``zipfile``'s reader of the end-of-archive record (it handles zip64);
+    where a Python lacks it, the member count is still checked afterwards.
+    """
+    end_record = getattr(zipfile, "_EndRecData", None)
+    if end_record is None:
+        return
+    record = end_record(stream)
+    stream.seek(0)
+    if record is None:
+        return  # not an archive: ZipFile says so
+    entries, size = record[zipfile._ECD_ENTRIES_TOTAL], record[zipfile._ECD_SIZE]
+    if entries > MAX_NPZ_MEMBERS:
+        raise FormatError(f"{path}: declares {entries} members, over the limit of {MAX_NPZ_MEMBERS} arrays "
+                          f"in one archive")
+    if size > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise limit_exceeded(path, f"the table of members takes {format_size(size)}",
+                             MAX_CENTRAL_DIRECTORY_BYTES, error=FormatError,
+                             remedy="gradmath.npz.MAX_CENTRAL_DIRECTORY_BYTES sets it")
 
 
 def _read_members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> dict[str, np.ndarray]:

@@ -41,6 +41,7 @@ gradmath.errors.DataError: /.../big.bin: the file holds 2,097,152 bytes, which e
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import stat
 from typing import BinaryIO
@@ -78,16 +79,17 @@ def format_size(n: int) -> str:
 
 
 def limit_exceeded(name, what: str, max_bytes: int, *, keyword: str = "max_bytes",
-                   error: type[GradmathError] = DataError) -> GradmathError:
+                   error: type[GradmathError] = DataError, remedy: str | None = None) -> GradmathError:
     """The one-line error for ``what`` (e.g. "the file holds 2 GiB") exceeding ``max_bytes``.
 
-    The limit is always given in MiB, as the issue of every such message asks:
+    The limit is always given in MiB, followed by how to raise it (``remedy``, by default the keyword):
 
     >>> print(limit_exceeded("a.npz", "member 'x' declares 3 GiB", 2**30))
     a.npz: member 'x' declares 3 GiB, which exceeds the limit of 1024 MiB; pass max_bytes= (in bytes) to raise it
     """
     mib = f"{max_bytes / 2**20:.6g}"
-    return error(f"{name}: {what}, which exceeds the limit of {mib} MiB; pass {keyword}= (in bytes) to raise it")
+    remedy = remedy or f"pass {keyword}= (in bytes) to raise it"
+    return error(f"{name}: {what}, which exceeds the limit of {mib} MiB; {remedy}")
 
 
 def _kind(mode: int) -> str | None:
@@ -191,11 +193,14 @@ def read_at_most(stream, max_bytes: int, *, name, what: str = "the content",
     ...
     gradmath.errors.DataError: x.gz: the gzip stream holds more than 1 MiB, which exceeds the limit of 1 MiB; pass max_bytes= (in bytes) to raise it
     """
-    data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise limit_exceeded(name, f"{what} holds more than {format_size(max_bytes)}", max_bytes,
-                             keyword=keyword, error=error)
-    return data
+    out = io.BytesIO()
+    while out.tell() <= max_bytes:  # chunks: never one allocation of the whole limit
+        chunk = stream.read(min(_CHUNK, max_bytes + 1 - out.tell()))
+        if not chunk:
+            return out.getvalue()
+        out.write(chunk)
+    raise limit_exceeded(name, f"{what} holds more than {format_size(max_bytes)}", max_bytes,
+                         keyword=keyword, error=error)
 
 
 def read_exactly(stream, n: int) -> np.ndarray:

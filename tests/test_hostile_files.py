@@ -434,3 +434,15 @@ def test_limits_are_keyword_arguments(tmp_path):
     with pytest.raises(DataError, match="exceeds the limit"):
         read_user_file(npz, max_bytes=100)
     assert read_user_file(npz) == npz.read_bytes()
+
+
+def test_a_huge_table_of_members_is_refused_before_zipfile_parses_it(tmp_path):
+    """The end-of-archive record says where the table is and how large; a forged 100 MiB table is refused."""
+    path = _zip(tmp_path / "d.npz", {"x.npy": _OK_X, "y.npy": _OK_Y})
+    raw = bytearray(path.read_bytes())
+    end = raw.rindex(b"PK\x05\x06")
+    raw[end + 12:end + 16] = struct.pack("<I", 100 * 2**20)  # size of the central directory
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FormatError, match=r"d.npz: the table of members takes 100 MiB, which exceeds the limit "
+                                          r"of 8 MiB; gradmath.npz.MAX_CENTRAL_DIRECTORY_BYTES sets it"):
+        read_npz(path)
