@@ -56,7 +56,8 @@ from gradmath.userfiles import (MAX_FILE_BYTES, check_user_path, format_size, gu
                                 open_user_file, read_at_most)
 from gradmath.validation import check_finite_array, check_int, suggest
 
-__all__ = ["Dataset", "load_dataset", "read_idx", "load_nielsen_pickle", "BUILTIN_DATASETS", "MAX_DATA_BYTES", "MAX_PICKLE_DEPTH", "MAX_PICKLE_NODES"]
+__all__ = ["Dataset", "load_dataset", "read_idx", "load_nielsen_pickle", "BUILTIN_DATASETS", "MAX_DATA_BYTES",
+           "MAX_PICKLE_DEPTH", "MAX_PICKLE_NODES"]
 
 #: Names ``load_dataset`` accepts besides paths.
 BUILTIN_DATASETS = ("digits",)

@@ -114,7 +114,7 @@ def _os_error(path, err: OSError, error: type[GradmathError], folder_ok: bool = 
     if isinstance(err, FileNotFoundError):
         return error(f"{path}: no such file{' or folder' if folder_ok else ''}")
     if isinstance(err, PermissionError):
-        return error(f"{path}: permission denied (the file exists but cannot be read; check its permissions)")
+        return error(f"{path}: permission denied (check the permissions of the file and of the folders above it)")
     if isinstance(err, NotADirectoryError):
         return error(f"{path}: no such file (a part of the path is a file, not a folder)")
     return error(f"{path}: cannot be read ({err.strerror or err})")

@@ -179,7 +179,8 @@ DATA_CASES = [
     Case("character device as IDX images", _case_dev_zero_idx, DataError, "is a character device"),
     Case("socket", _case_socket, DataError, "is a socket, not a regular file"),
     Case("missing", lambda tmp: _named(tmp / "absent.npz"), DataError, "no such file"),
-    Case("over the size limit", _case_big_sparse, DataError, "the file holds 1,073,741,825 bytes, which exceeds the limit of 1024 MiB"),
+    Case("over the size limit", _case_big_sparse, DataError,
+         "the file holds 1,073,741,825 bytes, which exceeds the limit of 1024 MiB"),
     Case("IDX header declares 100 GB", _case_idx(_idx((100_000, 1000, 1000))), DataError,
          r"shape \(100000, 1000, 1000\) of uint8 declares 93.13 GiB .*exceeds the limit of 1024 MiB"),
     Case("IDX dimensions whose product overflows int64", _case_idx(_idx((2**32 - 1,) * 3, type_code=0x0E)),
@@ -294,14 +295,15 @@ def test_unreadable_file_is_one_line(tmp_path, monkeypatch, model, capsys):
         return real_open(p, *args, **kwargs)
 
     monkeypatch.setattr("gradmath.userfiles.os.open", refuse)
-    with pytest.raises(DataError, match=r"locked.npz: permission denied \(the file exists but cannot be read"):
+    with pytest.raises(DataError, match=r"locked.npz: permission denied \(check the permissions of the file and "
+                                        r"of the folders above it\)"):
         load_dataset(str(path))
     with pytest.raises(FormatError, match="permission denied"):
         read_npz(path)
     assert main(["verify", model, "--data", str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err == f"gradmath verify: error: {path}: permission denied (the file exists but cannot be read; " \
-                  "check its permissions)\n"
+    assert err == (f"gradmath verify: error: {path}: permission denied (check the permissions of the file and "
+                   "of the folders above it)\n")
 
 
 # ----- what used to block forever: under a timer here, and once in a real process under a timeout ----
@@ -337,7 +339,8 @@ def _fifo(tmp: Path, role: str) -> tuple[Path, str]:
     return fifo, str(fifo.parent if role == "idx labels" else fifo)
 
 
-_FIFO_MESSAGE = "{}: is a FIFO (named pipe), not a regular file; gradmath reads data and networks from regular files only"
+_FIFO_MESSAGE = ("{}: is a FIFO (named pipe), not a regular file; "
+                 "gradmath reads data and networks from regular files only")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
