@@ -37,23 +37,19 @@ gradmath.errors.DataError: data='digts' is neither a built-in data set ('digits'
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import os
-import pickle
 import stat
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gradmath.arraypickle import MAX_PICKLE_DEPTH, MAX_PICKLE_NODES, load_array_pickle
 from gradmath.errors import DataError, FormatError
 from gradmath.idx import read_idx
 from gradmath.npz import read_npz
-from gradmath.userfiles import (MAX_FILE_BYTES, check_user_path, format_size, gunzip_if_gzipped, limit_exceeded,
-                                open_user_file, read_at_most)
+from gradmath.userfiles import MAX_FILE_BYTES, check_user_path, format_size, limit_exceeded
 from gradmath.validation import check_finite_array, check_int, suggest
 
 __all__ = ["Dataset", "load_dataset", "read_idx", "load_nielsen_pickle", "BUILTIN_DATASETS", "MAX_DATA_BYTES",
@@ -65,10 +61,6 @@ BUILTIN_DATASETS = ("digits",)
 #: Default memory budget of one data set: 1 GiB for a file's decompressed content and, separately, for the
 #: float64 matrix of examples (MNIST's 60,000 training images take 376 MB as float64). Raise it with ``max_bytes=``.
 MAX_DATA_BYTES = MAX_FILE_BYTES
-
-#: Deepest nesting and most distinct tuples and arrays a data pickle may hold (``mnist.pkl.gz``: depth 2, 10 objects).
-MAX_PICKLE_DEPTH = 8
-MAX_PICKLE_NODES = 1000
 
 _PICKLE_SUFFIXES = (".pkl", ".pkl.gz", ".pickle", ".pickle.gz")
 _FILE_SUFFIXES = (".npz", ".gz") + _PICKLE_SUFFIXES
@@ -262,78 +254,6 @@ def _labels_beside(images_path: Path) -> Path:
 
 
 # ----- Nielsen's mnist.pkl.gz -------------------------------------------------
-def _allowed_globals() -> dict[tuple[str, str], object]:
-    """The only callables the unpickler may name: those NumPy uses to rebuild plain arrays."""
-    allowed = {}
-    reconstruct = np.zeros(1).__reduce__()[0]
-    frombuffer = np.zeros(1).__reduce_ex__(5)[0]
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = reconstruct
-        allowed[(module, "ndarray")] = np.ndarray
-        allowed[(module, "dtype")] = np.dtype
-    for module in ("numpy.core.numeric", "numpy._core.numeric"):
-        allowed[(module, "_frombuffer")] = frombuffer
-    allowed[("numpy", "ndarray")] = np.ndarray
-    allowed[("numpy", "dtype")] = np.dtype
-    allowed[("_codecs", "encode")] = _latin1_bytes  # how protocol 2 stores bytes from Python 3
-    return allowed
-
-
-def _latin1_bytes(text, encoding="latin1"):
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise FormatError("the pickle calls _codecs.encode on something other than latin-1 text")
-    return text.encode("latin1")
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """An unpickler whose only globals are NumPy's array and dtype constructors."""
-
-    _allowed = _allowed_globals()
-
-    def find_class(self, module: str, name: str):
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise FormatError(f"the pickle refers to {module}.{name}; only NumPy arrays and tuples "
-                              f"are accepted (a pickle can run code)") from None
-
-    def persistent_load(self, pid):
-        raise FormatError("the pickle uses persistent ids; only NumPy arrays and tuples are accepted")
-
-
-def _check_arrays_only(obj) -> None:
-    """Refuse anything but tuples and numeric arrays, walking iteratively.
-
-    Each distinct object is visited once (remembered by ``id``), so tuples that
-    share references (``t = (t, t)`` sixty times: 2**60 paths through 61
-    objects) cost what they hold; nesting deeper than :data:`MAX_PICKLE_DEPTH`
-    or more than :data:`MAX_PICKLE_NODES` objects is refused.
-    """
-    seen = {id(obj)}
-    stack = [(obj, "pickle", 0)]
-    while stack:
-        item, where, depth = stack.pop()
-        if isinstance(item, np.ndarray):
-            if item.dtype.kind not in "biuf":
-                raise FormatError(f"{where} is an array of dtype {item.dtype}; only numeric arrays are accepted")
-        elif not isinstance(item, tuple):
-            raise FormatError(f"{where} holds an object of type {type(item).__name__}; "
-                              "only NumPy arrays and tuples are accepted")
-        elif item and depth >= MAX_PICKLE_DEPTH:
-            raise FormatError(f"{where}: tuples nested more than {MAX_PICKLE_DEPTH} deep, over the limit "
-                              f"for a data pickle (mnist.pkl.gz nests 2 deep)")
-        elif len(seen) + len(item) > MAX_PICKLE_NODES:
-            raise FormatError(f"the pickle holds more than {MAX_PICKLE_NODES} tuples and arrays, over the limit "
-                              f"for a data pickle (mnist.pkl.gz holds 10)")
-        else:
-            children = []
-            for i, child in enumerate(item):
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    children.append((child, f"{where}[{i}]", depth + 1))
-            stack.extend(reversed(children))
-
-
 def load_nielsen_pickle(path, *, max_bytes: int = MAX_DATA_BYTES) -> Dataset:
     """Nielsen's ``mnist.pkl.gz``: the training pair of (training, validation, test), safely.
 
@@ -342,34 +262,14 @@ def load_nielsen_pickle(path, *, max_bytes: int = MAX_DATA_BYTES) -> Dataset:
     ``builtins.eval``, …) raises :class:`FormatError` before that callable is
     looked up, so it never runs. A single ``(x, y)`` pair is accepted too.
 
-    Limits: the file and its decompressed content at most ``max_bytes`` each
-    (default 1 GiB; decompression stops one byte past it, so a gzip bomb is
-    refused), tuples nested at most :data:`MAX_PICKLE_DEPTH` deep and at most
-    :data:`MAX_PICKLE_NODES` tuples and arrays, the float64 examples at most
-    ``max_bytes``.
+    Limits: those of :func:`gradmath.arraypickle.load_array_pickle` (file,
+    decompressed content and every array at most ``max_bytes``, default 1 GiB;
+    tuples nested at most :data:`MAX_PICKLE_DEPTH` deep, at most
+    :data:`MAX_PICKLE_NODES` tuples and arrays), and the float64 examples at
+    most ``max_bytes``.
     """
     path = Path(path)
-    max_bytes = check_int("max_bytes", max_bytes, min_value=1)
-    with open_user_file(path, max_bytes=max_bytes) as raw:
-        try:
-            stream = gunzip_if_gzipped(raw)
-            what = "the decompressed pickle" if stream is not raw else "the file"
-            content = read_at_most(stream, max_bytes, name=path, what=what)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-            raise FormatError(f"{path}: corrupt or truncated gzip stream ({err})") from None
-        except OSError as err:
-            raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
-    try:
-        obj = _ArrayUnpickler(io.BytesIO(content), encoding="latin1").load()
-    except FormatError as err:
-        raise FormatError(f"{path}: {err}") from None
-    except Exception as err:  # noqa: BLE001 - any failure inside pickle is a corrupt file
-        raise FormatError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from None
-    del content
-    try:
-        _check_arrays_only(obj)
-    except FormatError as err:
-        raise FormatError(f"{path}: {err}") from None
+    obj = load_array_pickle(path, max_bytes=max_bytes)
     pair = obj
     if isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) for p in obj):
         pair = obj[0]  # (training, validation, test): Nielsen's experiments use the training set

@@ -216,6 +216,11 @@ DATA_CASES = [
          f"tuples nested more than {MAX_PICKLE_DEPTH} deep"),
     Case(".pkl of 100,000 nested tuples", _case_bytes("deep.pkl", lambda: b"\x80\x02)" + b"\x85" * 100_000 + b"."),
          FormatError, f"tuples nested more than {MAX_PICKLE_DEPTH} deep"),
+    Case(".pkl asking NumPy for a 931 GiB array", _case_bytes("big.pkl", lambda: (
+        b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I1000000\nI1000000\ntS'b'\ntR.")),
+         DataError, "the pickle: an array declared of 2 dimensions needs 931.3 GiB, which exceeds the limit of 1024"),
+    Case(".pkl calling numpy.ndarray directly", _case_bytes("call.pkl", lambda: b"cnumpy\nndarray\n(I1000000\ntR."),
+         FormatError, "calls numpy.ndarray directly"),
     Case(".pkl of 1,001 arrays", _case_bytes("wide.pkl", lambda: pickle.dumps(
         tuple(np.zeros(1) for _ in range(MAX_PICKLE_NODES + 1)))),
          FormatError, f"more than {MAX_PICKLE_NODES} tuples and arrays"),
