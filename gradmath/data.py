@@ -10,7 +10,8 @@
   ``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]``, or the
   images file itself (its labels file is found beside it);
 * Nielsen's ``mnist.pkl.gz``, read by an unpickler that builds NumPy arrays and
-  tuples only and refuses every other object (a pickle can run code).
+  tuples only and refuses every other object (a pickle can run code; see
+  :mod:`gradmath.arraypickle`).
 
 Limits, each checked before allocating and named in its one-line refusal:
 paths must be regular files (:mod:`gradmath.userfiles`: a directory, FIFO,
@@ -19,8 +20,8 @@ content and the float64 matrix of examples take at most ``max_bytes`` each
 (:data:`MAX_DATA_BYTES`, 1 GiB, enough for MNIST's 376 MB; pass
 ``max_bytes=`` to raise it); IDX headers declare at most
 :data:`gradmath.idx.MAX_IDX_DIMENSIONS` dimensions; pickles nest tuples at most
-:data:`MAX_PICKLE_DEPTH` deep and hold at most :data:`MAX_PICKLE_NODES` tuples
-and arrays; labels lie in [0, 2**63).
+:data:`MAX_PICKLE_DEPTH` deep, hold at most :data:`MAX_PICKLE_NODES` tuples
+and arrays, and ask for no array over ``max_bytes``; labels lie in [0, 2**63).
 
 Examples
 --------

@@ -158,7 +158,8 @@ def open_user_file(path, *, max_bytes: int = MAX_FILE_BYTES,
     needs its own cap, see :func:`read_at_most`.
     """
     check_user_path(path, error=error, max_bytes=max_bytes)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
     except OSError as err:
@@ -170,7 +171,7 @@ def open_user_file(path, *, max_bytes: int = MAX_FILE_BYTES,
             raise _refusal(path, kind, error)
         if status.st_size > max_bytes:
             raise limit_exceeded(path, f"the file holds {status.st_size:,} bytes", max_bytes, error=error)
-        if hasattr(os, "set_blocking"):
+        if nonblocking:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
