@@ -40,6 +40,7 @@ import numpy as np
 from gradmath.errors import FormatError, GradmathError, MissingDependencyError
 from gradmath.network import SOFTMAX, Network
 from gradmath.npz import read_npz
+from gradmath.userfiles import check_user_path
 from gradmath.validation import check_choice
 
 __all__ = ["load_network", "save_network", "from_sklearn", "from_torch", "FORMATS"]
@@ -95,8 +96,7 @@ def load_network(path, *, format: str | None = None) -> Network:
     """
     path = Path(path)
     fmt = _format_of(path, format)
-    if not path.is_file():
-        raise FormatError(f"{path}: no such file")
+    check_user_path(path, error=FormatError)  # a regular readable file of at most 1 GiB, never a FIFO or folder
     try:
         if fmt == "network2":
             return _load_network2(path)

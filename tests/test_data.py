@@ -5,9 +5,12 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gradmath.data import load_dataset, read_idx
 from gradmath.errors import DataError, FormatError, GradmathError
@@ -243,3 +246,61 @@ def test_unknown_file_kind(tmp_path):
 def test_bad_limit():
     with pytest.raises(GradmathError, match="limit=0"):
         load_dataset("digits", limit=0)
+
+
+# ----- limits and exact values ---------------------------------------------------
+_IDX_CODES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@settings(max_examples=60 if os.environ.get("CI") else 30)
+@given(code=st.sampled_from(sorted(_IDX_CODES)), shape=st.lists(st.integers(0, 5), min_size=1, max_size=3),
+       gz=st.booleans(), seed=st.integers(0, 2**16))
+def test_read_idx_returns_what_was_written(code, shape, gz, seed):
+    """Every IDX type, gzipped or not, zero-sized dimensions included: the values written, in native byte order."""
+    dtype = np.dtype(_IDX_CODES[code])
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    values = np.random.default_rng(seed).uniform(info.min / 2, info.max / 2, size=shape).astype(dtype)
+    raw = bytes([0, 0, code, len(shape)]) + np.asarray(shape, dtype=">u4").tobytes() + values.tobytes()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "v-idx-ubyte")
+        with (gzip.open if gz else open)(path, "wb") as f:
+            f.write(raw)
+        got = read_idx(path)
+    assert got.dtype == dtype.newbyteorder("=") and got.shape == tuple(shape)
+    np.testing.assert_array_equal(got, values)
+
+
+def test_uint64_labels_keep_their_values(tmp_path):
+    top = 2**63 - 1
+    np.savez(tmp_path / "u.npz", x=np.ones((2, 2)), y=np.array([3, top], dtype=np.uint64))
+    d = load_dataset(str(tmp_path / "u.npz"))
+    assert d.y.tolist() == [3, top] and d.n_classes == 2**63
+
+
+def test_pickle_nesting_at_the_limit_passes_the_walk(tmp_path):
+    from gradmath.data import MAX_PICKLE_DEPTH
+
+    obj = np.zeros(2)
+    for _ in range(MAX_PICKLE_DEPTH):
+        obj = (obj,)
+    (tmp_path / "deep.pkl").write_bytes(pickle.dumps(obj))
+    with pytest.raises(FormatError, match=r"expected \(x, y\)"):  # the walk accepted it; the shape check did not
+        load_dataset(str(tmp_path / "deep.pkl"))
+    (tmp_path / "deeper.pkl").write_bytes(pickle.dumps((obj,)))
+    with pytest.raises(FormatError, match=f"nested more than {MAX_PICKLE_DEPTH} deep"):
+        load_dataset(str(tmp_path / "deeper.pkl"))
+
+
+def test_a_directory_named_like_a_file_is_not_an_idx_folder(tmp_path):
+    (tmp_path / "mnist.pkl.gz").mkdir()
+    with pytest.raises(DataError, match="mnist.pkl.gz: is a directory, not a file"):
+        load_dataset(str(tmp_path / "mnist.pkl.gz"))
+
+
+def test_symlinks_to_regular_files_are_followed(tmp_path, small_idx):
+    images, labels = small_idx
+    _write_idx_pair(tmp_path / "real", images, labels)
+    (tmp_path / "link").mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (tmp_path / "link" / name).symlink_to(tmp_path / "real" / name)
+    np.testing.assert_array_equal(load_dataset(str(tmp_path / "link")).y, labels)
