@@ -11,7 +11,7 @@ import pytest
 
 from gradmath.backprop import backprop
 from gradmath.errors import FormatError, MissingDependencyError, NonFiniteError, ShapeError
-from gradmath.formats import from_sklearn, from_torch, load_network, save_network
+from gradmath.formats import ConversionNote, from_sklearn, from_torch, load_network, read_network, save_network
 from gradmath.network import Network
 
 
@@ -177,7 +177,15 @@ def test_from_torch_reproduces_the_forward_pass():
 @pytest.mark.parametrize(("modules", "match"), [
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1)),
      "share one activation"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)), r"module 1 \(Dropout\)"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Dropout(), nn.Sigmoid(), nn.Linear(3, 1)),
+     r"module 3 \(Sigmoid\): two activations in a row"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.1), nn.Linear(3, 1)),
+     r"module 1: LeakyReLU\(negative_slope=0.1\) is not supported"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(beta=2), nn.Linear(3, 1)), r"Softplus\(beta=2\)"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(threshold=5), nn.Linear(3, 1)),
+     r"Softplus\(threshold=5\) switches to x"),
+    (lambda nn: nn.Sequential(nn.Flatten(0), nn.Linear(2, 1)), r"module 0: Flatten\(start_dim=0"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softmax(dim=0)), r"Softmax\(dim=0\) must act on dim=-1"),
     (lambda nn: nn.Sequential(nn.Tanh(), nn.Linear(2, 1)), "must start with nn.Linear"),
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.GELU(approximate="tanh"), nn.Linear(3, 1)), "not the exact GELU"),
     (lambda nn: nn.Linear(2, 3), "needs an nn.Sequential"),
@@ -199,3 +207,221 @@ def test_loaded_network_keeps_shape_and_finiteness_checks():
         Network([np.ones((2, 3))], [np.zeros(3)])
     with pytest.raises(NonFiniteError):
         Network([np.full((1, 1), np.inf)], [np.zeros(1)])
+
+
+# ----- identity: networks with linear layers load in any process ----------------------------
+def _regressor():
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(5)
+    x = rng.random((40, 3))
+    return _fit(MLPRegressor(hidden_layer_sizes=(4,), activation="identity", max_iter=20, random_state=0), x,
+                rng.random((40, 2))), x
+
+
+def test_linear_networks_round_trip_in_a_fresh_process_and_the_cli(tmp_path):
+    import subprocess
+
+    torch = pytest.importorskip("torch")
+    model, x = _regressor()
+    torch.manual_seed(0)
+    logits = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    with pytest.warns(ConversionNote, match="logits and no loss or cost"):
+        torch_net = from_torch(logits)
+    nets = {"sk": from_sklearn(model), "torch": torch_net}
+    assert nets["sk"].hidden_activation == nets["sk"].output_activation == "identity"
+    assert (torch_net.hidden_activation, torch_net.output_activation, torch_net.cost) == ("identity", "identity",
+                                                                                         "quadratic")
+    np.savez(tmp_path / "d.npz", x=x, y=np.random.default_rng(1).random((40, 2)))
+    paths = [save_network(net, tmp_path / f"{name}{suffix}") for name, net in nets.items()
+             for suffix in (".npz", ".safetensors")]
+    script = ("import sys, json\nfrom gradmath.formats import load_network\nfrom gradmath.cli import main\n"
+              "for p in sys.argv[1:-1]:\n"
+              "    n = load_network(p); print(json.dumps([n.hidden_activation, n.output_activation]))\n"
+              "    assert main(['verify', p, '--data', sys.argv[-1], '--json', '-q']) == 0\n")
+    done = subprocess.run([sys.executable, "-c", script, *map(str, paths), str(tmp_path / "d.npz")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count('["identity", "identity"]') == 4 and done.stdout.count('\n  "violations": 0,') == 4
+    for path in paths:
+        assert _same(load_network(path), nets[path.stem])
+
+
+def test_identity_is_built_in_and_cannot_be_replaced():
+    from gradmath.activations import get_activation, register_activation
+    from gradmath.errors import InvalidParameterError
+
+    z = np.array([-1e300, -2.0, 0.0, 3.5])
+    identity = get_activation("identity")
+    assert np.array_equal(identity.sigma(z), z) and np.array_equal(identity.prime(z), np.ones(4))
+    assert identity.gamma.exact == 1
+    with pytest.raises(InvalidParameterError, match="built-in"):
+        register_activation("identity", "2*x", overwrite=True)
+
+
+# ----- PyTorch: losses, pass-through modules, δ against autograd ------------------------------
+def _autograd_deltas(torch, model, x, loss, target):
+    """δˡ = ∂(loss summed over examples)/∂zˡ at every Linear output, by torch autograd."""
+    outputs = []
+
+    def keep(module, inputs, out):
+        out.retain_grad()
+        outputs.append(out)
+
+    hooks = [m.register_forward_hook(keep) for m in model if isinstance(m, torch.nn.Linear)]
+    value = loss(model(torch.from_numpy(x)), target)
+    value.backward()
+    for hook in hooks:
+        hook.remove()
+    return [z.grad.numpy() for z in outputs]
+
+
+def _assert_deltas(net, x, y, expected, scale=1.0):
+    got = backprop(net, x, y).deltas
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        # float64 on both sides, a few roundings per term over at most 6-term sums and 3 layers: 64ε of the layer
+        np.testing.assert_allclose(scale * g, e, rtol=0, atol=64 * np.finfo(float).eps * max(np.abs(e).max(), 1e-300))
+
+
+@pytest.mark.parametrize("way", ["loss", "cost"])
+@pytest.mark.parametrize(("loss_name", "output", "cost"), [
+    ("CrossEntropyLoss", "softmax", "log-loss"), ("BCEWithLogitsLoss", "sigmoid", "cross-entropy")])
+def test_logits_with_their_loss_become_softmax_or_sigmoid_with_a_note(way, loss_name, output, cost):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Dropout(0.3), nn.Linear(6, 3)).double().eval()
+    kwargs = {"loss": getattr(nn, loss_name)()} if way == "loss" else {"cost": cost}
+    with pytest.warns(ConversionNote) as notes:
+        net = from_torch(model, **kwargs)
+    assert (net.hidden_activation, net.output_activation, net.cost) == ("tanh", output, cost)
+    text = " ".join(str(n.message) for n in notes)
+    assert "module 2 (Dropout) read as the identity" in text and output in text
+    rng = np.random.default_rng(2)
+    x = rng.random((5, 4))
+    if output == "softmax":
+        labels = np.array([0, 2, 1, 1, 0])
+        y, target = np.eye(3)[labels], torch.from_numpy(labels)
+    else:
+        y = (rng.random((5, 3)) > 0.5).astype(float)
+        target = torch.from_numpy(y)
+    expected = _autograd_deltas(torch, model, x, getattr(nn, loss_name)(reduction="sum"), target)
+    _assert_deltas(net, x, y, expected)
+
+
+def test_nll_after_log_softmax_and_mse_match_autograd():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(2)
+    rng = np.random.default_rng(3)
+    x, labels = rng.random((6, 3)), np.array([0, 1, 1, 0, 1, 0])
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 5), nn.Softplus(), nn.Linear(5, 2), nn.LogSoftmax(dim=-1))
+    model = model.double()
+    with pytest.warns(ConversionNote) as notes:
+        net = from_torch(model, loss=nn.NLLLoss())
+    assert [str(n.message)[:30] for n in notes] == ["module 0 (Flatten) read as the", "module 2: Softplus(threshold=2",
+                                                    "nn.LogSoftmax read as a softma"]
+    assert "exact ln(1+eˣ), which differs there by less than e^-20" in str(notes[1].message)
+    assert (net.hidden_activation, net.output_activation, net.cost) == ("softplus", "softmax", "log-loss")
+    _assert_deltas(net, x, np.eye(2)[labels],
+                   _autograd_deltas(torch, model, x, nn.NLLLoss(reduction="sum"), torch.from_numpy(labels)))
+    model = nn.Sequential(nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 2), nn.Identity()).double()
+    with pytest.warns(ConversionNote) as notes:
+        net = from_torch(model, loss=nn.MSELoss())
+    assert [str(n.message)[:36] for n in notes] == ["module 3 (Identity) read as the iden",
+                                                    "nn.MSELoss read as the quadratic cos"]
+    assert (net.output_activation, net.cost) == ("identity", "quadratic")
+    y = rng.random((6, 2))
+    # MSELoss(sum) = ‖a − y‖² = 2 C, so autograd's δ is twice gradmath's
+    _assert_deltas(net, x, y, _autograd_deltas(torch, model, x, nn.MSELoss(reduction="sum"), torch.from_numpy(y)),
+                   scale=2.0)
+
+
+@pytest.mark.parametrize(("modules", "kwargs", "match"), [
+    (lambda nn: [nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2), nn.LogSoftmax(dim=-1)], {"cost": "quadratic"},
+     "LogSoftmax outputs log-probabilities, not a softmax"),
+    (lambda nn: [nn.Linear(2, 2), nn.LogSoftmax(dim=-1)], {"loss": "MSELoss"}, "MSELoss on nn.LogSoftmax"),
+    (lambda nn: [nn.Linear(2, 2), nn.Softmax(dim=-1)], {"loss": "CrossEntropyLoss"},
+     "CrossEntropyLoss expects logits .* ends with nn.Softmax"),
+    (lambda nn: [nn.Linear(2, 2)], {"loss": "NLLLoss"}, "NLLLoss expects nn.LogSoftmax .* ends with logits"),
+    (lambda nn: [nn.Linear(2, 2)], {"loss": "BCELoss"}, "BCELoss expects nn.Sigmoid"),
+    (lambda nn: [nn.Linear(2, 2)], {"loss": "L1Loss"}, "loss=L1Loss: gradmath reads"),
+    (lambda nn: [nn.Linear(2, 2)], {"loss": "CrossEntropyLoss", "cost": "quadratic"}, "disagrees with loss"),
+])
+def test_from_torch_refuses_losses_that_do_not_fit(modules, kwargs, match):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    if "loss" in kwargs:
+        kwargs = {**kwargs, "loss": getattr(nn, kwargs["loss"])()}
+    with pytest.raises(FormatError, match=match):
+        from_torch(nn.Sequential(*modules(nn)), **kwargs)
+
+
+@pytest.mark.parametrize(("loss", "match"), [
+    (lambda nn, torch: nn.CrossEntropyLoss(weight=torch.ones(2)), r"CrossEntropyLoss\(weight=...\)"),
+    (lambda nn, torch: nn.CrossEntropyLoss(label_smoothing=0.1), "label_smoothing=0.1"),
+    (lambda nn, torch: nn.BCEWithLogitsLoss(pos_weight=torch.ones(2)), "pos_weight"),
+])
+def test_from_torch_refuses_weighted_or_smoothed_losses(loss, match):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(FormatError, match=match):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2)), loss=loss(torch.nn, torch))
+
+
+# ----- state_dict in safetensors, skops ---------------------------------------------------------
+def test_state_dict_in_safetensors_matches_from_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    nn = torch.nn
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 6), nn.ReLU(), nn.Linear(6, 3))
+    with pytest.warns(ConversionNote):
+        expected = from_torch(model, loss=nn.CrossEntropyLoss())
+    save_file(model.state_dict(), str(tmp_path / "m.safetensors"))
+    loaded = read_network(tmp_path / "m.safetensors", activation="relu", cost="log-loss")
+    assert loaded.format == "state_dict" and _same(loaded.network, expected)
+    assert "implies a softmax output" in loaded.notes[1]
+    save_file({k: v.to(torch.bfloat16) for k, v in model.state_dict().items()}, str(tmp_path / "half.safetensors"))
+    half = load_network(tmp_path / "half.safetensors", activation="relu", output="softmax")
+    for w, w16 in zip(expected.weights, half.weights):  # bfloat16 keeps 8 significant bits
+        np.testing.assert_allclose(w16, w, rtol=2.0**-8)
+        assert np.array_equal(w16, torch.tensor(w).to(torch.bfloat16).double().numpy())
+
+
+@pytest.mark.parametrize(("tensors", "kwargs", "match"), [
+    ({"0.weight": np.ones((3, 2)), "2.weight": np.ones((1, 3))}, {"cost": "quadratic"}, "give the hidden activation"),
+    ({"0.weight": np.ones((1, 2))}, {}, "does not say how its output was trained"),
+    ({"0.weight": np.ones((3, 2)), "1.running_mean": np.ones(3)}, {"cost": "quadratic"},
+     "'1.running_mean' is not a Linear layer's weight or bias"),
+    ({"fc1.weight": np.ones((3, 2)), "fc2.weight": np.ones((1, 4))}, {"activation": "tanh", "cost": "quadratic"},
+     r"layer fc2: weight shape \(1, 4\) does not follow a layer of width 3"),
+    ({"0.bias": np.ones(3)}, {"cost": "quadratic"}, "a bias without a weight"),
+])
+def test_state_dict_refusals(tensors, kwargs, match):
+    from gradmath.formats import from_state_dict
+
+    with pytest.raises(FormatError, match=match):
+        from_state_dict(tensors, activation=kwargs.get("activation"), output=kwargs.get("output"),
+                        cost=kwargs.get("cost"))
+
+
+def test_skops_file_round_trip_and_refusals(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(4)
+    x, labels = rng.random((50, 4)), rng.integers(0, 3, 50)
+    clf = _fit(MLPClassifier(hidden_layer_sizes=(5,), activation="relu", max_iter=30, random_state=0), x, labels)
+    sio.dump(clf, tmp_path / "m.skops")
+    loaded = read_network(tmp_path / "m.skops")
+    assert loaded.format == "skops" and loaded.notes == () and _same(loaded.network, from_sklearn(clf))
+    with pytest.raises(FormatError, match="the file states activation 'relu'; activation='tanh' disagrees"):
+        read_network(tmp_path / "m.skops", activation="tanh")
+    sio.dump(_fit(make_pipeline(StandardScaler(), LogisticRegression()), x, labels), tmp_path / "p.skops")
+    with pytest.raises(FormatError, match="not an MLPClassifier or MLPRegressor|types gradmath does not load"):
+        load_network(tmp_path / "p.skops")

@@ -98,7 +98,8 @@ def from_torch(module, *, cost: str | None = None, loss=None) -> Network:
     children = []
     for i, child in enumerate(module):
         if isinstance(child, (nn.Dropout, nn.Identity)):
-            notes.append(f"module {i} ({type(child).__name__}) read as the identity (its eval-mode behaviour)")
+            notes.append(f"module {i} ({type(child).__name__}) read as the identity"
+                         + (" (its eval-mode behaviour)" if isinstance(child, nn.Dropout) else ""))
         elif isinstance(child, nn.Flatten):
             if (child.start_dim, child.end_dim) != (1, -1):
                 raise FormatError(f"module {i}: Flatten(start_dim={child.start_dim}, end_dim={child.end_dim}) "
