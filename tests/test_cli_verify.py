@@ -116,3 +116,172 @@ def test_verify_of_a_network_whose_activations_overflow_prints_one_line_per_mess
     assert err[-1] == ("gradmath verify: error: layer 3: activations overflow float64 "
                        "(weights too large for this input)")
     assert err[:-1] == ["gradmath verify: warning: overflow encountered in matmul"]  # one line, no source line
+
+
+# ----- hostile network files: one line from the API, one line and exit 2 from the CLI -----------
+def _n2(**change):
+    payload = {"sizes": [2, 1], "weights": [[[1.0, 2.0]]], "biases": [[[0.5]]], "cost": "QuadraticCost"}
+    return json.dumps({**payload, **change})
+
+
+def _safetensors(header: dict | bytes, data: bytes = b"", length: int | None = None) -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return (len(raw) if length is None else length).to_bytes(8, "little") + raw + data
+
+
+_F64 = np.ones((1, 2)).tobytes() + np.zeros(1).tobytes()
+_NATIVE = {"format": '"gradmath-network"', "version": "1", "hidden_activation": '"sigmoid"',
+           "output_activation": '"sigmoid"', "cost": '"quadratic"'}
+_W2B2 = {"W2": {"dtype": "F64", "shape": [1, 2], "data_offsets": [0, 16]},
+         "b2": {"dtype": "F64", "shape": [1], "data_offsets": [16, 24]}}
+
+
+def _npz_meta(meta_text: str):
+    def write(path):
+        with open(path, "wb") as fh:
+            np.savez(fh, metadata=np.array(meta_text), W2=np.ones((1, 2)), b2=np.zeros(1))
+    return write
+
+
+def _zip(members: dict):
+    def write(path):
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    return write
+
+
+def _text(content):
+    return lambda path: path.write_text(content) if isinstance(content, str) else path.write_bytes(content)
+
+
+HOSTILE = [
+    # network2 JSON: wrong types, strict numbers, nesting
+    ("n.json", _text(_n2(sizes=5)), "network2 sizes=5 must be a list of positive integers"),
+    ("n.json", _text(_n2(sizes=None)), "network2 sizes=None must be a list"),
+    ("n.json", _text(_n2(sizes=[2, True])), r"sizes=\[2, True\] must be a list of positive integers"),
+    ("n.json", _text(_n2(cost=[])), r"network2 cost=\[\] is not one of CrossEntropyCost, QuadraticCost"),
+    ("n.json", _text(_n2(cost={"a": 1})), "network2 cost={'a': 1} is not one of"),
+    ("n.json", _text(_n2(weights="abc")), "network2 weights must be a list of 1 nested lists"),
+    ("n.json", _text(_n2(weights=[[["1", "2"]]])), r"weights\[0\] must be a rectangular list of lists of numbers"),
+    ("n.json", _text(_n2(weights=[[[True, False]]])), r"weights\[0\] must be a rectangular list"),
+    ("n.json", _text(_n2(weights=[[[1.0, 2.0], [3.0]]])), r"weights\[0\] is not a rectangular list"),
+    ("n.json", _text(_n2(weights=[[[10**30, 2]]])), r"weights\[0\] must be a rectangular list .*object"),
+    ("n.json", _text(_n2(biases=[])), "network2 biases must be a list of 1"),
+    ("n.json", _text('{"sizes": ' + "[" * 100_000), "JSON nested too deeply to parse"),
+    ("n.json", _text(_n2().replace("[2, 1]", "[" + "9" * 5000 + ", 1]")), "an integer of 5000 digits; at most 400"),
+    ("n.json", _text(_n2().replace("1.0", "1e999")), "the number 1e999 overflows float64"),
+    ("n.json", _text(_n2().replace("1.0", "NaN")), "NaN is not a JSON number"),
+    ("n.json", _text(_n2().replace("0.5", "-Infinity")), "-Infinity is not a JSON number"),
+    ("n.json", _text(_n2()[:30]), "not valid JSON, truncated or corrupt"),
+    ("n.json", _text(b'{"sizes": "\xff\xfe"}'), "not UTF-8"),
+    ("n.json", _text('{"sizes": [2, 1], "colour": 1}'), "lacks weights, biases, cost"),
+    ("n.json", _text(_n2()[:-1] + ', "activation": "tanh"}'), "unknown network2 key 'activation'"),
+    # native .npz metadata
+    ("m.npz", _npz_meta("[" * 100_000), "metadata: JSON nested too deeply"),
+    ("m.npz", _npz_meta('["a"]'), "metadata must be a JSON object"),
+    ("m.npz", _npz_meta(json.dumps({"format": "gradmath-network", "version": 1, "hidden_activation": "sigmoid",
+                                    "output_activation": "sigmoid", "cost": "quadratic", "sizes": 5})),
+     "metadata sizes=5 disagree"),
+    ("m.npz", _npz_meta(json.dumps({"format": "gradmath-network", "version": 1, "hidden_activation": ["x"],
+                                    "output_activation": "sigmoid", "cost": "quadratic"})),
+     r"metadata hidden_activation=\['x'\] must be a string"),
+    # safetensors
+    ("s.safetensors", _text(_safetensors(b"{}", length=2**31)), "header of 2147483648 bytes is over the 8 MiB limit"),
+    ("s.safetensors", _text(_safetensors(b"{}", length=4000)), "truncated or corrupt safetensors file"),
+    ("s.safetensors", _text(_safetensors(b"{abc}")), "safetensors header: not valid JSON"),
+    ("s.safetensors", _text(_safetensors(b'{"a": ' + b"[" * 100_000)), "safetensors header: JSON nested too deeply"),
+    ("s.safetensors", _text(_safetensors({"W2": {"dtype": "I64", "shape": [1, 2], "data_offsets": [0, 16]}},
+                                         b"\0" * 16)), "tensor 'W2' has dtype 'I64', expected floating point"),
+    ("s.safetensors", _text(_safetensors({"W2": {"dtype": "F64", "shape": [10**6, 10**6], "data_offsets": [0, 16]}},
+                                         b"\0" * 16)), "tensor 'W2': truncated or corrupt safetensors file"),
+    ("s.safetensors", _text(_safetensors({"W2": {"dtype": "F64", "shape": [-1], "data_offsets": [0, 8]}}, b"\0" * 8)),
+     r"shape \[-1\] must be a list"),
+    ("s.safetensors", _text(_safetensors({"__metadata__": {"a": 1}}, b"")), "__metadata__ must map names to strings"),
+    ("s.safetensors", _text(_safetensors({"__metadata__": {**_NATIVE, "colour": '"red"'}, **_W2B2}, _F64)),
+     "unknown metadata key 'colour'"),
+    ("s.safetensors", _text(_safetensors({"__metadata__": {**_NATIVE, "version": "1" * 500}, **_W2B2}, _F64)),
+     "an integer of 500 digits"),
+    ("s.safetensors", _text(_safetensors({"0.weight": _W2B2["W2"], "0.bias": _W2B2["b2"]}, _F64)),
+     "does not say how its output was trained: give --output and/or --cost"),
+    # skops, pickles, other kinds
+    ("k.skops", _zip({"schema.json": "{not json"}), "unreadable skops file"),
+    ("k.skops", _zip({"schema.json": json.dumps({"__class__": "Popen", "__module__": "subprocess",
+                                                 "__loader__": "ObjectNode", "content": {}, "protocol": 2,
+                                                 "_skops_version": "0.10"})}), "skops"),
+    ("m.pt", lambda p: p.write_bytes(_torch_save()), "a torch.save file .* never loads pickle"),
+    ("m.pkl", _text(b"\x80\x04K\x01."), "a pickle or gzip file"),
+    ("m.npy", lambda p: np.save(p, np.ones(3)), "a single .npy array, not a network"),
+    ("m.bin", _text(b"\x00\x01garbage"), "not a network file"),
+    ("m.npz", _text(b""), "empty file"),
+    ("m.json", _zip({"W2.npy": b"x"}), "the file is an .npz archive, not network2 JSON as its suffix says"),
+    ("m.npz", _text(_n2()), "the file is network2 JSON, not an .npz archive"),
+]
+
+
+def _torch_save() -> bytes:
+    import io
+
+    torch = pytest.importorskip("torch")
+    buffer = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buffer)
+    return buffer.getvalue()
+
+
+def _hostile_ids(row):
+    return f"{row[0]}:{row[2][:30]}"
+
+
+@pytest.mark.parametrize(("name", "write", "match"), HOSTILE, ids=[_hostile_ids(r) for r in HOSTILE])
+def test_hostile_network_files_give_one_line(tmp_path, capsys, name, write, match):
+    from gradmath.errors import FormatError
+    from gradmath.formats import read_network
+
+    if name.endswith(".skops"):
+        pytest.importorskip("skops")
+    path = tmp_path / name
+    write(path)
+    with pytest.raises(FormatError, match=match) as info:
+        read_network(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+    for command in (["verify", str(path)], ["speeds", "--model", str(path), "--seeds", "1"]):
+        assert main([*command, "-q"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and err.startswith(f"gradmath {command[0]}: error: {path}"), err
+
+
+def test_special_files_and_size_limits(tmp_path, capsys, monkeypatch):
+    import os
+
+    from gradmath.formats import reading
+
+    os.mkfifo(tmp_path / "fifo.npz")
+    (tmp_path / "folder.npz").mkdir()
+    with open(tmp_path / "big.json", "wb") as fh:  # sparse: no disk used
+        fh.truncate(reading.MAX_JSON_BYTES + 1)
+    for name, match in [("fifo.npz", "not a regular file"), ("folder.npz", "is a directory"),
+                        ("big.json", "134217729 bytes is over the 128 MiB limit")]:
+        assert main(["verify", str(tmp_path / name), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err, err
+
+
+def test_skops_archive_that_unpacks_past_the_limit(tmp_path, monkeypatch):
+    sio = pytest.importorskip("skops.io")
+    from sklearn.neural_network import MLPRegressor
+
+    from gradmath.errors import FormatError
+    from gradmath.formats import read_network, sklearn
+
+    rng = np.random.default_rng(0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPRegressor(hidden_layer_sizes=(3,), max_iter=5).fit(rng.random((20, 2)), rng.random(20))
+    sio.dump(model, tmp_path / "m.skops")
+    monkeypatch.setattr(sklearn, "MAX_BINARY_BYTES", 1000)
+    with pytest.raises(FormatError, match="skops archive unpacks to .* bytes, over the 0 MiB limit"):
+        read_network(tmp_path / "m.skops")

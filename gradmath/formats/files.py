@@ -152,9 +152,11 @@ def read_network(path, *, format: str | None = None, activation: str | None = No
 
             return _stated(path, kind, read_skops(path), activation, output, cost)
         return _read_safetensors(path, size, activation, output, cost)
-    except (FormatError, MissingDependencyError):
+    except MissingDependencyError:
         raise
-    except GradmathError as err:
+    except GradmathError as err:  # every message names the file first
+        if isinstance(err, FormatError) and str(err).startswith(str(path)):
+            raise
         raise FormatError(f"{path}: {err}") from err
 
 
