@@ -211,6 +211,8 @@ HOSTILE = [
     ("k.skops", _zip({"schema.json": json.dumps({"__class__": "Popen", "__module__": "subprocess",
                                                  "__loader__": "ObjectNode", "content": {}, "protocol": 2,
                                                  "_skops_version": "0.10"})}), "skops"),
+    ("k.skops", lambda p: _skops_dump(p, "system"), "skops file holds types gradmath does not load: posix.system"),
+    ("k.skops", lambda p: _skops_dump(p, "model"), "skops file holds a FunctionTransformer, not an MLPClassifier"),
     ("m.pt", lambda p: p.write_bytes(_torch_save()), "a torch.save file .* never loads pickle"),
     ("m.pkl", _text(b"\x80\x04K\x01."), "a pickle or gzip file"),
     ("m.npy", lambda p: np.save(p, np.ones(3)), "a single .npy array, not a network"),
@@ -228,6 +230,15 @@ def _torch_save() -> bytes:
     buffer = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buffer)
     return buffer.getvalue()
+
+
+def _skops_dump(path, what):
+    import os
+
+    sio = pytest.importorskip("skops.io")
+    from sklearn.preprocessing import FunctionTransformer
+
+    sio.dump(FunctionTransformer(func=os.system if what == "system" else None), path)
 
 
 def _hostile_ids(row):
@@ -285,3 +296,100 @@ def test_skops_archive_that_unpacks_past_the_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(sklearn, "MAX_BINARY_BYTES", 1000)
     with pytest.raises(FormatError, match="skops archive unpacks to .* bytes, over the 0 MiB limit"):
         read_network(tmp_path / "m.skops")
+
+
+# ----- models trained elsewhere, from the command line ----------------------------------------
+def _verify_json(capsys, *argv):
+    assert main(["verify", *argv, "--json", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    return json.loads(out)
+
+
+def _library_report(network, examples: int):
+    from gradmath.bounds import verify_network
+    from gradmath.data import load_dataset
+
+    data = load_dataset("digits", limit=examples)
+    return json.loads(json.dumps(verify_network(network, data.x, data.y).to_json()))
+
+
+def test_a_trained_mlp_classifier_through_skops_and_the_cli(tmp_path, capsys):
+    sio = pytest.importorskip("skops.io")
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    from gradmath.data import load_dataset
+    from gradmath.formats import from_sklearn
+
+    d = load_dataset("digits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 40 iterations
+        clf = MLPClassifier(hidden_layer_sizes=(20,), activation="tanh", max_iter=40, random_state=0).fit(d.x, d.y)
+    sio.dump(clf, tmp_path / "clf.skops")
+    payload = _verify_json(capsys, str(tmp_path / "clf.skops"), "--examples", "300")
+    assert payload["model"]["format"] == "skops" and payload["model"]["notes"] == []
+    assert payload["model"]["hidden_activation"] == "tanh" and payload["model"]["output_activation"] == "softmax"
+    expected = _library_report(from_sklearn(clf), 300)
+    assert {k: v for k, v in payload.items() if k != "model"} == expected
+    assert main(["speeds", "--model", str(tmp_path / "clf.skops"), "--json", "-q"]) == 0
+    assert [row["layer"] for row in json.loads(capsys.readouterr().out)["speeds"]] == [1]
+
+
+def test_a_torch_state_dict_through_safetensors_and_the_cli(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    from gradmath.formats import ConversionNote, from_torch
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 24), nn.Sigmoid(), nn.Linear(24, 16), nn.Sigmoid(), nn.Linear(16, 10))
+    save_file(model.state_dict(), str(tmp_path / "m.safetensors"))
+    with pytest.warns(ConversionNote):
+        expected = _library_report(from_torch(model, loss=nn.CrossEntropyLoss()), 200)
+    argv = [str(tmp_path / "m.safetensors"), "--activation", "sigmoid", "--cost", "log-loss", "--examples", "200"]
+    payload = _verify_json(capsys, *argv)
+    assert {k: v for k, v in payload.items() if k != "model"} == expected
+    assert payload["model"]["format"] == "state_dict"
+    assert any("implies a softmax output layer" in note for note in payload["model"]["notes"])
+    assert main(["verify", *argv]) == 0
+    assert "note: cost='log-loss' on logits implies a softmax" in capsys.readouterr().out
+    assert main(["speeds", "--model", str(tmp_path / "m.safetensors"), "--activation", "sigmoid", "--output",
+                 "sigmoid", "--cost", "cross-entropy"]) == 0
+    out = capsys.readouterr().out
+    assert "note: a PyTorch state_dict: hidden activation sigmoid, output sigmoid, cost cross-entropy" in out
+    assert "hidden layer 2:" in out
+    assert main(["verify", str(tmp_path / "m.safetensors"), "--cost", "log-loss", "-q"]) == 2
+    assert "give the hidden activation (--activation" in capsys.readouterr().err
+
+
+def test_network2_says_which_activation_it_assumed_and_activation_overrides_it(tmp_path, capsys):
+    from gradmath.formats import load_network
+
+    net = Network.random((64, 12, 10), seed=4, cost="cross-entropy")
+    path = save_network(net, tmp_path / "n.json")
+    assert main(["verify", str(path), "--examples", "50"]) == 0
+    assert "note: network2 JSON states no activation: read as sigmoid in every layer" in capsys.readouterr().out
+    payload = _verify_json(capsys, str(path), "--examples", "50", "--activation", "tanh")
+    assert payload["model"]["hidden_activation"] == "tanh" and payload["model"]["output_activation"] == "sigmoid"
+    assert payload["model"]["notes"] == ["network2 JSON states no activation: hidden layers read as tanh (as given), "
+                                         "output layer as sigmoid (network2.py)"]
+    expected = _library_report(load_network(path, activation="tanh"), 50)
+    assert {k: v for k, v in payload.items() if k != "model"} == expected
+    assert expected != _library_report(net, 50)  # the override changes the network verified
+    assert main(["speeds", "--model", str(path), "--activation", "tanh", "--json", "-q"]) == 0
+    speeds_tanh = json.loads(capsys.readouterr().out)
+    assert speeds_tanh["model"]["hidden_activation"] == "tanh"
+    assert main(["verify", str(path), "--output", "softmax", "-q"]) == 2
+    assert "cost='cross-entropy' needs output_activation='sigmoid'" in capsys.readouterr().err
+    assert main(["speeds", "--cost", "quadratic", "--seeds", "1", "-q"]) == 2
+    assert "--output and --cost describe a --model file" in capsys.readouterr().err
+
+
+def test_files_that_state_their_activations_refuse_other_options(digits_net, capsys):
+    assert main(["verify", str(digits_net), "--activation", "tanh", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the file states activation 'sigmoid'; activation='tanh' disagrees" in err
+    assert main(["verify", str(digits_net), "--activation", "sigmoid", "--examples", "20", "-q"]) == 0
