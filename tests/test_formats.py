@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from gradmath.activations import get_activation
 from gradmath.backprop import backprop
 from gradmath.errors import FormatError, MissingDependencyError, NonFiniteError, ShapeError
 from gradmath.formats import ConversionNote, from_sklearn, from_torch, load_network, read_network, save_network
@@ -181,7 +182,8 @@ def test_from_torch_reproduces_the_forward_pass():
      r"module 3 \(Sigmoid\): two activations in a row"),
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.1), nn.Linear(3, 1)),
      r"module 1: LeakyReLU\(negative_slope=0.1\) is not supported"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(beta=2), nn.Linear(3, 1)), r"Softplus\(beta=2\)"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(beta=-1), nn.Linear(3, 1)),
+     r"Softplus\(beta=-1\) needs a positive, finite beta"),
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(threshold=5), nn.Linear(3, 1)),
      r"Softplus\(threshold=5\) switches to x"),
     (lambda nn: nn.Sequential(nn.Flatten(0), nn.Linear(2, 1)), r"module 0: Flatten\(start_dim=0"),
@@ -322,7 +324,7 @@ def test_nll_after_log_softmax_and_mse_match_autograd():
         net = from_torch(model, loss=nn.NLLLoss())
     assert [str(n.message)[:30] for n in notes] == ["module 0 (Flatten) read as the", "module 2: Softplus(threshold=2",
                                                     "nn.LogSoftmax read as a softma"]
-    assert "exact ln(1+eˣ), which differs there by less than e^-20" in str(notes[1].message)
+    assert "exact ln(1+e^(βx))/β, which differs there by less than e^-20 in σ′ and e^-20/β in σ" in str(notes[1].message)
     assert (net.hidden_activation, net.output_activation, net.cost) == ("softplus", "softmax", "log-loss")
     _assert_deltas(net, x, np.eye(2)[labels],
                    _autograd_deltas(torch, model, x, nn.NLLLoss(reduction="sum"), torch.from_numpy(labels)))
@@ -425,3 +427,47 @@ def test_skops_file_round_trip_and_refusals(tmp_path):
     sio.dump(_fit(make_pipeline(StandardScaler(), LogisticRegression()), x, labels), tmp_path / "p.skops")
     with pytest.raises(FormatError, match="not an MLPClassifier or MLPRegressor|types gradmath does not load"):
         load_network(tmp_path / "p.skops")
+
+
+def test_softplus_with_beta_matches_autograd_and_round_trips(tmp_path):
+    import subprocess
+
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(3, 5), nn.Softplus(beta=2.5), nn.Linear(5, 2), nn.Sigmoid()).double()
+    with pytest.warns(ConversionNote) as notes:
+        net = from_torch(model)
+    assert net.hidden_activation == "softplus_beta_2_5" and net.cost == "cross-entropy"
+    assert "registered as the activation 'softplus_beta_2_5'" in str(notes[1].message)
+    rng = np.random.default_rng(6)
+    x, y = rng.random((6, 3)), (rng.random((6, 2)) > 0.5).astype(float)
+    _assert_deltas(net, x, y, _autograd_deltas(torch, model, x, nn.BCELoss(reduction="sum"), torch.from_numpy(y)))
+    # beyond βz = 20 PyTorch uses x itself: σ′ differs from the exact one by less than e^-20, as the note says
+    z = np.linspace(-400.0, 400.0, 8001)
+    zt = torch.from_numpy(z).requires_grad_()
+    nn.functional.softplus(zt, beta=2.5).sum().backward()
+    act = get_activation(net.hidden_activation)
+    assert np.abs(act.prime(z) - zt.grad.numpy()).max() < np.exp(-20.0)
+    assert np.abs(act.sigma(z) - nn.functional.softplus(zt, beta=2.5).detach().numpy()).max() < np.exp(-20.0) / 2.5
+    path = save_network(net, tmp_path / "sp.npz")
+    script = ("import sys\nfrom gradmath.formats import read_network\nr = read_network(sys.argv[1])\n"
+              "print(r.network.hidden_activation, r.notes)")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("softplus_beta_2_5 (\"activation 'softplus_beta_2_5' registered from the file's "
+                                  "expression 2*log(1 + exp(-5*Abs(x)/2))/5 + Max(0, x)\",)")
+    assert _same(load_network(path), net)
+
+
+@pytest.mark.parametrize(("expressions", "match"), [
+    ({"evil": "__import__('os').system('echo hacked')"}, "only plain function calls"),
+    ({"sigmoid": "x"}, "activation 'sigmoid' is x in the file but"),
+    (["x"], "expressions must map activation names to expression strings"),
+    ({"a": "x", "b": "x", "c": "x"}, "name 'a', which is not one of the network's activations"),
+])
+def test_metadata_expressions_go_through_the_safe_parser(tmp_path, capfd, expressions, match):
+    path = _write_npz(tmp_path / "e.npz", {**_META, "expressions": expressions}, W2=np.ones((1, 2)), b2=np.zeros(1))
+    with pytest.raises(FormatError, match=match):
+        load_network(path)
+    assert "hacked" not in capfd.readouterr().out

@@ -15,11 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from gradmath.activations import (
+    BUILTIN_ACTIVATIONS,
+    LINEAR_ACTIVATION,
+    activation_names,
+    get_activation,
+    register_activation,
+)
 from gradmath.errors import FormatError, GradmathError, MissingDependencyError
+from gradmath.expressions import parse_expression
 from gradmath.formats.network2 import network2_payload, network_from_network2
 from gradmath.formats.reading import MAX_BINARY_BYTES, MAX_JSON_BYTES, check_file, parse_json, sniff, zip_kind
 from gradmath.formats.safetensors_file import read_safetensors
-from gradmath.network import Network
+from gradmath.network import SOFTMAX, Network
 from gradmath.npz import read_npz
 from gradmath.validation import check_choice
 
@@ -32,7 +40,7 @@ _KIND_NAMES = {"npz": "an .npz archive", "network2": "network2 JSON", "safetenso
 
 _FORMAT_NAME = "gradmath-network"
 _VERSION = 1
-_META_KEYS = {"format", "version", "hidden_activation", "output_activation", "cost", "sizes"}
+_META_KEYS = {"format", "version", "hidden_activation", "output_activation", "cost", "sizes", "expressions"}
 
 
 @dataclass(frozen=True)
@@ -146,11 +154,11 @@ def read_network(path, *, format: str | None = None, activation: str | None = No
             if "metadata" not in arrays:
                 raise FormatError(f"{path}: no 'metadata' array; write the file with gradmath.formats.save_network")
             meta = parse_json(str(arrays.pop("metadata")), where=f"{path}: metadata")
-            return _stated(path, kind, _from_arrays(path, arrays, meta), activation, output, cost)
+            return _stated(path, kind, *_from_arrays(path, arrays, meta), activation, output, cost)
         if kind == "skops":
             from gradmath.formats.sklearn import read_skops
 
-            return _stated(path, kind, read_skops(path), activation, output, cost)
+            return _stated(path, kind, read_skops(path), (), activation, output, cost)
         return _read_safetensors(path, size, activation, output, cost)
     except MissingDependencyError:
         raise
@@ -171,14 +179,14 @@ def _expected_format(path: Path, format: str | None, *, strict: bool = True) -> 
     return None
 
 
-def _stated(path: Path, kind: str, network: Network, activation, output, cost) -> LoadedNetwork:
+def _stated(path: Path, kind: str, network: Network, notes, activation, output, cost) -> LoadedNetwork:
     """A file that states its activations and cost: options may repeat them, not change them."""
     for option, given, stated in (("activation", activation, network.hidden_activation),
                                   ("output", output, network.output_activation), ("cost", cost, network.cost)):
         if given is not None and given != stated:
             raise FormatError(f"{path}: the file states {option} {stated!r}; {option}={given!r} disagrees "
                               f"(options only fill in what a file does not state)")
-    return LoadedNetwork(network, str(path), kind)
+    return LoadedNetwork(network, str(path), kind, tuple(notes))
 
 
 def _tensors(network: Network) -> dict[str, np.ndarray]:
@@ -190,11 +198,38 @@ def _tensors(network: Network) -> dict[str, np.ndarray]:
 
 
 def _metadata(network: Network) -> dict:
-    return {"format": _FORMAT_NAME, "version": _VERSION, "hidden_activation": network.hidden_activation,
+    meta = {"format": _FORMAT_NAME, "version": _VERSION, "hidden_activation": network.hidden_activation,
             "output_activation": network.output_activation, "cost": network.cost, "sizes": list(network.sizes)}
+    custom = {name: str(get_activation(name).expression)
+              for name in (network.hidden_activation, network.output_activation)
+              if name != SOFTMAX and name not in BUILTIN_ACTIVATIONS and name != LINEAR_ACTIVATION}
+    if custom:  # registered in this process only: the file carries their expressions
+        meta["expressions"] = custom
+    return meta
 
 
-def _from_arrays(path: Path, arrays: dict[str, np.ndarray], meta) -> Network:
+def _register_expressions(path: Path, expressions) -> list[str]:
+    """Register the file's custom activations (through the safe parser), or check they match this process's."""
+    if not isinstance(expressions, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in expressions.items()):
+        raise FormatError(f"{path}: metadata expressions must map activation names to expression strings")
+    if len(expressions) > 2:
+        raise FormatError(f"{path}: metadata expressions name {len(expressions)} activations; a network has 2")
+    notes = []
+    for name, text in expressions.items():
+        expr = parse_expression(text)
+        if name.strip().lower() in activation_names():
+            registered = get_activation(name).expression
+            if registered != expr:
+                raise FormatError(f"{path}: activation {name!r} is {text} in the file but {registered} here; "
+                                  "unregister_activation it first or rename it")
+            continue
+        register_activation(name, expr, description=f"from {path.name}: {text}")
+        notes.append(f"activation {name!r} registered from the file's expression {text}")
+    return notes
+
+
+def _from_arrays(path: Path, arrays: dict[str, np.ndarray], meta) -> tuple[Network, tuple[str, ...]]:
     if not isinstance(meta, dict):
         raise FormatError(f"{path}: metadata must be a JSON object")
     unknown = set(meta) - _META_KEYS
@@ -208,6 +243,13 @@ def _from_arrays(path: Path, arrays: dict[str, np.ndarray], meta) -> Network:
     for key in ("hidden_activation", "output_activation", "cost"):
         if not isinstance(meta.get(key), str):
             raise FormatError(f"{path}: metadata {key}={str(meta.get(key))[:60]} must be a string")
+    expressions = meta.get("expressions", {})
+    odd = sorted(set(expressions) - {meta["hidden_activation"], meta["output_activation"]}) \
+        if isinstance(expressions, dict) else []
+    if odd:
+        raise FormatError(f"{path}: metadata expressions name {odd[0]!r}, which is not one of the network's "
+                          "activations")
+    notes = _register_expressions(path, expressions) if "expressions" in meta else []
     depth = 1 + sum(1 for k in arrays if k.startswith("W"))
     expected = {f"{p}{layer}" for layer in range(2, depth + 1) for p in "Wb"}
     if set(arrays) != expected:
@@ -223,14 +265,14 @@ def _from_arrays(path: Path, arrays: dict[str, np.ndarray], meta) -> Network:
     sizes = meta.get("sizes", list(network.sizes))
     if not isinstance(sizes, list) or sizes != list(network.sizes):
         raise FormatError(f"{path}: metadata sizes={str(sizes)[:60]} disagree with the arrays' {list(network.sizes)}")
-    return network
+    return network, tuple(notes)
 
 
 def _read_safetensors(path: Path, size: int, activation, output, cost) -> LoadedNetwork:
     tensors, raw = read_safetensors(path, size)
     if raw.get("format") == json.dumps(_FORMAT_NAME) or "hidden_activation" in raw:
         meta = {key: parse_json(value, where=f"{path}: metadata {key}") for key, value in raw.items()}
-        return _stated(path, "safetensors", _from_arrays(path, tensors, meta), activation, output, cost)
+        return _stated(path, "safetensors", *_from_arrays(path, tensors, meta), activation, output, cost)
     from gradmath.formats.pytorch import from_state_dict
 
     network, notes = from_state_dict(tensors, activation=activation, output=output, cost=cost)

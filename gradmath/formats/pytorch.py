@@ -18,17 +18,20 @@ Output and cost
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
+import sympy as sp
 
-from gradmath.activations import LINEAR_ACTIVATION
+from gradmath.activations import LINEAR_ACTIVATION, activation_names, get_activation, register_activation
+from gradmath.expressions import X
 from gradmath.errors import FormatError, MissingDependencyError
 from gradmath.network import SOFTMAX, Network
 
-__all__ = ["from_torch", "from_state_dict", "output_and_cost", "ConversionNote"]
+__all__ = ["from_torch", "from_state_dict", "output_and_cost", "softplus_beta", "ConversionNote"]
 
 #: torch.nn.Softplus switches to x where βx exceeds its threshold; below this threshold the
 #: switch moves σ and σ′ by more than e^-20 ≈ 2.1e-9 from the exact softplus, and gradmath refuses it.
@@ -75,8 +78,8 @@ def from_torch(module, *, cost: str | None = None, loss=None) -> Network:
     The pattern is Linear, σ, Linear, σ, …, Linear, then optionally one output module:
     ``Sigmoid``, ``Softmax(dim=-1)``, ``LogSoftmax(dim=-1)`` (read as softmax with log-loss,
     the NLL of its output), or an elementwise activation. Hidden activations: ``Sigmoid``,
-    ``Tanh``, ``ReLU``, ``GELU`` (exact), ``SiLU``, ``Softplus`` (β = 1, threshold ≥ 20; gradmath
-    uses the exact softplus), ``Softsign``; two Linear layers in a row have the identity
+    ``Tanh``, ``ReLU``, ``GELU`` (exact), ``SiLU``, ``Softplus`` (threshold ≥ 20, gradmath uses the
+    exact softplus; β ≠ 1 registers :func:`softplus_beta`), ``Softsign``; two Linear layers in a row have the identity
     between them. ``Dropout`` (its eval-mode identity), ``Flatten`` on flat input and
     ``Identity`` are passed over with a note. ``LeakyReLU`` and other modules are refused.
 
@@ -171,14 +174,42 @@ def _elementwise(nn, i: int, child, notes: list[str]) -> str:
     if isinstance(child, nn.GELU) and child.approximate != "none":
         raise FormatError(f"module {i}: GELU(approximate={child.approximate!r}) is not the exact GELU")
     if isinstance(child, nn.Softplus):
-        if child.beta != 1:
-            raise FormatError(f"module {i}: Softplus(beta={child.beta}) is not softplus ln(1+eˣ); gradmath "
-                              "supports beta=1 only")
-        if child.threshold < MIN_SOFTPLUS_THRESHOLD:
-            raise FormatError(f"module {i}: Softplus(threshold={child.threshold}) switches to x where x > "
+        beta, threshold = float(child.beta), float(child.threshold)
+        if not (math.isfinite(beta) and beta > 0):
+            raise FormatError(f"module {i}: Softplus(beta={child.beta}) needs a positive, finite beta")
+        if threshold < MIN_SOFTPLUS_THRESHOLD:
+            raise FormatError(f"module {i}: Softplus(threshold={child.threshold}) switches to x where βx > "
                               f"{child.threshold}, far from softplus; use threshold >= {MIN_SOFTPLUS_THRESHOLD:g}")
-        notes.append(f"module {i}: Softplus(threshold={child.threshold:g}) is x beyond its threshold; gradmath "
-                     f"uses the exact ln(1+eˣ), which differs there by less than e^-{child.threshold:g} in σ and σ′")
+        notes.append(f"module {i}: Softplus(threshold={threshold:g}) is x where βx > {threshold:g}; gradmath "
+                     f"uses the exact ln(1+e^(βx))/β, which differs there by less than e^-{threshold:g} in σ′ "
+                     f"and e^-{threshold:g}/β in σ")
+        if beta != 1:
+            name = softplus_beta(beta)
+            notes.append(f"module {i}: Softplus(beta={beta!r}) registered as the activation {name!r}, "
+                         f"ln(1+e^(βx))/β in the overflow-free form {get_activation(name).expression}")
+    return name
+
+
+def softplus_beta(beta: float) -> str:
+    """Register ln(1 + e^(βx))/β = max(x, 0) + ln(1 + e^(−β|x|))/β (PyTorch's ``Softplus(beta)``) and return its name.
+
+    β is read as the rational of its shortest decimal form; the name records it, so that
+    the same β always gives the same activation (and a saved network states its expression).
+
+    >>> name = softplus_beta(2.0)
+    >>> name, str(get_activation(name).expression)
+    ('softplus_beta_2', 'log(1 + exp(-2*Abs(x)))/2 + Max(0, x)')
+    """
+    b = sp.Rational(repr(float(beta)))
+    digits = repr(float(beta)).removesuffix(".0").replace(".", "_").replace("-", "m").replace("+", "p")
+    name = "softplus_beta_" + digits  # 0.5 → softplus_beta_0_5, 1e-05 → softplus_beta_1em05
+    expr = sp.Max(X, 0) + sp.log(1 + sp.exp(-b * sp.Abs(X))) / b
+    if name in activation_names():
+        if get_activation(name).expression != expr:
+            raise FormatError(f"activation {name!r} is already registered as {get_activation(name).expression}, "
+                              f"not {expr}")
+        return name
+    register_activation(name, expr, description=f"PyTorch Softplus(beta={beta!r}): ln(1+e^(βx))/β")
     return name
 
 
