@@ -467,7 +467,9 @@ def test_softplus_with_beta_matches_autograd_and_round_trips(tmp_path):
     ({"a": "x", "b": "x", "c": "x"}, "name 'a', which is not one of the network's activations"),
 ])
 def test_metadata_expressions_go_through_the_safe_parser(tmp_path, capfd, expressions, match):
-    path = _write_npz(tmp_path / "e.npz", {**_META, "expressions": expressions}, W2=np.ones((1, 2)), b2=np.zeros(1))
+    hidden = next(iter(expressions)) if isinstance(expressions, dict) and len(expressions) == 1 else "sigmoid"
+    path = _write_npz(tmp_path / "e.npz", {**_META, "hidden_activation": hidden, "expressions": expressions},
+                      W2=np.ones((1, 2)), b2=np.zeros(1))
     with pytest.raises(FormatError, match=match):
         load_network(path)
     assert "hacked" not in capfd.readouterr().out
