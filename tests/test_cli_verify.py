@@ -382,6 +382,8 @@ def test_network2_says_which_activation_it_assumed_and_activation_overrides_it(t
     assert main(["speeds", "--model", str(path), "--activation", "tanh", "--json", "-q"]) == 0
     speeds_tanh = json.loads(capsys.readouterr().out)
     assert speeds_tanh["model"]["hidden_activation"] == "tanh"
+    assert main(["verify", str(path), "--cost", "quadratic", "-q"]) == 2
+    assert "the file states cost 'cross-entropy'; cost='quadratic' disagrees" in capsys.readouterr().err
     assert main(["verify", str(path), "--output", "softmax", "-q"]) == 2
     assert "cost='cross-entropy' needs output_activation='sigmoid'" in capsys.readouterr().err
     assert main(["speeds", "--cost", "quadratic", "--seeds", "1", "-q"]) == 2

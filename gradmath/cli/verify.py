@@ -36,11 +36,11 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("model", type=Path, metavar="MODEL", help="network file (.npz, network2 .json, .safetensors, .skops)")
-    add_model_options(p)
     p.add_argument("--data", default="digits", help="'digits' or a data path (default digits)")
     p.add_argument("--norm", default="2", help="vector norm and the matrix norm it induces: 2, 1 or inf (default 2)")
     p.add_argument("--examples", type=int, default=None, metavar="N", help="use the first N examples (default all)")
     p.add_argument("--chunk-size", type=int, default=None, help="examples per chunk (default: up to 1024)")
+    add_model_options(p)
     add_output_options(p)
     p.set_defaults(handler=run)
 

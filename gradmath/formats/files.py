@@ -148,7 +148,7 @@ def read_network(path, *, format: str | None = None, activation: str | None = No
         if kind == "network2":
             data = parse_json(path.read_bytes(), where=path)
             network, notes = network_from_network2(data, where=path, activation=activation, output=output)
-            return LoadedNetwork(network, str(path), kind, notes)
+            return _stated(path, kind, network, notes, None, None, cost)  # the file states its cost
         if kind == "npz":
             arrays = read_npz(path)
             if "metadata" not in arrays:
