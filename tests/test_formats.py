@@ -400,6 +400,8 @@ def test_state_dict_in_safetensors_matches_from_torch(tmp_path):
     ({"fc1.weight": np.ones((3, 2)), "fc2.weight": np.ones((1, 4))}, {"activation": "tanh", "cost": "quadratic"},
      r"layer fc2: weight shape \(1, 4\) does not follow a layer of width 3"),
     ({"0.bias": np.ones(3)}, {"cost": "quadratic"}, "a bias without a weight"),
+    ({"fc10.weight": np.ones((1, 3)), "fc2.weight": np.ones((3, 2)), "fc9.weight": np.ones((2, 2))},
+     {"activation": "tanh", "cost": "quadratic"}, r"layer fc9: .* in the order fc2, fc9, fc10\)"),
 ])
 def test_state_dict_refusals(tensors, kwargs, match):
     from gradmath.formats import from_state_dict

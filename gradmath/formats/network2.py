@@ -90,7 +90,7 @@ def _matrices(where, key: str, value, count: int) -> list[np.ndarray]:
             arr = np.array(item)
         except ValueError:  # ragged lists
             raise FormatError(f"{where}: network2 {key}[{i}] is not a rectangular list of numbers "
-                              "(rows of different lengths)") from None
+                              "(rows of different lengths, or nested too deeply)") from None
         if arr.dtype.kind not in "fi" or arr.ndim != 2:
             raise FormatError(f"{where}: network2 {key}[{i}] must be a rectangular list of lists of numbers "
                               f"(got {arr.ndim} levels of {arr.dtype.name} values)")
