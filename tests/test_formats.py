@@ -180,8 +180,8 @@ def test_from_torch_reproduces_the_forward_pass():
      "share one activation"),
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Dropout(), nn.Sigmoid(), nn.Linear(3, 1)),
      r"module 3 \(Sigmoid\): two activations in a row"),
-    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(0.1), nn.Linear(3, 1)),
-     r"module 1: LeakyReLU\(negative_slope=0.1\) is not supported"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(1.5), nn.Linear(3, 1)),
+     r"module 1: LeakyReLU\(negative_slope=1.5\) is supported for 0 < negative_slope < 1"),
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(beta=-1), nn.Linear(3, 1)),
      r"Softplus\(beta=-1\) needs a positive, finite beta"),
     (lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Softplus(threshold=5), nn.Linear(3, 1)),
@@ -475,3 +475,23 @@ def test_metadata_expressions_go_through_the_safe_parser(tmp_path, capfd, expres
     with pytest.raises(FormatError, match=match):
         load_network(path)
     assert "hacked" not in capfd.readouterr().out
+
+
+def test_leaky_relu_matches_autograd_away_from_zero_and_round_trips(tmp_path):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.2), nn.Linear(6, 6), nn.LeakyReLU(0.2), nn.Linear(6, 3))
+    model = model.double()
+    with pytest.warns(ConversionNote) as notes:
+        net = from_torch(model, loss=nn.CrossEntropyLoss())
+    assert (net.hidden_activation, net.output_activation, net.cost) == ("leaky_relu_0_2", "softmax", "log-loss")
+    assert "its σ′(0) is (1 + a)/2 where PyTorch's autograd takes a" in str(notes[0].message)
+    rng = np.random.default_rng(7)
+    x, labels = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+    expected = _autograd_deltas(torch, model, x, nn.CrossEntropyLoss(reduction="sum"), torch.from_numpy(labels))
+    assert all(np.all(z != 0) for z in backprop(net, x, np.eye(3)[labels]).weighted_inputs)  # away from the kink
+    _assert_deltas(net, x, np.eye(3)[labels], expected)
+    act = get_activation("leaky_relu_0_2")
+    assert act.prime(np.array([-3.0, 0.0, 2.0])).tolist() == [0.2, 0.6, 1.0] and act.gamma.exact == 1
+    assert _same(load_network(save_network(net, tmp_path / "lr.safetensors")), net)

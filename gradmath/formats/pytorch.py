@@ -31,7 +31,7 @@ from gradmath.expressions import X
 from gradmath.errors import FormatError, MissingDependencyError
 from gradmath.network import SOFTMAX, Network
 
-__all__ = ["from_torch", "from_state_dict", "output_and_cost", "softplus_beta", "ConversionNote"]
+__all__ = ["from_torch", "from_state_dict", "output_and_cost", "softplus_beta", "leaky_relu", "ConversionNote"]
 
 #: torch.nn.Softplus switches to x where βx exceeds its threshold; below this threshold the
 #: switch moves σ and σ′ by more than e^-20 ≈ 2.1e-9 from the exact softplus, and gradmath refuses it.
@@ -81,7 +81,8 @@ def from_torch(module, *, cost: str | None = None, loss=None) -> Network:
     ``Tanh``, ``ReLU``, ``GELU`` (exact), ``SiLU``, ``Softplus`` (threshold ≥ 20, gradmath uses the
     exact softplus; β ≠ 1 registers :func:`softplus_beta`), ``Softsign``; two Linear layers in a row have the identity
     between them. ``Dropout`` (its eval-mode identity), ``Flatten`` on flat input and
-    ``Identity`` are passed over with a note. ``LeakyReLU`` and other modules are refused.
+    ``Identity`` are passed over with a note. ``LeakyReLU(a)`` with 0 < a < 1 registers
+    :func:`leaky_relu`. Other modules are refused.
 
     ``loss`` (a PyTorch loss module) or ``cost`` say how the output was trained; see the
     module docstring. Notes come as :class:`ConversionNote` warnings.
@@ -165,10 +166,16 @@ _ELEMENTWISE = {"Sigmoid": "sigmoid", "Tanh": "tanh", "ReLU": "relu", "SiLU": "s
 
 def _elementwise(nn, i: int, child, notes: list[str]) -> str:
     name = _ELEMENTWISE.get(type(child).__name__)
+    if isinstance(child, nn.LeakyReLU):
+        slope = float(child.negative_slope)
+        if not 0 < slope < 1:
+            raise FormatError(f"module {i}: LeakyReLU(negative_slope={child.negative_slope}) is supported for "
+                              "0 < negative_slope < 1 (0 is nn.ReLU, 1 the identity)")
+        name = leaky_relu(slope)
+        notes.append(f"module {i}: LeakyReLU(negative_slope={slope!r}) registered as the activation {name!r}, "
+                     f"{get_activation(name).expression}; its σ′(0) is (1 + a)/2 where PyTorch's autograd takes a")
+        return name
     if name is None or type(child).__module__.split(".")[0] != "torch":
-        if isinstance(child, nn.LeakyReLU):
-            raise FormatError(f"module {i}: LeakyReLU(negative_slope={child.negative_slope}) is not supported "
-                              "(gradmath has no leaky ReLU activation); use nn.ReLU or another listed activation")
         raise FormatError(f"module {i} ({type(child).__name__}) is not nn.Linear or a supported elementwise "
                           "activation (Sigmoid, Tanh, ReLU, GELU, SiLU, Softplus, Softsign; Softmax last)")
     if isinstance(child, nn.GELU) and child.approximate != "none":
@@ -201,15 +208,35 @@ def softplus_beta(beta: float) -> str:
     ('softplus_beta_2', 'log(1 + exp(-2*Abs(x)))/2 + Max(0, x)')
     """
     b = sp.Rational(repr(float(beta)))
-    digits = repr(float(beta)).removesuffix(".0").replace(".", "_").replace("-", "m").replace("+", "p")
-    name = "softplus_beta_" + digits  # 0.5 → softplus_beta_0_5, 1e-05 → softplus_beta_1em05
     expr = sp.Max(X, 0) + sp.log(1 + sp.exp(-b * sp.Abs(X))) / b
+    return _register_family("softplus_beta", beta, expr, f"PyTorch Softplus(beta={beta!r}): ln(1+e^(βx))/β")
+
+
+def leaky_relu(slope: float) -> str:
+    """Register max(x, 0) + a·min(x, 0) (PyTorch's ``LeakyReLU(negative_slope=a)``) and return its name.
+
+    Its σ′(0) is (1 + a)/2, the mean of the one-sided slopes, on every path (SymPy, NumPy,
+    mpmath); PyTorch's autograd takes a there, so δ differs from PyTorch's only where some
+    zˡ is exactly 0.
+
+    >>> name = leaky_relu(0.01)
+    >>> name, str(get_activation(name).expression), float(get_activation(name).prime(0.0))
+    ('leaky_relu_0_01', 'Max(0, x) + Min(0, x)/100', 0.505)
+    """
+    a = sp.Rational(repr(float(slope)))
+    return _register_family("leaky_relu", slope, sp.Max(X, 0) + a * sp.Min(X, 0),
+                            f"PyTorch LeakyReLU(negative_slope={slope!r}): max(x, 0) + a·min(x, 0)")
+
+
+def _register_family(prefix: str, value: float, expr: sp.Expr, description: str) -> str:
+    digits = repr(float(value)).removesuffix(".0").replace(".", "_").replace("-", "m").replace("+", "p")
+    name = f"{prefix}_{digits}"  # 0.5 → _0_5, 1e-05 → _1em05: the same value, the same name
     if name in activation_names():
         if get_activation(name).expression != expr:
             raise FormatError(f"activation {name!r} is already registered as {get_activation(name).expression}, "
                               f"not {expr}")
         return name
-    register_activation(name, expr, description=f"PyTorch Softplus(beta={beta!r}): ln(1+e^(βx))/β")
+    register_activation(name, expr, description=description)
     return name
 
 
