@@ -395,3 +395,21 @@ def test_files_that_state_their_activations_refuse_other_options(digits_net, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the file states activation 'sigmoid'; activation='tanh' disagrees" in err
     assert main(["verify", str(digits_net), "--activation", "sigmoid", "--examples", "20", "-q"]) == 0
+
+
+def test_a_leaky_relu_state_dict_by_name_from_the_cli(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    from gradmath.formats import ConversionNote, from_torch
+
+    nn = torch.nn
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(64, 20), nn.LeakyReLU(0.05), nn.Linear(20, 10))
+    save_file(model.state_dict(), str(tmp_path / "lr.safetensors"))
+    with pytest.warns(ConversionNote):
+        expected = _library_report(from_torch(model, loss=nn.CrossEntropyLoss()), 100)
+    payload = _verify_json(capsys, str(tmp_path / "lr.safetensors"), "--activation", "leaky_relu_0_05", "--cost",
+                           "log-loss", "--examples", "100")
+    assert payload["model"]["hidden_activation"] == "leaky_relu_0_05"
+    assert {k: v for k, v in payload.items() if k != "model"} == expected

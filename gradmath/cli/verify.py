@@ -54,7 +54,8 @@ def add_model_options(parser, *, activation: bool = True) -> None:
     if activation:
         parser.add_argument("--activation", default=None,
                             help="hidden activation of a network2 file (default sigmoid) or of a PyTorch "
-                                 "state_dict (required)")
+                                 "state_dict (required); leaky_relu_0_01 or softplus_beta_2 name PyTorch's "
+                                 "LeakyReLU(0.01) and Softplus(beta=2)")
     else:
         parser.set_defaults(activation=None)
     parser.add_argument("--output", default=None,

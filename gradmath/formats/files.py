@@ -25,6 +25,7 @@ from gradmath.activations import (
 from gradmath.errors import FormatError, GradmathError, MissingDependencyError
 from gradmath.expressions import parse_expression
 from gradmath.formats.network2 import network2_payload, network_from_network2
+from gradmath.formats.pytorch import from_state_dict, register_named_family
 from gradmath.formats.reading import MAX_BINARY_BYTES, MAX_JSON_BYTES, check_file, parse_json, sniff, zip_kind
 from gradmath.formats.safetensors_file import read_safetensors
 from gradmath.network import SOFTMAX, Network
@@ -116,6 +117,8 @@ def read_network(path, *, format: str | None = None, activation: str | None = No
     activation, output, cost : str, optional
         What the file does not state: the hidden and output activations of a network2 file
         (default sigmoid) or of a PyTorch state_dict (required), and a state_dict's cost.
+        Besides registered names, ``softplus_beta_<β>`` and ``leaky_relu_<a>`` (``leaky_relu_0_01``)
+        name PyTorch's ``Softplus(beta)`` and ``LeakyReLU(a)``.
         Files that state them (gradmath's, skops) must agree.
 
     Raises
@@ -127,6 +130,8 @@ def read_network(path, *, format: str | None = None, activation: str | None = No
         A skops file without the ``skops`` package.
     """
     path = Path(path)
+    for name in (activation, output):  # PyTorch's parametrised activations by name, e.g. leaky_relu_0_01
+        register_named_family(name)
     expected = _expected_format(path, format, strict=False)
     size = check_file(path, MAX_JSON_BYTES if expected == "network2" else MAX_BINARY_BYTES)
     kind = sniff(path, size)
@@ -273,8 +278,6 @@ def _read_safetensors(path: Path, size: int, activation, output, cost) -> Loaded
     if raw.get("format") == json.dumps(_FORMAT_NAME) or "hidden_activation" in raw:
         meta = {key: parse_json(value, where=f"{path}: metadata {key}") for key, value in raw.items()}
         return _stated(path, "safetensors", *_from_arrays(path, tensors, meta), activation, output, cost)
-    from gradmath.formats.pytorch import from_state_dict
-
     network, notes = from_state_dict(tensors, activation=activation, output=output, cost=cost)
     note = (f"a PyTorch state_dict: hidden activation {network.hidden_activation}, output "
             f"{network.output_activation}, cost {network.cost}, as given")

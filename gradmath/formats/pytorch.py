@@ -228,6 +228,26 @@ def leaky_relu(slope: float) -> str:
                             f"PyTorch LeakyReLU(negative_slope={slope!r}): max(x, 0) + a·min(x, 0)")
 
 
+_FAMILY = re.compile(r"(softplus_beta|leaky_relu)_([0-9]+(?:_[0-9]+)?(?:e[mp]?[0-9]+)?)")
+
+
+def register_named_family(name: str | None) -> None:
+    """Register ``softplus_beta_<β>`` or ``leaky_relu_<a>`` from its name alone (for ``--activation``).
+
+    >>> register_named_family("leaky_relu_0_25"); float(get_activation("leaky_relu_0_25").prime(-1.0))
+    0.25
+    """
+    match = _FAMILY.fullmatch(str(name or "").strip().lower())
+    if match is None or match.group(0) in activation_names():
+        return
+    value = float(match.group(2).replace("_", ".").replace("m", "-").replace("p", "+"))
+    if match.group(1) == "softplus_beta":
+        if value > 0:
+            softplus_beta(value)
+    elif 0 < value < 1:
+        leaky_relu(value)
+
+
 def _register_family(prefix: str, value: float, expr: sp.Expr, description: str) -> str:
     digits = repr(float(value)).removesuffix(".0").replace(".", "_").replace("-", "m").replace("+", "p")
     name = f"{prefix}_{digits}"  # 0.5 → _0_5, 1e-05 → _1em05: the same value, the same name
