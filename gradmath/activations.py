@@ -211,6 +211,11 @@ def _builtin() -> dict[str, Activation]:
 
 BUILTIN_ACTIVATIONS: tuple[str, ...] = tuple(_builtin())
 _REGISTRY: dict[str, Activation] = _builtin()
+#: σ(x) = x for linear layers (scikit-learn's "identity", PyTorch logits, Linear→Linear): built in, so
+#: such networks load in any process, but left out of BUILTIN_ACTIVATIONS's tables (γ = 1, no window).
+LINEAR_ACTIVATION = "identity"
+_REGISTRY[LINEAR_ACTIVATION] = Activation(LINEAR_ACTIVATION, X, "identity x (linear layer); σ′ = 1",
+                                          lambda z: np.array(z, dtype=np.float64), np.ones_like)
 
 
 def activation_names() -> list[str]:
@@ -247,7 +252,7 @@ def register_activation(name: str, expression: str | sp.Expr, *, description: st
     key = str(name).strip().lower()
     if not key.replace("-", "_").isidentifier():
         raise InvalidParameterError(f"name={name!r} must be a word such as 'mysoftsign'")
-    if key in BUILTIN_ACTIVATIONS:
+    if key in BUILTIN_ACTIVATIONS or key == LINEAR_ACTIVATION:
         raise InvalidParameterError(f"name={name!r} is a built-in activation and cannot be replaced")
     if key in _REGISTRY and not overwrite:
         raise InvalidParameterError(f"name={name!r} is already registered (pass overwrite=True)")
@@ -265,7 +270,7 @@ def register_activation(name: str, expression: str | sp.Expr, *, description: st
 def unregister_activation(name: str) -> None:
     """Remove a custom activation (built-in ones stay)."""
     key = str(name).strip().lower()
-    if key in BUILTIN_ACTIVATIONS:
+    if key in BUILTIN_ACTIVATIONS or key == LINEAR_ACTIVATION:
         raise InvalidParameterError(f"name={name!r} is a built-in activation and cannot be removed")
     if key not in _REGISTRY:
         raise UnknownActivationError(f"unknown activation {name!r}; known: {', '.join(activation_names())}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, progress_bar
+from gradmath.cli.verify import add_model_options, load_model
 
 EXAMPLES = """examples:
   gradmath speeds                                   digits, [64, 30, 30, 10], 20 seeds
@@ -13,6 +14,9 @@ EXAMPLES = """examples:
   gradmath speeds --data /usr/share/dataset-fashion-mnist --sizes 784,30,30,30,10
   gradmath speeds --data mnist.pkl.gz --sizes 784,30,30,10
   gradmath speeds --model net.npz --epochs 100     a network saved by gradmath.formats.save_network
+  gradmath speeds --model mlp.skops                 a fitted MLPClassifier saved with skops.io.dump
+  gradmath speeds --model model.safetensors --activation sigmoid --output sigmoid --cost cross-entropy
+                                                    a PyTorch state_dict (see gradmath verify --help)
 
 The speed of hidden layer k (counted from 1, as in the book) is the length of the mean of
 dC/db over the first 1000 training examples. Training is full-batch gradient descent on
@@ -38,8 +42,9 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=20, help="random networks at initialisation (default 20)")
     p.add_argument("--seed", type=int, default=None, help="first seed (default: gradmath reproduce's seed)")
     p.add_argument("--model", default=None,
-                   help="a network trained elsewhere (.npz, network2 .json, .safetensors; see gradmath.formats) "
-                        "instead of random ones")
+                   help="a network trained elsewhere (.npz, network2 .json, .safetensors, .skops; see gradmath "
+                        "verify --help) instead of random ones")
+    add_model_options(p, activation=False)  # --activation above also fills in what a --model file does not state
     p.add_argument("--epochs", type=int, default=None, help="also train for this many full-batch epochs")
     p.add_argument("--eta", type=float, default=0.1, help="learning rate (default 0.1)")
     p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation parameter (default 5.0)")
@@ -61,14 +66,17 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.data)
     examples = check_int("examples", args.examples, min_value=1)
     if args.model is not None:
-        from gradmath.formats import load_network
-
-        network = load_network(args.model)
+        loaded = load_model(args, args.model)
+        network = loaded.network
         sizes = network.sizes
         if args.sizes is not None and parse_sizes(args.sizes) != sizes:
             raise InvalidParameterError(f"sizes={args.sizes!r} differs from the model's {list(sizes)}; "
                                         "leave out --sizes with --model")
     else:
+        if args.output is not None or args.cost is not None:
+            raise InvalidParameterError("--output and --cost describe a --model file; random networks have a "
+                                        "sigmoid output with cross-entropy")
+        args.activation = args.activation or "sigmoid"
         sizes = (parse_sizes(args.sizes) if args.sizes is not None
                  else (data.n_inputs, 30, 30, data.n_classes))
         if len(sizes) < 3:
@@ -91,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         if args.model is not None:
             speeds = speed_of_learning(network, data.x, data.y, examples=examples)
             bar.update(1)
-            payload["model"] = {"path": str(args.model), **network.to_json()}
+            payload["model"] = loaded.to_json()
             payload["speeds"] = [{"layer": k + 1, "speed": float(v)} for k, v in enumerate(speeds)]
         else:
             init = init_speeds(sizes, data.x, data.y, seeds=seeds, seed=seed, hidden_activation=args.activation,
@@ -140,6 +148,7 @@ def _text(payload: dict) -> str:
     else:
         lines.append(f"speed of learning of {payload['model']['path']} on {data['name']} "
                      f"({payload['examples']} examples), sizes {payload['sizes']}")
+        lines += [f"note: {note}" for note in payload["model"]["notes"]]
         lines += [f"  hidden layer {row['layer']}: {row['speed']:.4g}" for row in payload["speeds"]]
     if "training" in payload:
         p = payload["training_parameters"]

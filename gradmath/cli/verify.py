@@ -12,7 +12,15 @@ EXAMPLES = """examples:
   gradmath verify net.json --data mnist/ --norm inf --examples 10000 --json
   gradmath verify net.safetensors --data data.npz --norm 1 --quiet
 
-MODEL is a .npz written by gradmath, Nielsen's network2 .json, or a .safetensors file.
+MODEL is a network file; its kind is read from its first bytes:
+  .npz or .safetensors written by gradmath     states its activations and cost
+  Nielsen's network2 .json                     sigmoid units unless --activation/--output say otherwise
+  .skops (skops.io.dump of a fitted MLPClassifier/MLPRegressor; pip install skops)
+  .safetensors of a PyTorch state_dict (safetensors.torch.save_file(model.state_dict(), ...)) of
+      Linear layers, with what it does not state given as options, e.g.
+      gradmath verify model.safetensors --activation relu --cost log-loss   (nn.CrossEntropyLoss on logits)
+Pickle and torch.save files are refused. What a file does not state, and was assumed, is printed
+as a note (and listed under "model" in --json).
 --data is 'digits' or a path: an .npz holding x (N × n_in) and y (N × n_out targets or
 N integer labels), an MNIST IDX folder or file, or mnist.pkl.gz.
 Layers use the proofs' notation: input layer 1, output layer L.
@@ -27,26 +35,60 @@ def register(subparsers) -> None:
                     "and the rank-one bound (c) on ‖∂C/∂wˡ‖; report tightness and violations.",
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
-    p.add_argument("model", type=Path, metavar="MODEL", help="network file (.npz, network2 .json, .safetensors)")
+    p.add_argument("model", type=Path, metavar="MODEL", help="network file (.npz, network2 .json, .safetensors, .skops)")
     p.add_argument("--data", default="digits", help="'digits' or a data path (default digits)")
     p.add_argument("--norm", default="2", help="vector norm and the matrix norm it induces: 2, 1 or inf (default 2)")
     p.add_argument("--examples", type=int, default=None, metavar="N", help="use the first N examples (default all)")
     p.add_argument("--chunk-size", type=int, default=None, help="examples per chunk (default: up to 1024)")
+    add_model_options(p)
     add_output_options(p)
     p.set_defaults(handler=run)
+
+
+def add_model_options(parser, *, activation: bool = True) -> None:
+    """``--activation``, ``--output`` and ``--cost``: what a model file does not state.
+
+    With ``activation=False`` the parser's own ``--activation`` is kept and its default becomes
+    ``None``, so that a model file's activation is only ever the one given.
+    """
+    if activation:
+        parser.add_argument("--activation", default=None,
+                            help="hidden activation of a network2 file (default sigmoid) or of a PyTorch "
+                                 "state_dict (required); leaky_relu_0_01 or softplus_beta_2 name PyTorch's "
+                                 "LeakyReLU(0.01) and Softplus(beta=2)")
+    else:
+        parser.set_defaults(activation=None)
+    parser.add_argument("--output", default=None,
+                        help="output activation of a network2 file (default sigmoid) or a state_dict (implied by "
+                             "--cost log-loss: softmax, cross-entropy: sigmoid)")
+    parser.add_argument("--cost", default=None,
+                        help="cost a state_dict was trained with: log-loss (nn.CrossEntropyLoss on logits), "
+                             "cross-entropy (nn.BCEWithLogitsLoss), quadratic")
+
+
+def load_model(args: argparse.Namespace, path):
+    """The :class:`~gradmath.formats.LoadedNetwork` of ``path`` with the options of :func:`add_model_options`."""
+    from gradmath.formats import read_network
+
+    return read_network(path, activation=args.activation, output=args.output, cost=args.cost)
+
+
+def model_notes(loaded) -> str:
+    """The loaded model's notes as lines of text, each starting with "note: "."""
+    return "".join(f"note: {note}\n" for note in loaded.notes)
 
 
 def run(args: argparse.Namespace) -> int:
     from gradmath.bounds import verify_network
     from gradmath.data import load_dataset
-    from gradmath.formats import load_network
     from gradmath.norms import check_norm
     from gradmath.reports.verification import verification_markdown
     from gradmath.validation import check_int
 
     norm = check_norm(args.norm)
     limit = None if args.examples is None else check_int("examples", args.examples, min_value=1)
-    network = load_network(args.model)
+    loaded = load_model(args, args.model)
+    network = loaded.network
     data = load_dataset(args.data, limit=limit)
     if data.x.shape[1] != network.sizes[0]:
         from gradmath.errors import ShapeError
@@ -57,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
         report = verify_network(network, data.x, data.y, norm=norm, chunk_size=args.chunk_size, progress=progress)
-    text = f"{network!r} on {data.name} ({data.x.shape[0]} examples)\n\n" + verification_markdown(report)
-    emit(args, report.to_json(), text)
+    text = (f"{network!r} on {data.name} ({data.x.shape[0]} examples)\n" + model_notes(loaded) + "\n"
+            + verification_markdown(report))
+    emit(args, {**report.to_json(), "model": loaded.to_json()}, text)
     return 0
