@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from pathlib import Path
 
 from gradmath.errors import FormatError
+from gradmath.userfiles import check_user_path
 
 __all__ = ["MAX_JSON_BYTES", "MAX_BINARY_BYTES", "MAX_INT_DIGITS", "check_file", "sniff", "parse_json"]
 
@@ -46,17 +46,12 @@ _PICKLE_HINT = ("gradmath never loads pickle files, which can run code; save a P
 
 
 def check_file(path: Path, limit: int) -> int:
-    """The size of ``path`` after checking it is a readable regular file of at most ``limit`` bytes."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise FormatError(f"{path}: no such file") from None
-    except OSError as err:
-        raise FormatError(f"{path}: cannot be read ({err.strerror or err})") from err
-    if stat.S_ISDIR(info.st_mode):
-        raise FormatError(f"{path}: is a directory, not a network file")
-    if not stat.S_ISREG(info.st_mode):
-        raise FormatError(f"{path}: not a regular file (a FIFO, socket or device); give a network file")
+    """The size of ``path`` after checking it is a readable regular file of at most ``limit`` bytes.
+
+    The checks are :func:`gradmath.userfiles.check_user_path`'s (one place for every file a user names),
+    with :class:`FormatError`; an empty file is refused here.
+    """
+    info = check_user_path(path, error=FormatError, max_bytes=None)
     if not os.access(path, os.R_OK):
         raise FormatError(f"{path}: cannot be read (permission denied)")
     if info.st_size > limit:
