@@ -30,13 +30,12 @@ from scipy.optimize import brentq
 from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.fixed_points import Q_MAX
 from gradmath.meanfield.parameters import parse_parameters
-from gradmath.meanfield.point import expectations_for
+from gradmath.meanfield.point import MAX_DIGITS, expectations_for
+from gradmath.meanfield.precise import MpExpectations
 from gradmath.validation import check_int
 
 __all__ = ["CriticalPoint", "critical_sigma_w2", "MAX_DIGITS"]
 
-#: Largest ``digits`` accepted (each extra digit costs quadrature time; 50 take well under a second).
-MAX_DIGITS = 200
 _GRID = np.logspace(-12, np.log10(Q_MAX), 221)
 
 
@@ -65,7 +64,7 @@ class CriticalPoint:
         return f"CriticalPoint({self.activation}, σ_b²={self.sigma_b2:g}: σ_w²={self.value})"
 
 
-def critical_sigma_w2(activation, sigma_b2: float, *, digits: int | None = None) -> CriticalPoint:
+def critical_sigma_w2(activation, sigma_b2: float | str, *, digits: int | None = None) -> CriticalPoint:
     """The σ_w² where χ₁ = 1 at ``sigma_b2`` (float64, or ``digits`` significant digits with mpmath)."""
     p = parse_parameters(activation, 1.0, sigma_b2)
     if digits is not None:
@@ -102,31 +101,28 @@ def critical_sigma_w2(activation, sigma_b2: float, *, digits: int | None = None)
     w = 1.0 / float(e.prime_square(np.array([q]))[0][0])
     if digits is None:
         return CriticalPoint(name, sb2, True, w, q, repr(w), None, e.method)
-    return _refine(p.activation, sb2, q, digits)
+    return _refine(p.activation, sb2, p.sigma_b2_text, q, digits)
 
 
-def _refine(act, sigma_b2: float, q0: float, digits: int) -> CriticalPoint:
+def _refine(act, sigma_b2: float, sigma_b2_text: str, q0: float, digits: int) -> CriticalPoint:
     """The root of h to ``digits`` digits by mpmath quadrature and findroot, started at the float64 root."""
     with mpmath.workdps(digits + 10):
-        sb2 = mpmath.mpf(sigma_b2)
-        sigma, prime = act.sigma_mp, act.prime_mp
+        sb2 = mpmath.mpf(sigma_b2_text)
 
-        def expect(f, q):
-            r = mpmath.sqrt(q)
-            points = [-mpmath.inf, -10, -1 / r, 0, 1 / r, 10, mpmath.inf] if r > mpmath.mpf("0.1") \
-                else [-mpmath.inf, -1, 0, 1, mpmath.inf]
-            return mpmath.quad(lambda z: f(r * z) * mpmath.npdf(z), sorted(set(points)))
+        mp = MpExpectations(act)
 
         def h(q):
-            return q - sb2 - expect(lambda x: sigma(x) ** 2, q) / expect(lambda x: prime(x) ** 2, q)
+            square, prime_square, _ = mp(q)
+            return q - sb2 - square / prime_square
 
         try:
-            q = mpmath.findroot(h, mpmath.mpf(q0), tol=mpmath.mpf(10) ** (-2 * digits - 5))
+            q = mpmath.findroot(h, (mpmath.mpf(q0), mpmath.mpf(q0) * (1 + mpmath.mpf(2) ** -40)),
+                                tol=mpmath.mpf(10) ** (-digits - 3), maxsteps=12, verify=False)
         except (ValueError, ZeroDivisionError) as err:
             raise InvalidParameterError(f"the critical point of {act.name!r} did not converge to {digits} digits: "
                                         f"{err}; try fewer digits") from err
-        w = 1 / expect(lambda x: prime(x) ** 2, q)
-        check = abs(h(q))
+        square, prime_square, _ = mp(q)
+        w, check = 1 / prime_square, abs(q - sb2 - square / prime_square)
         if check > mpmath.mpf(10) ** (-digits - 2) * max(1, abs(q)):
             raise InvalidParameterError(f"the critical point of {act.name!r} did not converge to {digits} digits "
                                         f"(residual {mpmath.nstr(check, 3)}); try fewer digits")

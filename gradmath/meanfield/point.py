@@ -22,9 +22,12 @@ from gradmath.meanfield.fixed_points import FixedPoint, c_star, q_star
 from gradmath.meanfield.kernels import meanfield_kernels
 from gradmath.meanfield.maps import chi_1, chi_c, length_slope
 from gradmath.meanfield.parameters import MeanFieldParameters, parse_parameters
+from gradmath.validation import check_int
 
 __all__ = ["MeanFieldPoint", "mean_field", "depth_scale", "expectations_for", "point_from", "classify"]
 
+#: Largest ``digits`` accepted for mpmath results.
+MAX_DIGITS = 200
 #: χ₁ within this of 1 is reported as critical (a few times the quadrature's relative error).
 CRITICAL_TOLERANCE = 1e-9
 _TINY_Q = 1e-30
@@ -81,6 +84,8 @@ class MeanFieldPoint:
     method: str
     error: float
     notes: tuple[str, ...] = field(default=())
+    digits: int | None = None
+    precise: tuple[tuple[str, str], ...] = field(default=())   #: (name, value to ``digits`` digits) pairs
 
     @property
     def gradient_factor(self) -> float:
@@ -93,7 +98,8 @@ class MeanFieldPoint:
             "q_star": self.q_star, "c_star": self.c_star, "chi_1": self.chi_1, "chi_c": self.chi_c,
             "xi_q": self.xi_q, "xi_c": self.xi_c, "xi_grad": self.xi_grad,
             "gradient_factor": self.gradient_factor, "phase": self.phase, "method": self.method,
-            "error": self.error, "notes": list(self.notes),
+            "error": self.error, "notes": list(self.notes), "digits": self.digits,
+            "precise": dict(self.precise),
         }
 
     def __repr__(self) -> str:
@@ -105,11 +111,14 @@ def _g(value: float | None) -> str:
     return "∞/undefined" if value is None else f"{value:.6g}"
 
 
-def mean_field(activation, sigma_w2: float, sigma_b2: float) -> MeanFieldPoint:
+def mean_field(activation, sigma_w2: float | str, sigma_b2: float | str, *, digits: int | None = None
+               ) -> MeanFieldPoint:
     """All mean-field quantities of ``activation`` at (σ_w², σ_b²), in float64.
 
     Closed forms are used where gradmath knows them (affine, ReLU, erf(a·x); see
-    :mod:`gradmath.meanfield.closed_forms`), Gaussian quadrature otherwise.
+    :mod:`gradmath.meanfield.closed_forms`), Gaussian quadrature otherwise. With
+    ``digits``, q*, χ₁, 𝓛′(q*) and the depth scales ξ_q, ξ_∇ are also computed with
+    mpmath to that many significant digits (``precise``); c* and χ_c stay float64.
 
     Raises
     ------
@@ -119,7 +128,12 @@ def mean_field(activation, sigma_w2: float, sigma_b2: float) -> MeanFieldPoint:
         NaN or infinite parameters.
     """
     params = parse_parameters(activation, sigma_w2, sigma_b2)
-    return point_from(expectations_for(params.activation), params)
+    point = point_from(expectations_for(params.activation), params)
+    if digits is None:
+        return point
+    from gradmath.meanfield.precise import refine_point
+
+    return refine_point(point, params, check_int("digits", digits, min_value=1, max_value=MAX_DIGITS))
 
 
 def expectations_for(activation) -> Expectations:
