@@ -21,7 +21,8 @@ from gradmath.errors import GradmathError
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("derive", "window", "exploding", "identity", "verify", "counterexample", "speeds", "gamma", "reproduce")
+COMMANDS = ("derive", "window", "exploding", "identity", "verify", "counterexample", "speeds", "gamma", "meanfield",
+            "reproduce")
 
 _EPILOG = """examples:
   gradmath reproduce                      regenerate every artifact into docs/generated/

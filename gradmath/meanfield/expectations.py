@@ -54,6 +54,11 @@ class Expectations:
         """Raise when the integrals do not exist at q (nothing to check for a closed form)."""
 
 
+def _square(values: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):      # an overflow to inf is caught by the rule's finiteness check
+        return values * values
+
+
 @dataclass(frozen=True)
 class QuadratureExpectations(Expectations):
     """The expectations by the graded Gauss–Legendre rule of :mod:`gradmath.meanfield.gaussian`."""
@@ -68,10 +73,10 @@ class QuadratureExpectations(Expectations):
         return self.kernels.name
 
     def square(self, q):
-        return self.rule.expect(lambda x: self.kernels.evaluate(x) ** 2, q)
+        return self.rule.expect(lambda x: _square(self.kernels.evaluate(x)), q)
 
     def prime_square(self, q):
-        return self.rule.expect(lambda x: self.kernels.prime(x) ** 2, q)
+        return self.rule.expect(lambda x: _square(self.kernels.prime(x)), q)
 
     def stein(self, q):
         q = np.asarray(q, dtype=np.float64)

@@ -63,12 +63,7 @@ def _first_crossing(k: Expectations, sigma_w2: float, sigma_b2: float, grid: np.
     """Index of the first grid point where 𝓛(q) ≤ q, evaluating the map in small batches (lazily)."""
     for start in range(0, grid.size, 16):
         part = grid[start:start + 16]
-        try:
-            g = length_map(k, sigma_w2, sigma_b2, part)[0] - part
-        except InvalidParameterError as err:
-            raise InvalidParameterError(
-                f"{err} before the length map came back below q (no fixed point q* up to q={part[0]:.3g})"
-            ) from err
+        g = length_map(k, sigma_w2, sigma_b2, part)[0] - part
         down = np.nonzero(g <= 0)[0]
         if down.size:
             return start + int(down[0])

@@ -26,6 +26,8 @@ from functools import cached_property
 
 import numpy as np
 
+from gradmath.errors import InvalidParameterError
+
 __all__ = ["GaussianRule", "Z_MAX"]
 
 #: Half-width of the integration interval in the standard variable z.
@@ -62,6 +64,14 @@ def _graded_rule(nodes: int, levels: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return z, wt, t, w
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(values)):
+        raise InvalidParameterError(
+            "a mean-field integral is not finite in float64 (the activation grows too fast for the Gaussian "
+            "weight, or overflows); use an activation that grows at most polynomially or smaller variances")
+    return values
+
+
 @dataclass(frozen=True)
 class GaussianRule:
     """A quadrature rule for E over z ~ N(0, 1), with a coarser twin for error estimates.
@@ -89,10 +99,11 @@ class GaussianRule:
         """E[f(√q z)] for each q (any shape), and an error estimate of each value."""
         q = np.asarray(q, dtype=np.float64)
         values = []
-        for z, w, _, _ in (self.fine, self.coarse):
-            x = np.sqrt(q)[..., None] * z
-            values.append(np.asarray(f(x), dtype=np.float64) @ w)
-        return values[0], np.abs(values[0] - values[1])
+        with np.errstate(over="ignore", invalid="ignore"):   # checked below: no silent inf or NaN
+            for z, w, _, _ in (self.fine, self.coarse):
+                x = np.sqrt(q)[..., None] * z
+                values.append(np.asarray(f(x), dtype=np.float64) @ w)
+            return _finite(values[0]), np.abs(values[0] - values[1])
 
     def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E[f(u₁) g(u₂)] with u₁ = √q z₁, u₂ = √q (c z₁ + √(1−c²) z₂), and an error estimate.
@@ -106,7 +117,7 @@ class GaussianRule:
         c = c[..., None]
         values = []
         for z1, w1, t, wt in (self.fine, self.coarse):
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):   # s = 0 is handled by the where
                 b = np.where(s > 0, -c * z1 / np.where(s > 0, s, 1.0), Z_MAX)
             b = np.clip(b, -Z_MAX, Z_MAX)[..., None]                    # (..., n1, 1)
             right, left = Z_MAX - b, b + Z_MAX
@@ -116,5 +127,6 @@ class GaussianRule:
             u2 = root * (c[..., None] * z1[:, None] + s[..., None] * z2)
             inner = (np.asarray(g(u2), dtype=np.float64) * w2).sum(axis=-1)        # over z₂
             u1 = np.sqrt(q)[..., None] * z1
-            values.append((np.asarray(f(u1), dtype=np.float64) * inner) @ w1)
-        return values[0], np.abs(values[0] - values[1])
+            with np.errstate(over="ignore", invalid="ignore"):   # checked below
+                values.append((np.asarray(f(u1), dtype=np.float64) * inner) @ w1)
+        return _finite(values[0]), np.abs(values[0] - values[1])

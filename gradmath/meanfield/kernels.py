@@ -50,10 +50,8 @@ class MeanFieldKernels:
         try:
             return self.sigma(x)
         except NonFiniteError as err:
-            at = "" if q is None else f" at q={q:.6g}"
             raise InvalidParameterError(
-                f"activation {self.name!r}: σ is not finite on the Gaussian integral's range{at} "
-                "(the mean-field integrals diverge)"
+                f"activation {self.name!r}: the mean-field integrals need σ finite on all of ℝ ({err})"
             ) from err
 
 
@@ -69,8 +67,7 @@ def meanfield_kernels(activation) -> MeanFieldKernels:
             return act.prime(x)
         except NonFiniteError as err:
             raise InvalidParameterError(
-                f"activation {act.name!r}: σ′ is not finite on the Gaussian integral's range "
-                "(the mean-field integrals diverge)"
+                f"activation {act.name!r}: the mean-field integrals need σ′ finite on all of ℝ ({err})"
             ) from err
 
     return MeanFieldKernels(act.name, sigma, prime)
