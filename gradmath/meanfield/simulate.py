@@ -8,7 +8,7 @@ The result holds, per layer: qˡ = |zˡ|²/n_l for each input, the correlation c
 pre-activation vectors, and ln‖δˡ‖ (natural log, so products over depth are sums).
 
 The theory says (proofs/meanfield.md) qˡ → 𝓛ˡ(q⁰), cˡ → 𝓒ˡ(c⁰) and
-ln‖δˡ‖ − ln‖δˡ⁺¹‖ ≈ ½ ln χ₁ + ½ ln(n_l/n_{l+1}), with a finite-width spread of
+ln‖δˡ‖ − ln‖δˡ⁺¹‖ ≈ ½ ln χ₁ (whatever the widths), with a finite-width spread of
 order Σ 1/n_r in ln‖δ‖² (Hanin 2018). tests/test_meanfield_networks.py compares them.
 
 >>> m = measure_network("tanh", sigma_w2=1.2, sigma_b2=0.05, widths=[200] * 5, seed=0)
