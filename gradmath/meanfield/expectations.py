@@ -67,6 +67,7 @@ class QuadratureExpectations(Expectations):
     rule: GaussianRule = RULE
     rule2: GaussianRule = RULE2
     method: str = "quadrature"
+    estimate: bool = True      #: compute the two-dimensional error estimates (doubles their cost)
 
     @property
     def name(self) -> str:
@@ -84,10 +85,10 @@ class QuadratureExpectations(Expectations):
         return value / q, err / q
 
     def cross(self, q, c):
-        return self.rule2.expect2(self.kernels.evaluate, self.kernels.evaluate, q, c)
+        return self.rule2.expect2(self.kernels.evaluate, self.kernels.evaluate, q, c, estimate=self.estimate)
 
     def prime_cross(self, q, c):
-        return self.rule2.expect2(self.kernels.prime, self.kernels.prime, q, c)
+        return self.rule2.expect2(self.kernels.prime, self.kernels.prime, q, c, estimate=self.estimate)
 
     def check(self, q: float) -> None:
         self.kernels.check_tails(q)

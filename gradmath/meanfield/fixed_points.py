@@ -87,7 +87,14 @@ def c_star(k: Expectations, sigma_w2: float, sigma_b2: float, q: float) -> Fixed
     if i == 0:
         return FixedPoint(float(cs[0]), float(_C_STEPS[0]), "c* within 1e-12 of 1")
     a, b = float(cs[i]), float(cs[i - 1])
-    root = brentq(lambda c: float(correlation_map(k, sigma_w2, sigma_b2, np.array([q]), np.array([c]))[0][0]) - c,
-                  a, b, xtol=1e-15, rtol=_RTOL, maxiter=200)
+
+    def g1(c):
+        return float(correlation_map(k, sigma_w2, sigma_b2, np.array([q]), np.array([c]))[0][0]) - c
+
+    fa, fb = g1(a), g1(b)
+    if fa < 0 or fb > 0 or fa == 0 or fb == 0:   # a grid point is a root to rounding (e.g. c* = 0 when σ_b² = 0)
+        root = a if abs(fa) <= abs(fb) else b
+    else:
+        root = brentq(g1, a, b, xtol=1e-15, rtol=_RTOL, maxiter=200)
     _, err = correlation_map(k, sigma_w2, sigma_b2, np.array([q]), np.array([root]))
     return FixedPoint(root, float(err[0]) + 1e-15)

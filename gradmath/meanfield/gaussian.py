@@ -105,18 +105,19 @@ class GaussianRule:
                 values.append(np.asarray(f(x), dtype=np.float64) @ w)
             return _finite(values[0]), np.abs(values[0] - values[1])
 
-    def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray, *, estimate: bool = True
+                ) -> tuple[np.ndarray, np.ndarray]:
         """E[f(u₁) g(u₂)] with u₁ = √q z₁, u₂ = √q (c z₁ + √(1−c²) z₂), and an error estimate.
 
         ``q`` and ``c`` broadcast against each other; |c| ≤ 1. The inner rule (over z₂) is
         graded towards z₂ = −c z₁/√(1−c²), where u₂ = 0, so a kink of g at 0 sits on a
-        panel edge for every z₁.
+        panel edge for every z₁. ``estimate=False`` skips the coarse twin (the error is then NaN).
         """
         q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
         s = np.sqrt(np.maximum(0.0, 1.0 - c * c))[..., None]
         c = c[..., None]
         values = []
-        for z1, w1, t, wt in (self.fine, self.coarse):
+        for z1, w1, t, wt in (self.fine, self.coarse) if estimate else (self.fine,):
             with np.errstate(divide="ignore", invalid="ignore"):   # s = 0 is handled by the where
                 b = np.where(s > 0, -c * z1 / np.where(s > 0, s, 1.0), Z_MAX)
             b = np.clip(b, -Z_MAX, Z_MAX)[..., None]                    # (..., n1, 1)
@@ -129,4 +130,6 @@ class GaussianRule:
             u1 = np.sqrt(q)[..., None] * z1
             with np.errstate(over="ignore", invalid="ignore"):   # checked below
                 values.append((np.asarray(f(u1), dtype=np.float64) * inner) @ w1)
+        if not estimate:
+            return _finite(values[0]), np.full(values[0].shape, np.nan)
         return _finite(values[0]), np.abs(values[0] - values[1])

@@ -34,7 +34,11 @@ MAX_UNITS = 200_000_000
 
 @dataclass(frozen=True)
 class NetworkMeasurement:
-    """Per-layer measurements of one random network (layer 1 = the first weighted layer)."""
+    """Per-layer measurements of one random network.
+
+    Row k of each array is layer l = k + 2 in the proofs' numbering (the input is layer 1, so row 0 is the
+    first weighted layer and the last row is the output layer L).
+    """
 
     activation: str
     sigma_w2: float
