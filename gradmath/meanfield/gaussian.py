@@ -105,15 +105,16 @@ class GaussianRule:
                 values.append(np.asarray(f(x), dtype=np.float64) @ w)
             return _finite(values[0]), np.abs(values[0] - values[1])
 
-    def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray, *, estimate: bool = True
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """E[f(u₁) g(u₂)] with u₁ = √q z₁, u₂ = √q (c z₁ + √(1−c²) z₂), and an error estimate.
+    def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray, *, estimate: bool = True,
+                q2: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """E[f(u₁) g(u₂)] with u₁ = √q z₁, u₂ = √q₂ (c z₁ + √(1−c²) z₂), and an error estimate.
 
-        ``q`` and ``c`` broadcast against each other; |c| ≤ 1. The inner rule (over z₂) is
+        ``q``, ``c`` (and ``q2``, default ``q``) broadcast against each other; |c| ≤ 1. The inner rule (over z₂) is
         graded towards z₂ = −c z₁/√(1−c²), where u₂ = 0, so a kink of g at 0 sits on a
         panel edge for every z₁. ``estimate=False`` skips the coarse twin (the error is then NaN).
         """
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c, q2 = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64),
+                                       np.asarray(q if q2 is None else q2, dtype=np.float64))
         s = np.sqrt(np.maximum(0.0, 1.0 - c * c))[..., None]
         c = c[..., None]
         values = []
@@ -124,8 +125,7 @@ class GaussianRule:
             right, left = Z_MAX - b, b + Z_MAX
             z2 = np.concatenate([b - left * t[::-1], b + right * t], axis=-1)
             w2 = np.concatenate([left * wt[::-1], right * wt], axis=-1) * _density(z2)
-            root = np.sqrt(q)[..., None, None]
-            u2 = root * (c[..., None] * z1[:, None] + s[..., None] * z2)
+            u2 = np.sqrt(q2)[..., None, None] * (c[..., None] * z1[:, None] + s[..., None] * z2)
             inner = (np.asarray(g(u2), dtype=np.float64) * w2).sum(axis=-1)        # over z₂
             u1 = np.sqrt(q)[..., None] * z1
             with np.errstate(over="ignore", invalid="ignore"):   # checked below
