@@ -58,7 +58,7 @@ class SpeedPrediction:
     pairs: int
     speeds: np.ndarray          #: √E‖∂C/∂bˡ‖² for hidden layers 1, …, L − 2 (the book's numbering)
     standard_error: np.ndarray  #: of ``speeds``, from the sampling of pairs
-    ratios: np.ndarray          #: speeds[k+1] / speeds[k], the predicted factor per layer
+    ratios: np.ndarray          #: speeds[k+1] / speeds[k]: how many times faster each next layer learns
 
     def to_json(self) -> dict:
         return {"sizes": list(self.sizes), "examples": self.examples, "pairs": self.pairs,
