@@ -36,6 +36,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("window", "gradmath.reports.window"),
     ("verification", "gradmath.reports.verification"),
     ("speeds", "gradmath.reports.speeds"),
+    ("meanfield", "gradmath.reports.meanfield"),
     ("examples", "gradmath.reports.examples"),
 )
 

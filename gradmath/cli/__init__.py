@@ -29,7 +29,8 @@ from gradmath.errors import GradmathError
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("derive", "window", "exploding", "identity", "verify", "counterexample", "speeds", "gamma", "reproduce")
+COMMANDS = ("derive", "window", "exploding", "identity", "verify", "counterexample", "speeds", "gamma", "meanfield",
+            "reproduce")
 
 #: Commands that read nothing but their arguments and write nothing but stdout and stderr, so that what
 #: they print can be replayed from :mod:`gradmath.cache`. A command that reads files or the clock, or
