@@ -73,6 +73,7 @@ BASE = {
     ("counterexample",): {},
     ("speeds",): {"--seeds": "1", "--sizes": "64,2,10", "--examples": "5", "--quiet": None},
     ("gamma",): {"--activation": "sigmoid"},
+    ("meanfield",): {"--sigma-w2": "1.5"},
     ("reproduce",): {"--steps": "no-such-step", "--out": "{tmp}/out", "--quiet": None},
 }
 

@@ -38,6 +38,8 @@ FAST = {
     ("counterexample",): [[], ["--weight", "1e100", "--width", "10000"], ["--norm", "1", "--weight", "1e-100"]],
     ("speeds",): [["--seeds", "1", "--sizes", "64,2,10", "--examples", "5", "--quiet"]],
     ("gamma",): [["--activation", "sigmoid"]],
+    ("meanfield",): [["--sigma-w2", "1.5"], ["--activation", "relu", "--sigma-w2", "2", "--sigma-b2", "0"],
+                     ["--critical", "--sigma-b2", "0.05"], ["--critical", "--activation", "relu", "--sigma-b2", "0.1"]],
     ("reproduce",): [["--steps", "gamma", "--out", "{tmp}/out", "--quiet"]],
 }
 

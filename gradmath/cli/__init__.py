@@ -113,7 +113,8 @@ def _cache_for(args: argparse.Namespace):
     if args.command not in CACHED_COMMANDS or getattr(args, "no_cache", False):
         return None, None
     activations = sys.modules.get("gradmath.activations")  # in-process callers may have registered their own
-    if activations is not None and set(activations.activation_names()) != set(activations.BUILTIN_ACTIVATIONS):
+    if activations is not None and (set(activations.activation_names()) - set(activations.BUILTIN_ACTIVATIONS)
+                                    - {activations.LINEAR_ACTIVATION}):
         return None, None
     from gradmath.cache import default_cache, result_key
 
