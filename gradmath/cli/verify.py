@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   gradmath verify net.npz --data digits                 spectral norm, every example
   gradmath verify net.json --data mnist/ --norm inf --examples 10000 --json
   gradmath verify net.safetensors --data data.npz --norm 1 --quiet
+  gradmath verify init.npz --meanfield                 worst case (bounds), typical case (mean field), measured
 
 MODEL is a network file; its kind is read from its first bytes:
   .npz or .safetensors written by gradmath     states its activations and cost
@@ -40,6 +41,9 @@ def register(subparsers) -> None:
     p.add_argument("--norm", default="2", help="vector norm and the matrix norm it induces: 2, 1 or inf (default 2)")
     p.add_argument("--examples", type=int, default=None, metavar="N", help="use the first N examples (default all)")
     p.add_argument("--chunk-size", type=int, default=None, help="examples per chunk (default: up to 1024)")
+    p.add_argument("--meanfield", action="store_true",
+                   help="also show the mean-field prediction of the typical ‖δˡ‖₂ per hidden layer, for i.i.d. "
+                        "weights of the variances the network's layers have (meaningful at initialisation)")
     add_model_options(p)
     add_output_options(p)
     p.set_defaults(handler=run)
@@ -101,5 +105,24 @@ def run(args: argparse.Namespace) -> int:
         report = verify_network(network, data.x, data.y, norm=norm, chunk_size=args.chunk_size, progress=progress)
     text = (f"{network!r} on {data.name} ({data.x.shape[0]} examples)\n" + model_notes(loaded) + "\n"
             + verification_markdown(report))
-    emit(args, {**report.to_json(), "model": loaded.to_json()}, text)
+    payload = {**report.to_json(), "model": loaded.to_json()}
+    if args.meanfield:
+        from gradmath.meanfield.prediction import predict_delta_norms
+
+        prediction = predict_delta_norms(network, data.x, data.y, chunk_size=args.chunk_size)
+        payload["meanfield"] = prediction.to_json()
+        text += "\n\n" + _meanfield_text(prediction)
+    emit(args, payload, text)
     return 0
+
+
+def _meanfield_text(p) -> str:
+    lines = ["Typical case (mean-field theory, proofs/meanfield.md): RMS over examples of ‖δˡ‖₂ for a random network "
+             "whose weights have the variances of this one's, started from the measured output layer; "
+             "layers l: input 1, output L.", "",
+             "| l | σ_w² of wˡ⁺¹ | measured RMS ‖δˡ‖₂ | mean-field RMS ‖δˡ‖₂ | mean-field / measured |",
+             "|---:|---:|---:|---:|---:|"]
+    for i, layer in enumerate(p.layers):
+        lines.append(f"| {layer} | {p.sigma_w2[i + 1]:.4g} | {p.measured[i]:.4g} | {p.predicted[i]:.4g} "
+                     f"| {p.ratio[i]:.3f} |")
+    return "\n".join(lines)
