@@ -51,6 +51,10 @@ Deep chains stay cheap; only the nested check is left out beyond its depth:
 Traceback (most recent call last):
 ...
 gradmath.errors.InvalidParameterError: layer=4 must be an integer in [1, 3]
+>>> derive_chain(10**4)
+Traceback (most recent call last):
+...
+gradmath.errors.InvalidParameterError: depth=10000 must be an integer in [1, 2000]
 """
 
 from __future__ import annotations
@@ -66,7 +70,13 @@ from gradmath.symbolic.checks import DEFAULT_DIGITS, Check
 from gradmath.symbolic.renaming import rename
 from gradmath.validation import check_int
 
-__all__ = ["Check", "ChainDerivation", "derive_chain", "chain_symbol", "NESTED_MAX_DEPTH", "DEFAULT_DIGITS"]
+__all__ = ["Check", "ChainDerivation", "derive_chain", "chain_symbol", "NESTED_MAX_DEPTH", "DEFAULT_DIGITS",
+           "MAX_DEPTH"]
+
+#: Deepest chain :func:`derive_chain` accepts. The work grows faster than L (the numeric check
+#: carries about 0.6 L more digits, since ∂C/∂b_1 shrinks like 4^−L beside C); measured on a busy
+#: 2-core machine with the default 30 digits: L = 1000 in 2 s, 2000 in 4 s, 4000 in 21 s.
+MAX_DEPTH = 2000
 
 #: Deepest chain for which the fully nested expression is differentiated
 #: (its derivative grows about as L², and ``sympy.diff`` recurses once per layer).
@@ -84,7 +94,7 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     Parameters
     ----------
     depth : int
-        L ≥ 1.
+        1 ≤ L ≤ :data:`MAX_DEPTH`.
     layer : int
         l with 1 ≤ l ≤ L.
     activation : str or Activation
@@ -105,11 +115,11 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     Raises
     ------
     InvalidParameterError
-        ``depth`` < 1, ``layer`` outside [1, depth], bad ``digits`` or ``seed``.
+        ``depth`` outside [1, :data:`MAX_DEPTH`], ``layer`` outside [1, depth], bad ``digits`` or ``seed``.
     UnknownActivationError, UnknownNameError, ExpressionError
         An unknown activation or cost, or an activation string that is not an expression in x.
     """
-    depth = check_int("depth", depth, min_value=1)
+    depth = check_int("depth", depth, min_value=1, max_value=MAX_DEPTH)
     layer = check_int("layer", layer, min_value=1, max_value=depth)
     seed = check_int("seed", seed, min_value=0)
     digits = check_int("digits", digits, min_value=15, max_value=1000)

@@ -49,10 +49,21 @@ from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, ch
 from gradmath.symbolic.renaming import rename
 from gradmath.validation import check_int, parse_sizes
 
-__all__ = ["MatrixDerivation", "derive_matrix", "SigmaPrime", "MAX_NEURONS"]
+__all__ = ["MatrixDerivation", "derive_matrix", "SigmaPrime", "MAX_NEURONS", "MAX_INPUTS", "MAX_DEPTH",
+           "MAX_NESTED_WORK", "nested_work"]
 
-#: Largest total number of neurons :func:`derive_matrix` accepts (the nested check grows fast).
+# Limits of :func:`derive_matrix`, checked before anything is built. The nested check dominates
+# the time, and it grows with depth and width far faster than the number of neurons; measured on
+# a busy 2-core machine, the largest shapes allowed take 15–40 s ((2, 2, 2, 2, 2, 2, 2): 21 s;
+# 25 widths of 1: 37 s; (2, 3, 3, 3, 3, 3), within the older limit of 24 neurons, ran over 7 minutes).
+#: Most neurons after the input layer.
 MAX_NEURONS = 24
+#: Widest input layer ((400, 9, 1) took 140 s; (24, 12, 1) 6 s).
+MAX_INPUTS = 24
+#: Most layers L after the input.
+MAX_DEPTH = 8
+#: Largest :func:`nested_work` (the size of the expanded δ's, nested arguments included).
+MAX_NESTED_WORK = 40_000
 
 
 class SigmaPrime(sp.Function):
@@ -189,8 +200,10 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     Parameters
     ----------
     sizes : str or sequence of int
-        ``(n_0, n_1, …, n_L)``, input width first, or a string such as ``"2,3,2"``;
-        at most :data:`MAX_NEURONS` neurons in all.
+        ``(n_0, n_1, …, n_L)``, input width first, or a string such as ``"2,3,2"``:
+        at most :data:`MAX_INPUTS` inputs, :data:`MAX_DEPTH` layers and
+        :data:`MAX_NEURONS` neurons after the input, and :func:`nested_work` at most
+        :data:`MAX_NESTED_WORK` (the nested check's time grows fast with depth).
     activation, cost, verify, seed, digits
         As for :func:`gradmath.symbolic.chain.derive_chain`.
 
@@ -231,10 +244,46 @@ def _check_sizes(sizes) -> tuple[int, ...]:
         ok = False
     if not ok:
         raise InvalidParameterError(f"sizes={sizes!r} must be at least two positive integers, e.g. 2,3,2")
+    shown = ",".join(map(str, sizes)) if len(sizes) <= 12 else f"{sizes[0]},...,{sizes[-1]} ({len(sizes)} widths)"
+    if len(sizes) - 1 > MAX_DEPTH:
+        raise InvalidParameterError(
+            f"sizes={shown} has {len(sizes) - 1} layers after the input; at most {MAX_DEPTH} are derived symbolically")
+    if sizes[0] > MAX_INPUTS:
+        raise InvalidParameterError(
+            f"sizes={shown} has {sizes[0]} inputs; at most {MAX_INPUTS} are derived symbolically")
     if sum(sizes[1:]) > MAX_NEURONS:
         raise InvalidParameterError(
-            f"sizes={','.join(map(str, sizes))} has {sum(sizes[1:])} neurons; at most {MAX_NEURONS} are derived symbolically")
+            f"sizes={shown} has {sum(sizes[1:])} neurons; at most {MAX_NEURONS} are derived symbolically")
+    work = nested_work(sizes)
+    if work > MAX_NESTED_WORK:
+        raise InvalidParameterError(
+            f"sizes={shown} would expand to about {work:,} terms in the nested check; at most {MAX_NESTED_WORK:,} "
+            "(fewer layers or narrower ones)")
     return sizes
+
+
+def nested_work(sizes) -> int:
+    """An estimate of the nested check's work: Σ_l n_l · P_l · Σ_{k ≥ l} S_k.
+
+    ``P_l = n_{l+1} ⋯ n_L`` counts the terms of an entry of δ^l once expanded (one
+    per path to the output), and ``S_k`` the size of the nested argument of
+    σ′(z^k): ``S_1 = n_0``, ``S_k = n_{k−1}(1 + S_{k−1})``.
+
+    >>> nested_work((2, 3, 2))
+    84
+    >>> nested_work((2, 3, 3, 3, 3, 3))      # 15 neurons, yet far beyond the limit
+    149778
+    """
+    L = len(sizes) - 1
+    arg = [0] * (L + 1)
+    arg[1] = sizes[0]
+    for k in range(2, L + 1):
+        arg[k] = sizes[k - 1] * (1 + arg[k - 1])
+    work, paths = 0, 1
+    for layer in range(L, 0, -1):
+        work += sizes[layer] * paths * sum(arg[layer:])
+        paths *= sizes[layer]
+    return work
 
 
 def _product_form(sizes, sigma_prime, grad_a, z_of=None) -> list[sp.ImmutableMatrix]:
