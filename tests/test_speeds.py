@@ -111,6 +111,14 @@ def test_training_speeds_without_bounds_and_earlier_layers_slower(digits):
     (lambda d: init_speeds((784, 30, 10), d.x, d.y), "64 columns but the network's input layer has width 784"),
     (lambda d: speed_of_learning(Network.random((64, 3, 10)), d.x, d.y, examples=0), "examples=0"),
     (lambda d: training_speeds(Network.random((64, 3, 10)), d.x, d.y, epochs=-2), "epochs=-2"),
+    (lambda d: init_speeds((64, 30, 10), d.x, d.y, seeds=10**7), r"seeds=10000000 must be an integer in \[1, 10000\]"),
+    (lambda d: init_speeds((64, 10**6, 10), d.x, d.y), "has 75,000,010 weights and biases; at most 10,000,000"),
+    (lambda d: init_speeds((64, 10**5, 10), d.x, d.y),
+     r"1,000 examples × 100,074 neurons = 100,074,000 values in one pass; at most 25,000,000"),
+    (lambda d: init_speeds((64, 3000, 10), d.x, d.y, seeds=2000), r"2,000 passes .* at most 3e\+11"),
+    (lambda d: training_speeds(Network.random((64, 3, 10)), d.x, d.y, epochs=10**7), "epochs=10000000"),
+    (lambda d: training_speeds(Network.random((64, 3000, 10)), d.x, d.y, epochs=50_000, bounds=True),
+     r"100,002 passes × 1,000 examples × 225,010 parameters"),
 ])
 def test_invalid_arguments(digits, call, match):
     with pytest.raises(GradmathError, match=match):
