@@ -119,3 +119,20 @@ def test_largest_allowed_matrix_shapes_are_accepted():
     for sizes in [(24, 24), (1,) * 9, (2, 2, 2, 2, 2, 2, 2)]:
         assert nested_work(sizes) <= MAX_NESTED_WORK
         assert derive_matrix(sizes, verify=False).sizes == sizes
+
+
+@pytest.mark.parametrize("argv, generated", [
+    (["derive", "chain", "--depth", "4", "--layer", "1", "--activation", "sigmoid", "--cost", "quadratic"],
+     "nielsen-122.md"),
+    (["derive", "matrix", "--sizes", "2,3,2"], "matrix-2-3-2.md"),
+])
+def test_documented_commands_print_the_generated_output(argv, generated, capsys):
+    """docs/derivations.md shows these commands' output as docs/generated/derivations/ holds it:
+    with the default seed (gradmath reproduce's) the command prints exactly that file."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert main(argv) == 0
+    assert capsys.readouterr().out == (docs / "generated" / "derivations" / generated).read_text(encoding="utf-8")
+    command = "$ gradmath " + " ".join(argv)
+    assert command in (docs / "derivations.md").read_text(encoding="utf-8")

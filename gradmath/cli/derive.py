@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
+from gradmath.reports import SEED
 
 FORMATS = ("markdown", "latex", "json")
 
@@ -79,8 +80,9 @@ def _add_common(p: argparse.ArgumentParser, cost_names) -> None:
     p.add_argument("--activation", "-a", default="sigmoid",
                    help='a registered name or an expression in x such as "x/(1+abs(x))" (default sigmoid)')
     p.add_argument("--cost", "-c", default="quadratic", help=f"one of {', '.join(cost_names)} (default quadratic)")
-    p.add_argument("--seed", type=integer, default=0,
-                   help="seed of the numeric check's random parameters (default 0)")
+    p.add_argument("--seed", type=integer, default=SEED,
+                   help=f"seed of the numeric check's random parameters (default {SEED}, gradmath reproduce's, "
+                        "so the output is the one in docs/generated/derivations/)")
     p.add_argument("--digits", type=integer, default=30,
                    help="digits the mpmath check asks for, 15 to 1000 (default 30)")
     p.add_argument("--no-verify", dest="verify", action="store_false", help="derive only; make no checks")
