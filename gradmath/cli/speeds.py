@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How the tables number layers: the book's hidden layers, and the proofs' and verifier's l beside them.
+LAYER_NOTE = "hidden layer k: 1 = first hidden layer (network layer l = k + 1, input l = 1, output l = L)"
+
+
 def _book_row(sizes) -> tuple[float, ...] | None:
     from gradmath.experiments.speeds import BOOK_SPEEDS
 
@@ -147,26 +151,31 @@ def _text(payload: dict) -> str:
         book = payload.get("book", {}).get("values")
         lines.append(f"speed of learning at initialisation: {data['name']} ({payload['examples']} examples), "
                      f"sizes {payload['sizes']}, {payload['seeds']} seeds from {payload['seed']}")
-        header = f"{'hidden layer':>12}  {'median':>9}  {'q1':>9}  {'q3':>9}"
+        lines.append(LAYER_NOTE)
+        header = f"{'hidden layer k':>14}  {'median':>9}  {'q1':>9}  {'q3':>9}"
         lines.append(header + ("  book (quoted; one MNIST network)" if book else ""))
         for row in payload["init"]:
-            line = f"{row['layer']:>12}  {row['median']:9.4g}  {row['q1']:9.4g}  {row['q3']:9.4g}"
+            line = f"{row['layer']:>14}  {row['median']:9.4g}  {row['q1']:9.4g}  {row['q3']:9.4g}"
             lines.append(line + (f"  {book[row['layer'] - 1]:9.4g}" if book else ""))
     else:
         lines.append(f"speed of learning of {payload['model']['path']} on {data['name']} "
                      f"({payload['examples']} examples), sizes {payload['sizes']}")
+        lines.append(LAYER_NOTE)
         lines += [f"  hidden layer {row['layer']}: {row['speed']:.4g}" for row in payload["speeds"]]
     if "training" in payload:
         p = payload["training_parameters"]
         lines.append("")
         lines.append(f"training from {p['start']}: {p['epochs']} epochs of full-batch gradient descent, "
                      f"eta {p['eta']}, lambda {p['lmbda']}")
-        lines.append(f"{'hidden layer':>12}  {'epoch 0':>9}  {'smallest':>9}  {'last':>9}")
+        lines.append(LAYER_NOTE)
+        lines.append(f"{'hidden layer k':>14}  {'epoch 0':>9}  {'smallest':>9}  {'last':>9}")
         for row in payload["training"]:
             speeds = row["per_epoch"]
-            lines.append(f"{row['layer']:>12}  {speeds[0]:9.4g}  {min(speeds):9.4g}  {speeds[-1]:9.4g}")
+            lines.append(f"{row['layer']:>14}  {speeds[0]:9.4g}  {min(speeds):9.4g}  {speeds[-1]:9.4g}")
     if "bounds" in payload:
         b = payload["bounds"]
+        layers = ", ".join(str(row["l"]) for row in b["layers"])
         lines.append(f"bounds checked at {b['epochs_checked']} epochs x {b['examples']} examples x "
-                     f"{len(b['layers'])} layers: {b['violations']} violations")
+                     f"{len(b['layers'])} layers (l = {layers}; l = 1 is the input, l = L the output): "
+                     f"{b['violations']} violations")
     return "\n".join(lines)
