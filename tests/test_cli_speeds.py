@@ -72,6 +72,8 @@ def test_text_output_and_progress(capsys):
     assert code == 0
     assert "hidden layer" in out and "book (quoted" in out and "training from the network of seed" in out
     assert err == ""               # stderr is not a terminal here: no progress bar
+    # each table says how its layers are numbered, as the verifier numbers them (input l = 1)
+    assert out.count("hidden layer k: 1 = first hidden layer (network layer l = k + 1, input l = 1") == 2
     code, out, err = _run(capsys, "--seeds", "2", "--quiet")
     assert code == 0 and err == ""
 

@@ -23,6 +23,9 @@ def test_rerun_is_byte_identical(tmp_path):
     reproduce(first, steps=["gamma", "derivations"])
     reproduce(second, steps=["gamma", "derivations"])
     assert _digest(first) == _digest(second)
+    # the derivations' index table says how its layers are numbered (the chain's: a_0 is the input)
+    index = (first / "derivations" / "README.md").read_text()
+    assert "| file | depth L | layer l (1 = first neuron after the input a_0, L = output) |" in index
 
 
 def test_manifest_lists_every_file_with_its_hash(tmp_path):

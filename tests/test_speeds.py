@@ -150,3 +150,10 @@ def test_report_step_writes_every_artifact_byte_identically(tmp_path, monkeypatc
     assert "*quoted*" in (tmp_path / "a" / "speeds" / "init.md").read_text()
     bounds = json.loads((tmp_path / "a" / "speeds" / "bounds.json").read_text())
     assert bounds["violations"] == 0 and bounds["runs"]["4"]["checks"] == 4 * 1000 * 5
+    # every table with a layer column says how its layers are numbered, in the header itself
+    for name, header in [("init.md", "hidden layer k (1 = first hidden layer; l = k + 1 in the proofs)"),
+                         ("training.md", "hidden layer k (1 = first hidden layer; l = k + 1 in the proofs)"),
+                         ("bounds.md", "layer l (1 = input, 2 = first hidden layer, L = output)")]:
+        table_header = next(line for line in (tmp_path / "a" / "speeds" / name).read_text().splitlines()
+                            if line.startswith("| hidden layers |"))
+        assert header in table_header, (name, table_header)
