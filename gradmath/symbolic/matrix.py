@@ -53,9 +53,10 @@ __all__ = ["MatrixDerivation", "derive_matrix", "SigmaPrime", "MAX_NEURONS", "MA
            "MAX_NESTED_WORK", "nested_work"]
 
 # Limits of :func:`derive_matrix`, checked before anything is built. The nested check dominates
-# the time, and it grows with depth and width far faster than the number of neurons; measured on
-# a busy 2-core machine, the largest shapes allowed take 15–40 s ((2, 2, 2, 2, 2, 2, 2): 21 s;
-# 25 widths of 1: 37 s; (2, 3, 3, 3, 3, 3), within the older limit of 24 neurons, ran over 7 minutes).
+# the time, and it grows with depth and width far faster than the number of neurons. Measured on
+# a busy 2-core machine, the largest shapes allowed take 15–25 s ((24, 3, 4, 6): 23 s;
+# (2, 2, 2, 2, 2, 2, 2): 21 s), while (2, 3, 3, 3, 3, 3), within the older limit of 24 neurons,
+# ran over 7 minutes, 25 layers of width 1 took 37 s, and (10000, 2) did not finish.
 #: Most neurons after the input layer.
 MAX_NEURONS = 24
 #: Widest input layer ((400, 9, 1) took 140 s; (24, 12, 1) 6 s).
