@@ -169,3 +169,23 @@ def test_a_manifest_not_written_by_reproduce_is_replaced(tmp_path, planted):
 
 def _digest_without_manifest(folder):
     return {k: v for k, v in _digest(folder).items() if k != "manifest.json"}
+
+
+def test_an_unwritable_out_is_refused_before_any_step_runs(tmp_path, capsys, monkeypatch):
+    """The write test comes first, so a long step is not run for nothing (root included: the OS refusal is
+    stood in for here, since permission bits do not stop root)."""
+    import gradmath.reports.gamma_table as gamma_step
+
+    real_open = os.open
+
+    def refuse(path, flags, *args, **kwargs):
+        if ".gradmath-write-test" in str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    ran = []
+    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(gamma_step, "write_artifacts", lambda out, progress=None: ran.append(out) or [])
+    code, stdout, err = _cli(capsys, "--out", str(tmp_path), "--steps", "gamma")
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert "cannot write there: Permission denied" in err and ran == []

@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if args.bounds and epochs is None:
         raise InvalidParameterError("--bounds needs --epochs (the bounds are checked along training)")
     # The whole run, before any of it starts: the random networks, then the epochs (twice with --bounds).
-    passes = (1 if args.model is not None else seeds) + (0 if epochs is None else (epochs + 1) * (2 if args.bounds else 1))
+    passes = (1 if args.model is not None else seeds)
+    if epochs is not None:
+        passes += (epochs + 1) * (2 if args.bounds else 1)
     check_experiment_size(sizes, min(examples, len(data)), passes, fix="fewer --seeds, --epochs or --examples")
 
     payload: dict = {"data": data.to_json(), "sizes": list(sizes), "examples": min(examples, len(data))}

@@ -56,6 +56,13 @@ def check_output_folder(out) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InvalidParameterError(f"out='{out}': cannot create the folder: {_reason(err)}") from None
+    probe = out / f".gradmath-write-test.{secrets.token_hex(6)}"   # before any long work, not after it
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+        os.close(fd)
+        probe.unlink()
+    except OSError as err:
+        raise InvalidParameterError(f"out='{out}': cannot write there: {_reason(err)}") from None
     return out
 
 

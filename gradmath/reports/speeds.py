@@ -156,7 +156,8 @@ def _training_markdown(runs) -> str:
         f"{EPOCHS} epochs, network of seed {SEED}. Speeds at the start, at their smallest (epoch), at the end; "
         "the last column is the share of epochs at which every hidden layer is slower than the next.",
         "",
-        f"| hidden layers | {HIDDEN_LAYER_HEADER} | epoch 0 | smallest (epoch) | last | last hidden / this layer, median over epochs "
+        f"| hidden layers | {HIDDEN_LAYER_HEADER} | epoch 0 | smallest (epoch) | last "
+        "| last hidden / this layer, median over epochs "
         "| earlier slower at |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -245,7 +246,8 @@ def _bounds_markdown(runs) -> str:
         "(layers l as in the proofs: hidden layer k is l = k + 1, the output layer is l = L). Tightness is "
         "bound / measured at the example where ‖δˡ‖ is largest: 1 is exact.",
         "",
-        f"| hidden layers | checks (epochs × examples × layers) | violations | {PROOF_LAYER_HEADER} | tightness (a), γ: "
+        f"| hidden layers | checks (epochs × examples × layers) | violations | {PROOF_LAYER_HEADER} "
+        "| tightness (a), γ: "
         "range over epochs | tightness (b), max σ′: range over epochs |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
