@@ -88,7 +88,7 @@ def check_experiment_size(sizes, rows: int, passes: int, *, fix: str = "fewer se
     ...
     gradmath.errors.InvalidParameterError: sizes=64,1000000,10 has 75,000,010 weights and biases; at most 10,000,000 (narrower or fewer layers)
     """
-    sizes = [check_int("width", n, min_value=1) for n in sizes]
+    sizes = [check_int("width", n, min_value=1, max_value=MAX_PARAMETERS) for n in sizes]
     shown = ",".join(map(str, sizes)) if len(sizes) <= 12 else f"{sizes[0]},...,{sizes[-1]} ({len(sizes)} widths)"
     parameters = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
     if parameters > MAX_PARAMETERS:

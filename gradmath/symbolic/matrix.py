@@ -33,6 +33,7 @@ gradmath.errors.InvalidParameterError: sizes=(2, 0, 2) must be at least two posi
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -239,12 +240,19 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     if isinstance(sizes, str):
         sizes = parse_sizes(sizes)
     try:
-        sizes = tuple(int(n) for n in sizes)
-        ok = len(sizes) >= 2 and all(n > 0 for n in sizes)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InvalidParameterError(f"sizes={sizes!r} must be at least two positive integers, e.g. 2,3,2")
+        sizes = tuple(sizes)
+    except TypeError:
+        raise InvalidParameterError(
+            f"sizes={_short(sizes)} must be at least two positive integers, e.g. 2,3,2") from None
+    if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes):
+        raise InvalidParameterError(f"sizes={_short(sizes)} must be at least two positive integers, e.g. 2,3,2")
+    sizes = tuple(int(n) for n in sizes)
+    if any(n.bit_length() > 40 for n in sizes):   # beyond every limit below, and maybe too long to print
+        digits = int(max(n.bit_length() for n in sizes) * 0.30103)
+        raise InvalidParameterError(f"sizes has a width of about {digits} digits; at most {MAX_INPUTS} inputs "
+                                    f"and {MAX_NEURONS} neurons after them are derived symbolically")
+    if len(sizes) < 2 or not all(n > 0 for n in sizes):
+        raise InvalidParameterError(f"sizes={_short(sizes)} must be at least two positive integers, e.g. 2,3,2")
     shown = ",".join(map(str, sizes)) if len(sizes) <= 12 else f"{sizes[0]},...,{sizes[-1]} ({len(sizes)} widths)"
     if len(sizes) - 1 > MAX_DEPTH:
         raise InvalidParameterError(
@@ -261,6 +269,15 @@ def _check_sizes(sizes) -> tuple[int, ...]:
             f"sizes={shown} would expand to about {work:,} terms in the nested check; at most {MAX_NESTED_WORK:,} "
             "(fewer layers or narrower ones)")
     return sizes
+
+
+def _short(value) -> str:
+    """``repr(value)`` cut to 60 characters (and never an int too long for ``str``)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"(a {type(value).__name__} holding an integer of over 4300 digits)"
+    return text if len(text) <= 60 else text[:50] + f"... ({len(text)} characters)"
 
 
 def nested_work(sizes) -> int:
