@@ -189,3 +189,9 @@ def test_an_unwritable_out_is_refused_before_any_step_runs(tmp_path, capsys, mon
     code, stdout, err = _cli(capsys, "--out", str(tmp_path), "--steps", "gamma")
     assert code == 2 and stdout == "" and err.count("\n") == 1
     assert "cannot write there: Permission denied" in err and ran == []
+
+
+def test_steps_that_name_no_step_are_refused(tmp_path, capsys):
+    code, stdout, err = _cli(capsys, "--out", str(tmp_path), "--steps", " , ")
+    assert code == 2 and err.count("\n") == 1 and "names no step; choose from gamma, derivations" in err
+    assert list(tmp_path.iterdir()) == []

@@ -36,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from gradmath.reproduce import STEPS, reproduce, resolve_steps
 
     steps = None if args.steps is None else [s.strip() for s in args.steps.split(",") if s.strip()]
+    if steps == []:
+        from gradmath.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"steps={args.steps!r} names no step; choose from "
+                                    + ", ".join(name for name, _ in STEPS))
     total = len(resolve_steps(steps))
     with progress_bar(args, total=total, desc="reproduce", unit="step") as bar:
         started: list[str] = []
