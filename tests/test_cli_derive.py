@@ -136,3 +136,33 @@ def test_documented_commands_print_the_generated_output(argv, generated, capsys)
     assert capsys.readouterr().out == (docs / "generated" / "derivations" / generated).read_text(encoding="utf-8")
     command = "$ gradmath " + " ".join(argv)
     assert command in (docs / "derivations.md").read_text(encoding="utf-8")
+
+
+def test_progress_reaches_the_total_and_shows_only_on_a_terminal(capsys, monkeypatch):
+    import io
+    import sys
+
+    from gradmath.symbolic.chain import derive_chain
+    from gradmath.symbolic.matrix import derive_matrix
+
+    calls = []
+    derive_matrix((2, 3, 2), progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 10) for k in range(1, 11)]        # 5 neurons, each in the nested and the numeric check
+    calls.clear()
+    derive_chain(3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+    assert main(["derive", "matrix", "--sizes", "2,3,2"]) == 0
+    assert capsys.readouterr().err == ""                   # stderr is not a terminal here
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["derive", "matrix", "--sizes", "2,3,2"]) == 0
+    assert "derive matrix" in terminal.getvalue() and "entry" in terminal.getvalue()
+    shown = len(terminal.getvalue())
+    assert main(["derive", "chain", "--depth", "3", "--quiet"]) == 0
+    assert len(terminal.getvalue()) == shown                # --quiet: nothing more

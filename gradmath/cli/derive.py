@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer, progress_bar
 from gradmath.reports import SEED
 
 FORMATS = ("markdown", "latex", "json")
@@ -109,14 +109,27 @@ def _show(args: argparse.Namespace, result) -> int:
 def run_chain(args: argparse.Namespace) -> int:
     from gradmath.symbolic.chain import derive_chain
 
-    result = derive_chain(args.depth, args.layer, args.activation, args.cost,
-                          verify=args.verify, seed=args.seed, digits=args.digits)
+    with progress_bar(args, total=4, desc="derive chain", unit="step") as bar:
+        result = derive_chain(args.depth, args.layer, args.activation, args.cost, verify=args.verify,
+                              seed=args.seed, digits=args.digits, progress=_advance(bar))
     return _show(args, result)
 
 
 def run_matrix(args: argparse.Namespace) -> int:
     from gradmath.symbolic.matrix import derive_matrix
 
-    result = derive_matrix(args.sizes, args.activation, args.cost,
-                           verify=args.verify, seed=args.seed, digits=args.digits)
+    with progress_bar(args, desc="derive matrix", unit="entry") as bar:
+        result = derive_matrix(args.sizes, args.activation, args.cost, verify=args.verify,
+                               seed=args.seed, digits=args.digits, progress=_advance(bar))
     return _show(args, result)
+
+
+def _advance(bar):
+    """A ``progress(done, total)`` callback that moves ``bar`` (a disabled bar ignores it)."""
+
+    def advance(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    return advance

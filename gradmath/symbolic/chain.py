@@ -59,6 +59,8 @@ gradmath.errors.InvalidParameterError: depth=10000 must be an integer in [1, 200
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation, resolve_activation
@@ -85,7 +87,8 @@ NESTED_MAX_DEPTH = 12
 
 def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sigmoid",
                  cost: str | Cost = "quadratic", *, verify: bool = True, seed: int = 0,
-                 digits: int = DEFAULT_DIGITS) -> ChainDerivation:
+                 digits: int = DEFAULT_DIGITS,
+                 progress: Callable[[int, int], None] | None = None) -> ChainDerivation:
     """Derive ∂C/∂b_l and ∂C/∂w_l for the chain of ``depth`` neurons, and check them.
 
     The theorem and its proof: ``proofs/chain-product.md``; the checks are listed
@@ -107,6 +110,9 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
         Seed of the random parameters of the numeric check.
     digits : int
         Significant digits the numeric check asks for (it passes at ``digits − 10``).
+    progress : callable, optional
+        ``progress(done, 4)`` after the derivation and after each of the three checks
+        (at depths of hundreds the numeric check takes most of the time).
 
     Returns
     -------
@@ -131,14 +137,23 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     d_bias, d_weight = _backpropagate(depth, layer, act, cst)
     output_delta, cancels = _output_delta(depth, act, cst)
     checks: list[Check] = []
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, 4)
+
+    report(1)
     if verify:
         checks.append(check_chain_rule(depth, layer, factors, d_bias, d_weight))
+        report(2)
         if depth <= NESTED_MAX_DEPTH:
             checks.append(check_nested(depth, layer))
+        report(3)
         checks.append(check_numeric(depth, layer, act, cst, factors, seed=seed, digits=digits))
         if cancels:  # made only where the cancellation holds; otherwise there is nothing to show
             checks.append(Check("cancellation", True, True,
                                 f"sympy.cancel(σ′(z_{depth}) ∂C/∂a_{depth} − (σ(z_{depth}) − y)) = 0"))
+    report(4)
     return ChainDerivation(
         depth=depth, layer=layer, activation=act.name, cost=cst.name,
         activation_expression=act.expression, cost_expression=cst.expression,

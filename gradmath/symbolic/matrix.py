@@ -33,6 +33,7 @@ gradmath.errors.InvalidParameterError: sizes=(2, 0, 2) must be at least two posi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -187,7 +188,8 @@ class MatrixDerivation:
 
 
 def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | Cost = "quadratic", *,
-                  verify: bool = True, seed: int = 0, digits: int = DEFAULT_DIGITS) -> MatrixDerivation:
+                  verify: bool = True, seed: int = 0, digits: int = DEFAULT_DIGITS,
+                  progress: Callable[[int, int], None] | None = None) -> MatrixDerivation:
     """Derive δ^l for every layer of a network of widths ``sizes`` by (124), and check it.
 
     The theorem and its proof: ``proofs/matrix-form.md``.
@@ -201,6 +203,9 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
         :data:`MAX_NESTED_WORK` (the nested check's time grows fast with depth).
     activation, cost, verify, seed, digits
         As for :func:`gradmath.symbolic.chain.derive_chain`.
+    progress : callable, optional
+        ``progress(done, total)`` after each entry of each check (``total`` = twice the neurons
+        after the input); the checks take most of the time.
 
     Returns
     -------
@@ -223,8 +228,15 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     deltas = _product_form(sizes, lambda z: SigmaPrime(z), grad_a)
     checks: list[Check] = []
     if verify:
-        checks.append(_check_nested(sizes))
-        checks.append(_check_numeric(sizes, act, cst, deltas, seed=seed, digits=digits))
+        total, done = 2 * sum(sizes[1:]), [0]
+
+        def tick() -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total)
+
+        checks.append(_check_nested(sizes, tick))
+        checks.append(_check_numeric(sizes, act, cst, deltas, seed=seed, digits=digits, tick=tick))
     return MatrixDerivation(tuple(sizes), act.name, cst.name, act.expression, cst.expression,
                             tuple(deltas), tuple(checks))
 
@@ -246,7 +258,7 @@ def _product_form(sizes, sigma_prime, grad_a, z_of=None) -> list[sp.ImmutableMat
     return deltas
 
 
-def _check_nested(sizes) -> Check:
+def _check_nested(sizes, tick=lambda: None) -> Check:
     """sympy.diff of the nested cost (σ and per-output costs undefined) against (124), entry by entry."""
     L = len(sizes) - 1
     sigma, sigma_p = sp.Function("sigma"), sp.Function("sigma'")
@@ -269,12 +281,13 @@ def _check_nested(sizes) -> Check:
             direct = name_derivatives(sp.diff(nested_cost, _sym("b", layer, j)), primes)
             ok = ok and sp.expand(direct) == sp.expand(product[layer - 1][j - 1])
             entries += 1
+            tick()
     return Check("nested", ok, True,
                  f"sympy.diff of the nested cost by each of the {entries} biases, σ and C undefined functions, "
                  "equals the entry of (124), both expanded")
 
 
-def _check_numeric(sizes, act, cst, deltas, *, seed, digits) -> Check:
+def _check_numeric(sizes, act, cst, deltas, *, seed, digits, tick=lambda: None) -> Check:
     """Every entry of every δ^l at random parameters against a central difference (mpmath)."""
     L = len(sizes) - 1
     rng = np.random.default_rng(seed)
@@ -323,6 +336,7 @@ def _check_numeric(sizes, act, cst, deltas, *, seed, digits) -> Check:
                 ok = ok and spread <= rtol and rel <= rtol
                 worst = max(worst, rel)
                 count += 1
+                tick()
     return Check("numeric", bool(ok), False,
                  f"seed {seed}, w, b ~ N(0, 1): {count} entries of δ^1…δ^{L} against central differences of C, "
                  f"largest relative difference {mpmath.nstr(worst, 2)}; tolerance 1e-{digits - TOLERANCE_DIGITS}")
