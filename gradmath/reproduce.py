@@ -3,7 +3,14 @@
 Steps run in the order of :data:`STEPS`; each is a report module's
 ``write_artifacts(out, progress)``. A ``manifest.json`` lists the package
 versions, the seed and the SHA-256 of every file, and holds no timestamp, so
-running it twice gives byte-identical folders.
+running it twice gives byte-identical folders. Running some steps keeps the
+other steps' entries of an existing manifest, each one whose file is still there
+with the same SHA-256 (:func:`merge_manifest`).
+
+Files are written only inside ``out``: through a temporary file and
+:func:`os.replace`, never through a symbolic link planted below ``out`` (one
+there is refused; see :mod:`gradmath.reports.files`). ``out`` may not be
+``""`` or a file; a folder that cannot be written is one line of error.
 
 >>> from pathlib import Path; import tempfile
 >>> with tempfile.TemporaryDirectory() as d:
@@ -16,16 +23,23 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import platform
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradmath.errors import UnknownNameError
+from gradmath.errors import InvalidParameterError, UnknownNameError
 from gradmath.reports import SEED
-from gradmath.reports.files import write_json
+from gradmath.reports.files import output_folder, read_bytes, write_json
 
-__all__ = ["STEPS", "ReproduceResult", "reproduce", "resolve_steps", "DEFAULT_OUT"]
+__all__ = ["STEPS", "ReproduceResult", "reproduce", "resolve_steps", "merge_manifest", "DEFAULT_OUT",
+           "MAX_MANIFEST_BYTES"]
+
+#: Largest ``manifest.json`` read back to merge with (the one written lists some 80 files in ~10 kB).
+MAX_MANIFEST_BYTES = 1 << 20
 
 DEFAULT_OUT = Path("docs/generated")
 
@@ -66,27 +80,83 @@ def reproduce(out: Path = DEFAULT_OUT, *, steps: Sequence[str] | None = None,
     import importlib.metadata  # here, not at the top: ``gradmath --help`` imports this module
 
     chosen = resolve_steps(steps)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    for name, module in STEPS:
-        if name not in chosen:
+    with output_folder(out) as out:
+        for name, module in STEPS:
+            if name not in chosen:
+                continue
+            if progress is not None:
+                progress(name)
+            step = importlib.import_module(module)
+            files += [Path(p) for p in step.write_artifacts(out, progress)]
+        written = {p.relative_to(out).as_posix(): _sha256(p) for p in sorted(set(files))}
+        steps_run = [name for name, _ in STEPS if name in chosen]
+        if set(steps_run) != {name for name, _ in STEPS}:
+            steps_run, written = merge_manifest(out, steps_run, written)
+        manifest = {
+            "generator": "gradmath reproduce",
+            "gradmath": importlib.metadata.version("gradmath") if _installed("gradmath") else "source",
+            "python": platform.python_version(),
+            "packages": {name: _version(name) for name in _PACKAGES},
+            "seed": SEED,
+            "steps": steps_run,
+            "files": written,
+        }
+        files.append(write_json(out / "manifest.json", manifest))
+    return ReproduceResult(out=out, files=tuple(sorted(set(files))), steps=tuple(name for name, _ in STEPS
+                                                                                if name in chosen))
+
+
+def merge_manifest(out: Path, steps: Sequence[str], files: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The steps and files of this run together with those of ``out/manifest.json`` from earlier runs.
+
+    An earlier entry is kept only where its file is still a plain file under
+    ``out`` (no link followed) with the listed SHA-256, and this run did not
+    write it; the steps are listed in the order of :data:`STEPS`. A manifest
+    that is missing, larger than :data:`MAX_MANIFEST_BYTES`, or not one that
+    ``gradmath reproduce`` wrote is left out, with a warning when it exists.
+    """
+    out = Path(out)
+    raw = read_bytes(out / "manifest.json", limit=MAX_MANIFEST_BYTES)
+    old = _parse_manifest(raw) if raw is not None else None
+    if old is None:
+        if raw is not None or (out / "manifest.json").is_symlink():
+            warnings.warn(f"{out / 'manifest.json'} was not written by gradmath reproduce; "
+                          "it is replaced and lists only this run", stacklevel=2)
+        return list(steps), dict(files)
+    old_steps, old_files = old
+    merged = dict(files)
+    for name, digest in old_files.items():
+        if name in merged:
             continue
-        if progress is not None:
-            progress(name)
-        step = importlib.import_module(module)
-        files += [Path(p) for p in step.write_artifacts(out, progress)]
-    manifest = {
-        "generator": "gradmath reproduce",
-        "gradmath": importlib.metadata.version("gradmath") if _installed("gradmath") else "source",
-        "python": platform.python_version(),
-        "packages": {name: _version(name) for name in _PACKAGES},
-        "seed": SEED,
-        "steps": [name for name, _ in STEPS if name in chosen],
-        "files": {str(p.relative_to(out)): _sha256(p) for p in sorted(set(files))},
-    }
-    files.append(write_json(out / "manifest.json", manifest))
-    return ReproduceResult(out=out, files=tuple(sorted(set(files))), steps=tuple(manifest["steps"]))
+        data = read_bytes(out / name, limit=1 << 30)
+        if data is not None and hashlib.sha256(data).hexdigest() == digest:
+            merged[name] = digest
+    all_steps = set(steps) | set(old_steps)
+    return [name for name, _ in STEPS if name in all_steps], dict(sorted(merged.items()))
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _parse_manifest(raw: bytes) -> tuple[list[str], dict[str, str]] | None:
+    """(steps, files) of a manifest written by ``gradmath reproduce``, or None."""
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or payload.get("generator") != "gradmath reproduce":
+        return None
+    steps, files = payload.get("steps"), payload.get("files")
+    known = {name for name, _ in STEPS}
+    if not (isinstance(steps, list) and all(isinstance(s, str) and s in known for s in steps)
+            and isinstance(files, dict)):
+        return None
+    for name, digest in files.items():
+        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest) and _SAFE_NAME.fullmatch(name)
+                and ".." not in name.split("/") and name != "manifest.json"):
+            return None
+    return steps, files
 
 
 def resolve_steps(steps: Sequence[str] | None) -> list[str]:
@@ -116,4 +186,8 @@ def _version(name: str) -> str | None:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file this run wrote (read back without following links)."""
+    data = read_bytes(path, limit=1 << 30)
+    if data is None:
+        raise InvalidParameterError(f"{path} changed while gradmath reproduce was writing it; run again")
+    return hashlib.sha256(data).hexdigest()

@@ -46,15 +46,27 @@ def check_int(name: str, value, *, min_value: int | None = None, max_value: int 
     gradmath.errors.InvalidParameterError: depth=0 must be an integer >= 1
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidParameterError(f"{name}={value!r} must be an integer")
+        raise InvalidParameterError(f"{name}={_short(value)} must be an integer")
     value = int(value)
+    # str() of an int over 4,300 digits raises ValueError; such a value is only described.
+    shown = (str(value) if value.bit_length() <= 200
+             else f"{'-' if value < 0 else ''}(an integer of about {int(value.bit_length() * 0.30103)} digits)")
     if min_value is not None and max_value is not None and not min_value <= value <= max_value:
-        raise InvalidParameterError(f"{name}={value} must be an integer in [{min_value}, {max_value}]")
+        raise InvalidParameterError(f"{name}={shown} must be an integer in [{min_value}, {max_value}]")
     if min_value is not None and value < min_value:
-        raise InvalidParameterError(f"{name}={value} must be an integer >= {min_value}")
+        raise InvalidParameterError(f"{name}={shown} must be an integer >= {min_value}")
     if max_value is not None and value > max_value:
-        raise InvalidParameterError(f"{name}={value} must be an integer <= {max_value}")
+        raise InvalidParameterError(f"{name}={shown} must be an integer <= {max_value}")
     return value
+
+
+def _short(value) -> str:
+    """``repr(value)``, cut to 60 characters (a huge value would otherwise fill the message)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int subclass over Python's 4,300-digit limit
+        return f"({type(value).__name__})"
+    return text if len(text) <= 60 else text[:50] + f"... ({len(text)} characters)"
 
 
 def check_real(name: str, value, *, min_value: float | None = None, max_value: float | None = None,
@@ -129,6 +141,10 @@ def check_finite_array(name: str, array) -> np.ndarray:
     return arr
 
 
+#: Most digits of one width in :func:`parse_sizes` (every use has a far smaller limit of its own).
+MAX_SIZE_DIGITS = 12
+
+
 def parse_sizes(text: str, *, name: str = "sizes", min_length: int = 2) -> tuple[int, ...]:
     """Parse layer widths such as ``"2,3,2"`` into a tuple of positive ints.
 
@@ -137,16 +153,20 @@ def parse_sizes(text: str, *, name: str = "sizes", min_length: int = 2) -> tuple
     >>> parse_sizes("2,,3")
     Traceback (most recent call last):
     ...
-    gradmath.errors.InvalidParameterError: sizes='2,,3' must be comma-separated positive integers, e.g. 2,3,2
+    gradmath.errors.InvalidParameterError: sizes='2,,3' must be comma-separated positive integers of at most 12 ASCII digits, e.g. 2,3,2
     """
-    parts = [p.strip() for p in str(text).split(",")]
-    if not all(p.isdigit() and int(p) > 0 for p in parts):
+    text = str(text)
+    shown = repr(text) if len(text) <= 60 else repr(text[:50]) + f"... ({len(text)} characters)"
+    parts = [p.strip() for p in text.split(",")]
+    # ASCII decimal digits only ('²' and '٣' pass str.isdigit), and few enough for int() and for any limit.
+    if not all(p.isascii() and p.isdigit() and len(p) <= MAX_SIZE_DIGITS and int(p) > 0 for p in parts):
         raise InvalidParameterError(
-            f"{name}={text!r} must be comma-separated positive integers, e.g. 2,3,2"
+            f"{name}={shown} must be comma-separated positive integers of at most {MAX_SIZE_DIGITS} "
+            "ASCII digits, e.g. 2,3,2"
         )
     sizes = tuple(int(p) for p in parts)
     if len(sizes) < min_length:
         raise InvalidParameterError(
-            f"{name}={text!r} must list at least {min_length} layer widths, e.g. 2,3,2"
+            f"{name}={shown} must list at least {min_length} layer widths, e.g. 2,3,2"
         )
     return sizes

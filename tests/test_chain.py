@@ -197,8 +197,11 @@ def test_result_prints_and_serialises():
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"depth": 0}, InvalidParameterError, r"depth=0 must be an integer >= 1"),
-    ({"depth": -3}, InvalidParameterError, r"depth=-3 must be an integer >= 1"),
+    ({"depth": 0}, InvalidParameterError, r"depth=0 must be an integer in \[1, 2000\]"),
+    ({"depth": -3}, InvalidParameterError, r"depth=-3 must be an integer in \[1, 2000\]"),
+    ({"depth": 10**4}, InvalidParameterError, r"depth=10000 must be an integer in \[1, 2000\]"),
+    ({"depth": 10**5000}, InvalidParameterError,
+     r"depth=\(an integer of about 5000 digits\) must be an integer in \[1, 2000\]"),
     ({"depth": 2.5}, InvalidParameterError, r"depth=2.5 must be an integer"),
     ({"depth": True}, InvalidParameterError, r"depth=True must be an integer"),
     ({"depth": 3, "layer": 0}, InvalidParameterError, r"layer=0 must be an integer in \[1, 3\]"),

@@ -61,15 +61,28 @@ def test_help_has_an_example(argv, capsys):
 
 
 @pytest.mark.parametrize(("argv", "match"), [
-    (["derive", "chain", "--depth", "0"], "depth=0 must be an integer >= 1"),
+    (["derive", "chain", "--depth", "0"], "depth=0 must be an integer in [1, 2000]"),
+    (["derive", "chain", "--depth", "10000"], "depth=10000 must be an integer in [1, 2000]"),
+    (["derive", "chain", "--depth", "1" + "0" * 5000], "(5001 characters) is not an integer of at most 12 ASCII"),
+    (["derive", "chain", "--depth", "\uff15"], "is not an integer of at most 12 ASCII digits"),   # fullwidth 5
+    (["derive", "chain", "--depth", "\u0663"], "is not an integer of at most 12 ASCII digits"),   # Arabic-Indic 3
+    (["derive", "chain", "--depth", "3", "--digits", "5000"], "digits=5000 must be an integer in [15, 1000]"),
     (["derive", "chain", "--depth", "3", "--layer", "5"], r"layer=5 must be an integer in [1, 3]"),
     (["derive", "chain", "--depth", "2", "--activation", "sigmod"], "did you mean 'sigmoid'?); known: arctan"),
     (["derive", "chain", "--depth", "2", "--activation", "x+"], "is not a valid expression"),
     (["derive", "chain", "--depth", "2", "--activation", "().__class__"], "Attribute is not allowed"),
     (["derive", "chain", "--depth", "2", "--cost", "entropy"], "did you mean 'cross-entropy'"),
-    (["derive", "chain", "--depth", "two"], "invalid int value: 'two'"),
+    (["derive", "chain", "--depth", "two"], "'two' is not an integer"),
     (["derive", "chain"], "the following arguments are required: --depth"),
-    (["derive", "matrix", "--sizes", "2,,3"], "must be comma-separated positive integers, e.g. 2,3,2"),
+    (["derive", "matrix", "--sizes", "2,,3"], "must be comma-separated positive integers of at most 12 ASCII digits"),
+    (["derive", "matrix", "--sizes", "2,\u00b2,2"], "must be comma-separated positive integers"),   # superscript 2
+    (["derive", "matrix", "--sizes", "2,\u0663,2"], "must be comma-separated positive integers"),   # Arabic-Indic 3
+    (["derive", "matrix", "--sizes", "2," + "9" * 5000], "(5002 characters) must be comma-separated positive"),
+    (["derive", "matrix", "--sizes", ""], "must be comma-separated positive integers"),
+    (["derive", "matrix", "--sizes", "10000,2"], "has 10000 inputs; at most 24"),
+    (["derive", "matrix", "--sizes", "2,10000"], "has 10000 neurons; at most 24"),
+    (["derive", "matrix", "--sizes", ",".join(["1"] * 10)], "has 9 layers after the input; at most 8"),
+    (["derive", "matrix", "--sizes", "2,3,3,3,3,3"], "about 149,778 terms in the nested check; at most 40,000"),
     (["derive", "matrix", "--sizes", "2"], "must list at least 2 layer widths"),
     (["derive", "matrix", "--sizes", "2,0,2"], "must be comma-separated positive integers"),
 ])
@@ -84,3 +97,72 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
 def test_derive_without_what_shows_help_and_fails(capsys):
     assert main(["derive"]) == 2
     assert "chain" in capsys.readouterr().err
+
+
+def test_help_states_the_library_limits(capsys):
+    """The limits written out in --help (SymPy is not imported to build it) are the library's."""
+    from gradmath.symbolic import chain, matrix
+
+    assert main(["derive", "chain", "--help"]) == 0
+    chain_help = " ".join(capsys.readouterr().out.split())
+    assert f"1 ≤ L ≤ {chain.MAX_DEPTH}" in chain_help
+    assert main(["derive", "matrix", "--help"]) == 0
+    matrix_help = " ".join(capsys.readouterr().out.split())
+    assert (f"at most {matrix.MAX_INPUTS} inputs, {matrix.MAX_DEPTH} layers and {matrix.MAX_NEURONS} neurons "
+            f"after the input, and a nested check of at most {matrix.MAX_NESTED_WORK:,} terms") in matrix_help
+
+
+def test_largest_allowed_matrix_shapes_are_accepted():
+    """The limits refuse only beyond them: shapes at each edge are derived (without the slow checks)."""
+    from gradmath.symbolic.matrix import MAX_NESTED_WORK, derive_matrix, nested_work
+
+    for sizes in [(24, 24), (1,) * 9, (2, 2, 2, 2, 2, 2, 2)]:
+        assert nested_work(sizes) <= MAX_NESTED_WORK
+        assert derive_matrix(sizes, verify=False).sizes == sizes
+
+
+@pytest.mark.parametrize("argv, generated", [
+    (["derive", "chain", "--depth", "4", "--layer", "1", "--activation", "sigmoid", "--cost", "quadratic"],
+     "nielsen-122.md"),
+    (["derive", "matrix", "--sizes", "2,3,2"], "matrix-2-3-2.md"),
+])
+def test_documented_commands_print_the_generated_output(argv, generated, capsys):
+    """docs/derivations.md shows these commands' output as docs/generated/derivations/ holds it:
+    with the default seed (gradmath reproduce's) the command prints exactly that file."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert main(argv) == 0
+    assert capsys.readouterr().out == (docs / "generated" / "derivations" / generated).read_text(encoding="utf-8")
+    command = "$ gradmath " + " ".join(argv)
+    assert command in (docs / "derivations.md").read_text(encoding="utf-8")
+
+
+def test_progress_reaches_the_total_and_shows_only_on_a_terminal(capsys, monkeypatch):
+    import io
+    import sys
+
+    from gradmath.symbolic.chain import derive_chain
+    from gradmath.symbolic.matrix import derive_matrix
+
+    calls = []
+    derive_matrix((2, 3, 2), progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 10) for k in range(1, 11)]        # 5 neurons, each in the nested and the numeric check
+    calls.clear()
+    derive_chain(3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+    assert main(["derive", "matrix", "--sizes", "2,3,2"]) == 0
+    assert capsys.readouterr().err == ""                   # stderr is not a terminal here
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["derive", "matrix", "--sizes", "2,3,2"]) == 0
+    assert "derive matrix" in terminal.getvalue() and "entry" in terminal.getvalue()
+    shown = len(terminal.getvalue())
+    assert main(["derive", "chain", "--depth", "3", "--quiet"]) == 0
+    assert len(terminal.getvalue()) == shown                # --quiet: nothing more

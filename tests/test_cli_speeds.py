@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -69,8 +71,26 @@ def test_text_output_and_progress(capsys):
     code, out, err = _run(capsys, "--seeds", "3", "--epochs", "2")
     assert code == 0
     assert "hidden layer" in out and "book (quoted" in out and "training from the network of seed" in out
+    assert err == ""               # stderr is not a terminal here: no progress bar
+    # each table says how its layers are numbered, as the verifier numbers them (input l = 1)
+    assert out.count("hidden layer k: 1 = first hidden layer (network layer l = k + 1, input l = 1") == 2
     code, out, err = _run(capsys, "--seeds", "2", "--quiet")
     assert code == 0 and err == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bar_only_on_a_terminal_and_not_quiet(capsys, monkeypatch, quiet):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["speeds", "--seeds", "3", "--epochs", "2", *(["--quiet"] if quiet else [])]) == 0
+    shown = terminal.getvalue()
+    assert ("speeds" in shown and "step" in shown) != quiet, shown
+    assert "hidden layer" in capsys.readouterr().out
 
 
 def test_idx_folder_default_sizes(capsys, idx_folder):
@@ -126,6 +146,17 @@ def test_model_saved_from_torch(capsys, tmp_path):
     (["--eta", "0", "--epochs", "1"], "eta=0"),
     (["--activation", "sigmod"], "did you mean 'sigmoid'"),
     (["--model", "/no/such/net.npz"], "net.npz"),
+    (["--sizes", "64,1000000,10"], "has 75,000,010 weights and biases; at most 10,000,000"),
+    (["--sizes", "64,\u00b2,10"], "comma-separated positive integers"),
+    (["--sizes", "64," + "9" * 5000 + ",10"], "(5006 characters) must be comma-separated positive integers"),
+    (["--seeds", "10000000"], "seeds=10000000 must be an integer in [1, 10000]"),
+    (["--seeds", "1e7"], "'1e7' is not an integer of at most 12 ASCII digits"),
+    (["--epochs", "10000000"], "epochs=10000000 must be an integer in [0, 100000]"),
+    (["--epochs", "9" * 5000], "(5000 characters) is not an integer of at most 12 ASCII digits"),
+    (["--sizes", "64,300,300,10", "--seeds", "5000"], "5,000 passes × 1,000 examples × 112,810 parameters"),
+    (["--sizes", "64,300,300,10", "--epochs", "5000"], "5,003 passes × 1,000 examples × 112,810 parameters"),
+    (["--sizes", "64,30000,10", "--examples", "5000"],
+     "1,797 examples × 30,074 neurons = 54,042,978 values in one pass; at most 25,000,000"),
 ])
 def test_bad_arguments_are_one_line(capsys, argv, match):
     fast = [] if "--seeds" in argv else ["--seeds", "2"]
@@ -164,3 +195,22 @@ def test_bad_data_files_are_one_line(capsys, tmp_path, idx_folder):
 def test_help_has_examples(capsys):
     assert main(["speeds", "--help"]) == 0
     assert "examples:" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_the_run_with_exit_code_130(capsys, monkeypatch):
+    """A KeyboardInterrupt in the middle of the seeds reaches main (no loop swallows it)."""
+    import gradmath.experiments.speeds as speeds
+
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = speeds.speed_of_learning
+    monkeypatch.setattr(speeds, "speed_of_learning", interrupted)
+    code, out, err = _run(capsys, "--seeds", "5")
+    assert code == 130 and out == "" and err == "gradmath: interrupted\n"
+    assert len(calls) == 2

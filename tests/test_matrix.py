@@ -86,6 +86,14 @@ def test_result_prints_and_serialises():
     ((3,), InvalidParameterError, r"must be at least two positive integers"),
     (None, InvalidParameterError, r"sizes=None must be at least two positive integers"),
     ((2, MAX_NEURONS, 2), InvalidParameterError, rf"has {MAX_NEURONS + 2} neurons; at most {MAX_NEURONS}"),
+    ((2, 2.5), InvalidParameterError, r"sizes=\(2, 2.5\) must be at least two positive integers"),
+    ((2, True), InvalidParameterError, r"sizes=\(2, True\) must be at least two positive integers"),
+    ((2, 10**5000), InvalidParameterError, r"sizes has a width of about 5000 digits; at most 24 inputs"),
+    ((10**5000, 2.5), InvalidParameterError, r"holding an integer of over 4300 digits\) must be at least two"),
+    ((0,) * 10**5, InvalidParameterError, r"\.\.\. \(300000 characters\) must be at least two positive"),
+    ((10000, 2), InvalidParameterError, r"sizes=10000,2 has 10000 inputs; at most 24"),
+    ((1,) * 10, InvalidParameterError, r"has 9 layers after the input; at most 8"),
+    ((2, 3, 3, 3, 3, 3), InvalidParameterError, r"about 149,778 terms in the nested check; at most 40,000"),
 ])
 def test_bad_sizes(sizes, error, match):
     with pytest.raises(error, match=match):

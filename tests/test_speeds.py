@@ -111,6 +111,14 @@ def test_training_speeds_without_bounds_and_earlier_layers_slower(digits):
     (lambda d: init_speeds((784, 30, 10), d.x, d.y), "64 columns but the network's input layer has width 784"),
     (lambda d: speed_of_learning(Network.random((64, 3, 10)), d.x, d.y, examples=0), "examples=0"),
     (lambda d: training_speeds(Network.random((64, 3, 10)), d.x, d.y, epochs=-2), "epochs=-2"),
+    (lambda d: init_speeds((64, 30, 10), d.x, d.y, seeds=10**7), r"seeds=10000000 must be an integer in \[1, 10000\]"),
+    (lambda d: init_speeds((64, 10**6, 10), d.x, d.y), "has 75,000,010 weights and biases; at most 10,000,000"),
+    (lambda d: init_speeds((64, 10**5, 10), d.x, d.y),
+     r"1,000 examples × 100,074 neurons = 100,074,000 values in one pass; at most 25,000,000"),
+    (lambda d: init_speeds((64, 3000, 10), d.x, d.y, seeds=2000), r"2,000 passes .* at most 3e\+11"),
+    (lambda d: training_speeds(Network.random((64, 3, 10)), d.x, d.y, epochs=10**7), "epochs=10000000"),
+    (lambda d: training_speeds(Network.random((64, 3000, 10)), d.x, d.y, epochs=50_000, bounds=True),
+     r"100,002 passes × 1,000 examples × 225,010 parameters"),
 ])
 def test_invalid_arguments(digits, call, match):
     with pytest.raises(GradmathError, match=match):
@@ -142,3 +150,10 @@ def test_report_step_writes_every_artifact_byte_identically(tmp_path, monkeypatc
     assert "*quoted*" in (tmp_path / "a" / "speeds" / "init.md").read_text()
     bounds = json.loads((tmp_path / "a" / "speeds" / "bounds.json").read_text())
     assert bounds["violations"] == 0 and bounds["runs"]["4"]["checks"] == 4 * 1000 * 5
+    # every table with a layer column says how its layers are numbered, in the header itself
+    for name, header in [("init.md", "hidden layer k (1 = first hidden layer; l = k + 1 in the proofs)"),
+                         ("training.md", "hidden layer k (1 = first hidden layer; l = k + 1 in the proofs)"),
+                         ("bounds.md", "layer l (1 = input, 2 = first hidden layer, L = output)")]:
+        table_header = next(line for line in (tmp_path / "a" / "speeds" / name).read_text().splitlines()
+                            if line.startswith("| hidden layers |"))
+        assert header in table_header, (name, table_header)

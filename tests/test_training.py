@@ -174,6 +174,29 @@ def test_invalid_arguments(digits, kwargs, match):
         train(Network.random((64, 5, 10), seed=0), digits.x, digits.y, **kwargs)
 
 
+def test_limits_are_checked_before_training(digits):
+    """Beyond MAX_EPOCHS, or MAX_WORK over the run, train refuses at once (nothing allocated per epoch)."""
+    import tracemalloc
+
+    from gradmath.experiments.training import MAX_EPOCHS, MAX_WORK
+
+    net = Network.random((64, 5, 10), seed=0)
+    with pytest.raises(GradmathError, match=rf"epochs=10000000 must be an integer in \[0, {MAX_EPOCHS}\]"):
+        train(net, digits.x, digits.y, epochs=10**7)
+    wide = Network.random((64, 2000, 10), seed=0)        # 150,010 parameters
+    n = digits.x.shape[0]
+    epochs = MAX_WORK // (n * 150_010)                   # (epochs + 1) passes over n rows: just past the limit
+    assert (epochs + 1) * n * 150_010 > MAX_WORK >= epochs * n * 150_010
+    tracemalloc.start()
+    try:
+        with pytest.raises(GradmathError, match=r"passes × 120 examples × 150,010 parameters = .* at most 3e\+11"):
+            train(wide, digits.x, digits.y, epochs=epochs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000          # not even the (epochs + 1) × layers table of speeds was made
+
+
 def test_wrong_input_width(digits):
     with pytest.raises(GradmathError, match="64 columns but the network's input layer has width 784"):
         train(Network.random((784, 5, 10), seed=0), digits.x, digits.y, epochs=1)

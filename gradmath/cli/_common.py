@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["OneLineParser", "add_output_options", "emit", "progress_bar", "EXAMPLE_FORMATTER"]
+__all__ = ["OneLineParser", "add_output_options", "emit", "progress_bar", "EXAMPLE_FORMATTER", "integer"]
 
 EXAMPLE_FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -42,9 +42,30 @@ def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
 
 
 def progress_bar(args: argparse.Namespace, *, total: int | None = None, desc: str = "", unit: str = "it"):
-    """A tqdm progress bar on stderr, silent under ``--quiet``."""
+    """A tqdm progress bar on stderr; off under ``--quiet`` and when stderr is not a terminal.
+
+    A disabled bar accepts every call and prints nothing (its count ``n`` stays 0).
+    """
     from tqdm.auto import tqdm
 
-    quiet = getattr(args, "quiet", False)
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=quiet, leave=False,
+    quiet = bool(getattr(args, "quiet", False))
+    stderr = sys.stderr
+    try:
+        terminal = bool(stderr.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        terminal = False
+    return tqdm(total=total, desc=desc, unit=unit, file=stderr, disable=quiet or not terminal, leave=False,
                 dynamic_ncols=True)
+
+
+def integer(text: str) -> int:
+    """An argparse ``type`` for integers: ASCII digits only, at most 12 of them, shown short when refused.
+
+    (``int`` takes '٣' and '５', and fails past 4,300 digits with a message that repeats them all.)
+    """
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 12):
+        shown = repr(text) if len(text) <= 30 else repr(text[:20]) + f"... ({len(text)} characters)"
+        raise argparse.ArgumentTypeError(f"{shown} is not an integer of at most 12 ASCII digits")
+    return int(stripped)

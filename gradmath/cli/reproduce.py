@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, progress_bar
 
 EXAMPLES = """examples:
   gradmath reproduce                       everything into docs/generated/
   gradmath reproduce --out /tmp/gm --steps gamma,window --json
+
+With --steps, manifest.json keeps the entries of the other steps from earlier runs
+(each whose file is unchanged) and adds this run's.
 """
 
 
@@ -22,7 +23,9 @@ def register(subparsers) -> None:
         description="Regenerate every derived artifact (byte-identical on rerun) with a manifest.",
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    p.add_argument("--out", default=str(DEFAULT_OUT),
+                   help=f"output folder, created if missing (default {DEFAULT_OUT}); files are written only "
+                        "into real folders under it, never through a symbolic link")
     p.add_argument("--steps", default=None,
                    help="comma-separated subset of: " + ", ".join(name for name, _ in STEPS))
     add_output_options(p)
@@ -33,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from gradmath.reproduce import STEPS, reproduce, resolve_steps
 
     steps = None if args.steps is None else [s.strip() for s in args.steps.split(",") if s.strip()]
+    if steps == []:
+        from gradmath.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"steps={args.steps!r} names no step; choose from "
+                                    + ", ".join(name for name, _ in STEPS))
     total = len(resolve_steps(steps))
     with progress_bar(args, total=total, desc="reproduce", unit="step") as bar:
         started: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, progress_bar
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer, progress_bar
 from gradmath.cli.verify import add_model_options, load_model
 
 EXAMPLES = """examples:
@@ -21,34 +21,45 @@ EXAMPLES = """examples:
 The speed of hidden layer k (counted from 1, as in the book) is the length of the mean of
 dC/db over the first 1000 training examples. Training is full-batch gradient descent on
 those examples with eta 0.1 and lambda 5.0, as in Nielsen's chapter 5.
+
+limits (checked before any work): at most 10,000,000 weights and biases, 25,000,000
+(example x neuron) values in one pass, and 3e+11 (example x parameter) products
+over the whole run (about 5 minutes on 2 cores); a progress bar shows on a terminal and
+Ctrl-C stops the run.
 """
 
 
 def register(subparsers) -> None:
     """Add the ``speeds`` subcommand."""
+    # The limits are written out (importing the experiments would slow --help);
+    # tests/test_cli_speeds.py checks them against gradmath.experiments.training.
     p = subparsers.add_parser(
         "speeds", help="speed of learning per hidden layer (Nielsen ch. 5), at init and along training",
         description="Each hidden layer's speed of learning ||mean dC/db|| over the first 1000 training "
                     "examples: median and quartiles over random initialisations, and per epoch of training.",
-        epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
+        epilog=EXAMPLES,
+        formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("--data", default="digits",
                    help="'digits' (embedded, default), a folder or file of MNIST/Fashion-MNIST IDX files, "
                         "mnist.pkl.gz, or an .npz with x and y")
     p.add_argument("--sizes", default=None,
-                   help="layer widths, input first (default: the data's width,30,30,its number of classes)")
+                   help="layer widths, input first (default: the data's width,30,30,its number of classes); "
+                        "at most 10,000,000 weights and biases")
     p.add_argument("--activation", default="sigmoid", help="hidden activation of the random networks "
                                                            "(default sigmoid; the output is sigmoid + cross-entropy)")
-    p.add_argument("--seeds", type=int, default=20, help="random networks at initialisation (default 20)")
-    p.add_argument("--seed", type=int, default=None, help="first seed (default: gradmath reproduce's seed)")
+    p.add_argument("--seeds", type=integer, default=20,
+                   help="random networks at initialisation (default 20, at most 10,000)")
+    p.add_argument("--seed", type=integer, default=None, help="first seed (default: gradmath reproduce's seed)")
     p.add_argument("--model", default=None,
                    help="a network trained elsewhere (.npz, network2 .json, .safetensors, .skops; see gradmath "
                         "verify --help) instead of random ones")
     add_model_options(p, activation=False)  # --activation above also fills in what a --model file does not state
-    p.add_argument("--epochs", type=int, default=None, help="also train for this many full-batch epochs")
+    p.add_argument("--epochs", type=integer, default=None,
+                   help="also train for this many full-batch epochs (at most 100,000)")
     p.add_argument("--eta", type=float, default=0.1, help="learning rate (default 0.1)")
     p.add_argument("--lmbda", type=float, default=5.0, help="L2 regularisation parameter (default 5.0)")
-    p.add_argument("--examples", type=int, default=1000, help="training examples used (default 1000)")
+    p.add_argument("--examples", type=integer, default=1000, help="training examples used (default 1000)")
     p.add_argument("--bounds", action="store_true",
                    help="with --epochs: check the verifier's bounds on every example at every epoch")
     add_output_options(p)
@@ -59,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from gradmath.data import load_dataset
     from gradmath.errors import DataError, InvalidParameterError
     from gradmath.experiments.speeds import BOOK_SOURCE, init_speeds, speed_of_learning, training_speeds
+    from gradmath.experiments.training import MAX_EPOCHS, MAX_SEEDS, check_experiment_size
     from gradmath.network import Network
     from gradmath.reports import SEED
     from gradmath.validation import check_int, parse_sizes
@@ -87,11 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if data.y.ndim == 1 and sizes[-1] < data.n_classes:
         raise DataError(f"sizes={','.join(map(str, sizes))}: the output width {sizes[-1]} is less than the "
                         f"{data.n_classes} classes of {data.name}")
-    seeds = check_int("seeds", args.seeds, min_value=1)
+    seeds = check_int("seeds", args.seeds, min_value=1, max_value=MAX_SEEDS)
     seed = SEED if args.seed is None else check_int("seed", args.seed, min_value=0)
-    epochs = None if args.epochs is None else check_int("epochs", args.epochs, min_value=0)
+    epochs = None if args.epochs is None else check_int("epochs", args.epochs, min_value=0, max_value=MAX_EPOCHS)
     if args.bounds and epochs is None:
         raise InvalidParameterError("--bounds needs --epochs (the bounds are checked along training)")
+    # The whole run, before any of it starts: the random networks, then the epochs (twice with --bounds).
+    passes = (1 if args.model is not None else seeds)
+    if epochs is not None:
+        passes += (epochs + 1) * (2 if args.bounds else 1)
+    check_experiment_size(sizes, min(examples, len(data)), passes, fix="fewer --seeds, --epochs or --examples")
 
     payload: dict = {"data": data.to_json(), "sizes": list(sizes), "examples": min(examples, len(data))}
     work = (1 if args.model else seeds) + (epochs or 0)
@@ -124,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How the tables number layers: the book's hidden layers, and the proofs' and verifier's l beside them.
+LAYER_NOTE = "hidden layer k: 1 = first hidden layer (network layer l = k + 1, input l = 1, output l = L)"
+
+
 def _book_row(sizes) -> tuple[float, ...] | None:
     from gradmath.experiments.speeds import BOOK_SPEEDS
 
@@ -140,27 +161,32 @@ def _text(payload: dict) -> str:
         book = payload.get("book", {}).get("values")
         lines.append(f"speed of learning at initialisation: {data['name']} ({payload['examples']} examples), "
                      f"sizes {payload['sizes']}, {payload['seeds']} seeds from {payload['seed']}")
-        header = f"{'hidden layer':>12}  {'median':>9}  {'q1':>9}  {'q3':>9}"
+        lines.append(LAYER_NOTE)
+        header = f"{'hidden layer k':>14}  {'median':>9}  {'q1':>9}  {'q3':>9}"
         lines.append(header + ("  book (quoted; one MNIST network)" if book else ""))
         for row in payload["init"]:
-            line = f"{row['layer']:>12}  {row['median']:9.4g}  {row['q1']:9.4g}  {row['q3']:9.4g}"
+            line = f"{row['layer']:>14}  {row['median']:9.4g}  {row['q1']:9.4g}  {row['q3']:9.4g}"
             lines.append(line + (f"  {book[row['layer'] - 1]:9.4g}" if book else ""))
     else:
         lines.append(f"speed of learning of {payload['model']['path']} on {data['name']} "
                      f"({payload['examples']} examples), sizes {payload['sizes']}")
         lines += [f"note: {note}" for note in payload["model"]["notes"]]
+        lines.append(LAYER_NOTE)
         lines += [f"  hidden layer {row['layer']}: {row['speed']:.4g}" for row in payload["speeds"]]
     if "training" in payload:
         p = payload["training_parameters"]
         lines.append("")
         lines.append(f"training from {p['start']}: {p['epochs']} epochs of full-batch gradient descent, "
                      f"eta {p['eta']}, lambda {p['lmbda']}")
-        lines.append(f"{'hidden layer':>12}  {'epoch 0':>9}  {'smallest':>9}  {'last':>9}")
+        lines.append(LAYER_NOTE)
+        lines.append(f"{'hidden layer k':>14}  {'epoch 0':>9}  {'smallest':>9}  {'last':>9}")
         for row in payload["training"]:
             speeds = row["per_epoch"]
-            lines.append(f"{row['layer']:>12}  {speeds[0]:9.4g}  {min(speeds):9.4g}  {speeds[-1]:9.4g}")
+            lines.append(f"{row['layer']:>14}  {speeds[0]:9.4g}  {min(speeds):9.4g}  {speeds[-1]:9.4g}")
     if "bounds" in payload:
         b = payload["bounds"]
+        layers = ", ".join(str(row["l"]) for row in b["layers"])
         lines.append(f"bounds checked at {b['epochs_checked']} epochs x {b['examples']} examples x "
-                     f"{len(b['layers'])} layers: {b['violations']} violations")
+                     f"{len(b['layers'])} layers (l = {layers}; l = 1 is the input, l = L the output): "
+                     f"{b['violations']} violations")
     return "\n".join(lines)

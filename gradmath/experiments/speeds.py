@@ -40,7 +40,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradmath.backprop import mean_gradients, prepare_batch
-from gradmath.experiments.training import SPEED_EXAMPLES, TrainingResult, small_blas, train
+from gradmath.experiments.training import (
+    MAX_EPOCHS,
+    MAX_SEEDS,
+    SPEED_EXAMPLES,
+    TrainingResult,
+    check_experiment_size,
+    small_blas,
+    train,
+)
 from gradmath.network import Network
 from gradmath.validation import check_int
 
@@ -76,6 +84,7 @@ def speed_of_learning(network: Network, x, y, *, examples: int = SPEED_EXAMPLES)
     """
     examples = check_int("examples", examples, min_value=1)
     x, y = prepare_batch(network, x, y)
+    check_experiment_size(network.sizes, min(examples, x.shape[0]), 1, fix="fewer examples")
     with small_blas(min(examples, x.shape[0]), network):
         grad_b, _ = mean_gradients(network, x[:examples], y[:examples])
     return np.array([np.linalg.norm(g) for g in grad_b[:-1]])
@@ -127,10 +136,20 @@ def init_speeds(sizes: Sequence[int], x, y, *, seeds: int = 20, seed: int = 0,
     """Speeds of learning of network2-initialised networks with seeds ``seed``, …, ``seed + seeds − 1``.
 
     Each network is :meth:`Network.random` (w ~ N(0, 1/n_in), b ~ N(0, 1)) with
-    a sigmoid output and the cross-entropy cost.
+    a sigmoid output and the cross-entropy cost. At most :data:`MAX_SEEDS` seeds,
+    and the whole run within the limits of
+    :func:`gradmath.experiments.training.check_experiment_size` (checked before
+    the first network is made; :class:`InvalidParameterError` otherwise):
+
+    >>> init_speeds((64, 10**6, 10), np.zeros((5, 64)), np.zeros(5, dtype=int))
+    Traceback (most recent call last):
+    ...
+    gradmath.errors.InvalidParameterError: sizes=64,1000000,10 has 75,000,010 weights and biases; at most 10,000,000 (narrower or fewer layers)
     """
-    seeds = check_int("seeds", seeds, min_value=1)
+    seeds = check_int("seeds", seeds, min_value=1, max_value=MAX_SEEDS)
     seed = check_int("seed", seed, min_value=0)
+    examples = check_int("examples", examples, min_value=1)
+    check_experiment_size(sizes, min(examples, len(x)), seeds, fix="fewer seeds or examples")
     values = []
     for s in range(seeds):
         net = Network.random(sizes, seed=seed + s, hidden_activation=hidden_activation)
@@ -197,8 +216,11 @@ def training_speeds(network: Network, x, y, *, epochs: int = 500, eta: float = 0
     example's ‖δˡ‖ against the bounds at the initial network and after every epoch.
     """
     examples = check_int("examples", examples, min_value=1)
+    epochs = check_int("epochs", epochs, min_value=0, max_value=MAX_EPOCHS)
     x, y = prepare_batch(network, x, y)
     x, y = x[:examples], y[:examples]
+    if bounds:  # the bounds are one more pass per epoch
+        check_experiment_size(network.sizes, x.shape[0], 2 * (epochs + 1), fix="fewer epochs or examples")
     records: list = []
 
     def check_bounds(epoch: int, net: Network) -> None:

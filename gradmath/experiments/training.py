@@ -45,18 +45,64 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradmath.backprop import output_error, prepare_batch
+from gradmath.errors import InvalidParameterError
 from gradmath.network import Network
 from gradmath.validation import check_int, check_real
 
-__all__ = ["TrainingResult", "train", "fused_gradients", "small_blas", "SPEED_EXAMPLES"]
+__all__ = ["TrainingResult", "train", "fused_gradients", "small_blas", "SPEED_EXAMPLES", "check_experiment_size",
+           "MAX_PARAMETERS", "MAX_ACTIVATIONS", "MAX_WORK", "MAX_SEEDS", "MAX_EPOCHS"]
 
 #: Nielsen measures the speed of learning on the first 1,000 training images.
 SPEED_EXAMPLES = 1000
+
+# Limits of an experiment, checked before anything is allocated. Measured on a 2-core machine
+# shared with other work: a forward and backward pass runs about 10⁹ (example × parameter)
+# products a second ([784, 2000, 2000, 10], 5.6·10⁶ parameters, 1,000 examples: 4 s a pass).
+#: Most weights and biases in one network: 80 MB of float64, about 10 s a pass over 1,000 examples.
+MAX_PARAMETERS = 10_000_000
+#: Most (example × neuron) values in one pass: 200 MB per copy of the activations.
+MAX_ACTIVATIONS = 25_000_000
+#: Most (example × parameter) products over all passes of one run: about 5 minutes at 10⁹ a second.
+MAX_WORK = 300_000_000_000
+#: Most random networks in one :func:`gradmath.experiments.speeds.init_speeds`.
+MAX_SEEDS = 10_000
+#: Most epochs in one :func:`train` (the book trains for 500).
+MAX_EPOCHS = 100_000
 
 #: Below this many multiply-adds per matrix product, BLAS threads cost more than
 #: they save (measured: 500 epochs of a [64, 30, 30, 30, 30, 10] network on 1,000
 #: examples run about 8× faster on one thread than on two busy cores).
 _THREADED_PRODUCT = 1 << 24
+
+
+def check_experiment_size(sizes, rows: int, passes: int, *, fix: str = "fewer seeds or epochs") -> int:
+    """Refuse an experiment beyond :data:`MAX_PARAMETERS`, :data:`MAX_ACTIVATIONS` or :data:`MAX_WORK`.
+
+    ``passes`` forward and backward passes over ``rows`` examples of a network of
+    widths ``sizes``; ``fix`` names what to lower. Returns the number of parameters.
+
+    >>> check_experiment_size((784, 30, 30, 10), rows=1000, passes=501)
+    24790
+    >>> check_experiment_size((64, 10**6, 10), rows=1000, passes=1)
+    Traceback (most recent call last):
+    ...
+    gradmath.errors.InvalidParameterError: sizes=64,1000000,10 has 75,000,010 weights and biases; at most 10,000,000 (narrower or fewer layers)
+    """
+    sizes = [check_int("width", n, min_value=1, max_value=MAX_PARAMETERS) for n in sizes]
+    shown = ",".join(map(str, sizes)) if len(sizes) <= 12 else f"{sizes[0]},...,{sizes[-1]} ({len(sizes)} widths)"
+    parameters = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+    if parameters > MAX_PARAMETERS:
+        raise InvalidParameterError(f"sizes={shown} has {parameters:,} weights and biases; "
+                                    f"at most {MAX_PARAMETERS:,} (narrower or fewer layers)")
+    values = rows * sum(sizes)
+    if values > MAX_ACTIVATIONS:
+        raise InvalidParameterError(f"{rows:,} examples × {sum(sizes):,} neurons = {values:,} values in one pass; "
+                                    f"at most {MAX_ACTIVATIONS:,} (fewer examples or narrower layers)")
+    work = passes * rows * parameters
+    if work > MAX_WORK:
+        raise InvalidParameterError(f"{passes:,} passes × {rows:,} examples × {parameters:,} parameters = {work:.2e} "
+                                    f"products; at most {MAX_WORK:.0e}, about 5 minutes ({fix})")
+    return parameters
 
 
 def small_blas(rows: int, network: Network):
@@ -182,7 +228,8 @@ def train(network: Network, x, y, *, epochs: int, eta: float = 0.1, lmbda: float
     x, y : array_like
         Training inputs (n × n_1) and targets (n × n_L, or n integer labels).
     epochs : int
-        Passes over the training set.
+        Passes over the training set, at most :data:`MAX_EPOCHS`; the whole run is
+        refused beyond :data:`MAX_WORK` (see :func:`check_experiment_size`).
     eta, lmbda : float
         Learning rate η > 0 and L2 parameter λ ≥ 0 (weight decay 1 − ηλ/n).
     mini_batch_size : int, optional
@@ -199,14 +246,22 @@ def train(network: Network, x, y, *, epochs: int, eta: float = 0.1, lmbda: float
     Returns
     -------
     TrainingResult
+
+    Raises
+    ------
+    InvalidParameterError
+        A bad ``epochs``, ``eta``, ``lmbda``, ``seed`` or ``mini_batch_size``, or a run
+        beyond the limits of :func:`check_experiment_size`.
     """
+    epochs = check_int("epochs", epochs, min_value=0, max_value=MAX_EPOCHS)
     x, y = prepare_batch(network, x, y)
-    epochs = check_int("epochs", epochs, min_value=0)
     eta = check_real("eta", eta, min_value=0.0, allow_equal=False)
     lmbda = check_real("lmbda", lmbda, min_value=0.0)
     seed = check_int("seed", seed)
     speed_examples = check_int("speed_examples", speed_examples, min_value=1)
     n = x.shape[0]
+    check_experiment_size(network.sizes, n, (epochs + 1) * (2 if speed_examples < n else 1),
+                          fix="fewer epochs or examples")
     m = n if mini_batch_size is None else min(check_int("mini_batch_size", mini_batch_size, min_value=1), n)
     full_batch = m == n
     speed_x, speed_y = x[:speed_examples], y[:speed_examples]

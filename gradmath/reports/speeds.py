@@ -99,6 +99,12 @@ def _write_init(folder: Path, data, inits) -> list[Path]:
             write_text(folder / "init.md", _init_markdown(data, rows))]
 
 
+#: Headers of the layer columns: the book counts hidden layers from 1; the proofs and the verifier
+#: number every layer, the input being 1, so hidden layer k is l = k + 1 and the output is l = L.
+HIDDEN_LAYER_HEADER = "hidden layer k (1 = first hidden layer; l = k + 1 in the proofs)"
+PROOF_LAYER_HEADER = "layer l (1 = input, 2 = first hidden layer, L = output)"
+
+
 def _init_markdown(data, rows) -> str:
     lines = [
         f"Speed of learning at initialisation, ours against the book's. Ours: median over {INIT_SEEDS} "
@@ -108,8 +114,8 @@ def _init_markdown(data, rows) -> str:
         "width from the same data (proofs/meanfield.md; ± its sampling error), to compare with the root mean "
         "square over our seeds (RMS); the median sits below the RMS because the speed varies between seeds.",
         "",
-        "| hidden layers | layer | ours: median | ours: quartiles | ours: range | ours: RMS | mean-field prediction "
-        "| prediction / RMS | book (quoted) | book's value: percentile of ours |",
+        f"| hidden layers | {HIDDEN_LAYER_HEADER} | ours: median | ours: quartiles | ours: range | ours: RMS "
+        "| mean-field prediction | prediction / RMS | book (quoted) | book's value: percentile of ours |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -165,7 +171,8 @@ def _training_markdown(runs) -> str:
         f"{EPOCHS} epochs, network of seed {SEED}. Speeds at the start, at their smallest (epoch), at the end; "
         "the last column is the share of epochs at which every hidden layer is slower than the next.",
         "",
-        "| hidden layers | layer | epoch 0 | smallest (epoch) | last | last hidden / this layer, median over epochs "
+        f"| hidden layers | {HIDDEN_LAYER_HEADER} | epoch 0 | smallest (epoch) | last "
+        "| last hidden / this layer, median over epochs "
         "| earlier slower at |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -254,7 +261,8 @@ def _bounds_markdown(runs) -> str:
         "(layers l as in the proofs: hidden layer k is l = k + 1, the output layer is l = L). Tightness is "
         "bound / measured at the example where ‖δˡ‖ is largest: 1 is exact.",
         "",
-        "| hidden layers | checks (epochs × examples × layers) | violations | l | tightness (a), γ: "
+        f"| hidden layers | checks (epochs × examples × layers) | violations | {PROOF_LAYER_HEADER} "
+        "| tightness (a), γ: "
         "range over epochs | tightness (b), max σ′: range over epochs |",
         "|---:|---:|---:|---:|---:|---:|",
     ]

@@ -51,9 +51,15 @@ Deep chains stay cheap; only the nested check is left out beyond its depth:
 Traceback (most recent call last):
 ...
 gradmath.errors.InvalidParameterError: layer=4 must be an integer in [1, 3]
+>>> derive_chain(10**4)
+Traceback (most recent call last):
+...
+gradmath.errors.InvalidParameterError: depth=10000 must be an integer in [1, 2000]
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import sympy as sp
 
@@ -66,7 +72,13 @@ from gradmath.symbolic.checks import DEFAULT_DIGITS, Check
 from gradmath.symbolic.renaming import rename
 from gradmath.validation import check_int
 
-__all__ = ["Check", "ChainDerivation", "derive_chain", "chain_symbol", "NESTED_MAX_DEPTH", "DEFAULT_DIGITS"]
+__all__ = ["Check", "ChainDerivation", "derive_chain", "chain_symbol", "NESTED_MAX_DEPTH", "DEFAULT_DIGITS",
+           "MAX_DEPTH"]
+
+#: Deepest chain :func:`derive_chain` accepts. The work grows faster than L (the numeric check
+#: carries about 0.6 L more digits, since ∂C/∂b_1 shrinks like 4^−L beside C); measured on a busy
+#: 2-core machine with the default 30 digits: L = 1000 in 2 s, 2000 in 4 s, 4000 in 21 s.
+MAX_DEPTH = 2000
 
 #: Deepest chain for which the fully nested expression is differentiated
 #: (its derivative grows about as L², and ``sympy.diff`` recurses once per layer).
@@ -75,7 +87,8 @@ NESTED_MAX_DEPTH = 12
 
 def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sigmoid",
                  cost: str | Cost = "quadratic", *, verify: bool = True, seed: int = 0,
-                 digits: int = DEFAULT_DIGITS) -> ChainDerivation:
+                 digits: int = DEFAULT_DIGITS,
+                 progress: Callable[[int, int], None] | None = None) -> ChainDerivation:
     """Derive ∂C/∂b_l and ∂C/∂w_l for the chain of ``depth`` neurons, and check them.
 
     The theorem and its proof: ``proofs/chain-product.md``; the checks are listed
@@ -84,7 +97,7 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     Parameters
     ----------
     depth : int
-        L ≥ 1.
+        1 ≤ L ≤ :data:`MAX_DEPTH`.
     layer : int
         l with 1 ≤ l ≤ L.
     activation : str or Activation
@@ -97,6 +110,9 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
         Seed of the random parameters of the numeric check.
     digits : int
         Significant digits the numeric check asks for (it passes at ``digits − 10``).
+    progress : callable, optional
+        ``progress(done, 4)`` after the derivation and after each of the three checks
+        (at depths of hundreds the numeric check takes most of the time).
 
     Returns
     -------
@@ -105,11 +121,11 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     Raises
     ------
     InvalidParameterError
-        ``depth`` < 1, ``layer`` outside [1, depth], bad ``digits`` or ``seed``.
+        ``depth`` outside [1, :data:`MAX_DEPTH`], ``layer`` outside [1, depth], bad ``digits`` or ``seed``.
     UnknownActivationError, UnknownNameError, ExpressionError
         An unknown activation or cost, or an activation string that is not an expression in x.
     """
-    depth = check_int("depth", depth, min_value=1)
+    depth = check_int("depth", depth, min_value=1, max_value=MAX_DEPTH)
     layer = check_int("layer", layer, min_value=1, max_value=depth)
     seed = check_int("seed", seed, min_value=0)
     digits = check_int("digits", digits, min_value=15, max_value=1000)
@@ -121,14 +137,23 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     d_bias, d_weight = _backpropagate(depth, layer, act, cst)
     output_delta, cancels = _output_delta(depth, act, cst)
     checks: list[Check] = []
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, 4)
+
+    report(1)
     if verify:
         checks.append(check_chain_rule(depth, layer, factors, d_bias, d_weight))
+        report(2)
         if depth <= NESTED_MAX_DEPTH:
             checks.append(check_nested(depth, layer))
+        report(3)
         checks.append(check_numeric(depth, layer, act, cst, factors, seed=seed, digits=digits))
         if cancels:  # made only where the cancellation holds; otherwise there is nothing to show
             checks.append(Check("cancellation", True, True,
                                 f"sympy.cancel(σ′(z_{depth}) ∂C/∂a_{depth} − (σ(z_{depth}) − y)) = 0"))
+    report(4)
     return ChainDerivation(
         depth=depth, layer=layer, activation=act.name, cost=cst.name,
         activation_expression=act.expression, cost_expression=cst.expression,

@@ -33,6 +33,7 @@ gradmath.errors.InvalidParameterError: sizes=(2, 0, 2) must be at least two posi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,17 +43,23 @@ import sympy as sp
 
 from gradmath.activations import Activation, get_activation, resolve_activation
 from gradmath.costs import A, Y, Cost, get_cost
-from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
 from gradmath.finite_difference import checked_derivative
 from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, checks_markdown, name_derivatives
+from gradmath.symbolic.matrix_size import (
+    MAX_DEPTH,
+    MAX_INPUTS,
+    MAX_NESTED_WORK,
+    MAX_NEURONS,
+    check_sizes,
+    nested_work,
+)
 from gradmath.symbolic.renaming import rename
-from gradmath.validation import check_int, parse_sizes
+from gradmath.validation import check_int
 
-__all__ = ["MatrixDerivation", "derive_matrix", "SigmaPrime", "MAX_NEURONS"]
+__all__ = ["MatrixDerivation", "derive_matrix", "SigmaPrime", "MAX_NEURONS", "MAX_INPUTS", "MAX_DEPTH",
+           "MAX_NESTED_WORK", "nested_work"]
 
-#: Largest total number of neurons :func:`derive_matrix` accepts (the nested check grows fast).
-MAX_NEURONS = 24
 
 
 class SigmaPrime(sp.Function):
@@ -181,7 +188,8 @@ class MatrixDerivation:
 
 
 def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | Cost = "quadratic", *,
-                  verify: bool = True, seed: int = 0, digits: int = DEFAULT_DIGITS) -> MatrixDerivation:
+                  verify: bool = True, seed: int = 0, digits: int = DEFAULT_DIGITS,
+                  progress: Callable[[int, int], None] | None = None) -> MatrixDerivation:
     """Derive δ^l for every layer of a network of widths ``sizes`` by (124), and check it.
 
     The theorem and its proof: ``proofs/matrix-form.md``.
@@ -189,10 +197,15 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     Parameters
     ----------
     sizes : str or sequence of int
-        ``(n_0, n_1, …, n_L)``, input width first, or a string such as ``"2,3,2"``;
-        at most :data:`MAX_NEURONS` neurons in all.
+        ``(n_0, n_1, …, n_L)``, input width first, or a string such as ``"2,3,2"``:
+        at most :data:`MAX_INPUTS` inputs, :data:`MAX_DEPTH` layers and
+        :data:`MAX_NEURONS` neurons after the input, and :func:`nested_work` at most
+        :data:`MAX_NESTED_WORK` (the nested check's time grows fast with depth).
     activation, cost, verify, seed, digits
         As for :func:`gradmath.symbolic.chain.derive_chain`.
+    progress : callable, optional
+        ``progress(done, total)`` after each entry of each check (``total`` = twice the neurons
+        after the input); the checks take most of the time.
 
     Returns
     -------
@@ -203,7 +216,7 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     InvalidParameterError
         Malformed or too large ``sizes``.
     """
-    sizes = _check_sizes(sizes)
+    sizes = check_sizes(sizes)
     seed = check_int("seed", seed, min_value=0)
     digits = check_int("digits", digits, min_value=15, max_value=1000)
     act = activation if isinstance(activation, Activation) else (
@@ -215,26 +228,17 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     deltas = _product_form(sizes, lambda z: SigmaPrime(z), grad_a)
     checks: list[Check] = []
     if verify:
-        checks.append(_check_nested(sizes))
-        checks.append(_check_numeric(sizes, act, cst, deltas, seed=seed, digits=digits))
+        total, done = 2 * sum(sizes[1:]), [0]
+
+        def tick() -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], total)
+
+        checks.append(_check_nested(sizes, tick))
+        checks.append(_check_numeric(sizes, act, cst, deltas, seed=seed, digits=digits, tick=tick))
     return MatrixDerivation(tuple(sizes), act.name, cst.name, act.expression, cst.expression,
                             tuple(deltas), tuple(checks))
-
-
-def _check_sizes(sizes) -> tuple[int, ...]:
-    if isinstance(sizes, str):
-        sizes = parse_sizes(sizes)
-    try:
-        sizes = tuple(int(n) for n in sizes)
-        ok = len(sizes) >= 2 and all(n > 0 for n in sizes)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InvalidParameterError(f"sizes={sizes!r} must be at least two positive integers, e.g. 2,3,2")
-    if sum(sizes[1:]) > MAX_NEURONS:
-        raise InvalidParameterError(
-            f"sizes={','.join(map(str, sizes))} has {sum(sizes[1:])} neurons; at most {MAX_NEURONS} are derived symbolically")
-    return sizes
 
 
 def _product_form(sizes, sigma_prime, grad_a, z_of=None) -> list[sp.ImmutableMatrix]:
@@ -254,7 +258,7 @@ def _product_form(sizes, sigma_prime, grad_a, z_of=None) -> list[sp.ImmutableMat
     return deltas
 
 
-def _check_nested(sizes) -> Check:
+def _check_nested(sizes, tick=lambda: None) -> Check:
     """sympy.diff of the nested cost (σ and per-output costs undefined) against (124), entry by entry."""
     L = len(sizes) - 1
     sigma, sigma_p = sp.Function("sigma"), sp.Function("sigma'")
@@ -277,12 +281,13 @@ def _check_nested(sizes) -> Check:
             direct = name_derivatives(sp.diff(nested_cost, _sym("b", layer, j)), primes)
             ok = ok and sp.expand(direct) == sp.expand(product[layer - 1][j - 1])
             entries += 1
+            tick()
     return Check("nested", ok, True,
                  f"sympy.diff of the nested cost by each of the {entries} biases, σ and C undefined functions, "
                  "equals the entry of (124), both expanded")
 
 
-def _check_numeric(sizes, act, cst, deltas, *, seed, digits) -> Check:
+def _check_numeric(sizes, act, cst, deltas, *, seed, digits, tick=lambda: None) -> Check:
     """Every entry of every δ^l at random parameters against a central difference (mpmath)."""
     L = len(sizes) - 1
     rng = np.random.default_rng(seed)
@@ -331,6 +336,7 @@ def _check_numeric(sizes, act, cst, deltas, *, seed, digits) -> Check:
                 ok = ok and spread <= rtol and rel <= rtol
                 worst = max(worst, rel)
                 count += 1
+                tick()
     return Check("numeric", bool(ok), False,
                  f"seed {seed}, w, b ~ N(0, 1): {count} entries of δ^1…δ^{L} against central differences of C, "
                  f"largest relative difference {mpmath.nstr(worst, 2)}; tolerance 1e-{digits - TOLERANCE_DIGITS}")
