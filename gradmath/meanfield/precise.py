@@ -1,7 +1,7 @@
 """The one-dimensional mean-field integrals with mpmath, at any working precision.
 
 :class:`MpExpectations` integrates with :func:`mpmath.quad` (tanh–sinh, with its error
-estimate) over z ∈ (−∞, ∞) split at ±1 and ±8, evaluating φ and φ′ once per node for all
+estimate) over z ∈ (−∞, ∞) split at 0 (and at ±1/√q when q > 4), evaluating φ and φ′ once per node for all
 the integrals at one q, and e^{−z²/2} once per node for every q. Used for single points
 and the critical line when ``digits`` is asked for; the tests compare it with the
 float64 quadrature and the closed forms.
@@ -17,7 +17,7 @@ from gradmath.errors import InvalidParameterError
 
 __all__ = ["MpExpectations", "refine_point"]
 
-_POINTS = [-mpmath.inf, -8, -1, 0, 1, 8, mpmath.inf]
+_POINTS = [-mpmath.inf, 0, mpmath.inf]
 
 
 class MpExpectations:
@@ -53,8 +53,10 @@ class MpExpectations:
             return v
 
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
-        return tuple(norm * mpmath.quad(lambda z, i=i: values(z)[i], _POINTS) for i in range(2)) + \
-            (norm * mpmath.quad(lambda z: values(z)[2], _POINTS) / q,)
+        # φ(√q z) changes on the scale 1/√q in z: split there too when that is finer than the Gaussian's own
+        points = _POINTS if r <= 2 else [-mpmath.inf, -1 / r, 0, 1 / r, mpmath.inf]
+        return tuple(norm * mpmath.quad(lambda z, i=i: values(z)[i], points) for i in range(2)) + \
+            (norm * mpmath.quad(lambda z: values(z)[2], points) / q,)
 
 
 def refine_point(point, params, digits: int):
