@@ -88,7 +88,10 @@ def test_per_example_bound_b_by_direct_products(case, norm):
 
 def test_exponent_per_cost_and_output():
     shapes = (3, 4, 4, 4, 2)
-    assert [exponent(Network.random(shapes, cost="quadratic", output_activation="tanh"), l) for l in (2, 5)] == [4, 1]
+    same = Network.random(shapes, cost="quadratic", hidden_activation="tanh", output_activation="tanh")
+    assert [exponent(same, l) for l in (2, 5)] == [4, 1]  # the output's σ′ shares γ: the seed's γ^(L−l+1)
+    other = Network.random(shapes, cost="quadratic", output_activation="tanh")  # sigmoid hidden, tanh output
+    assert [exponent(other, l) for l in (2, 5)] == [3, 0]  # the hidden Σ′ only; tanh's 1 is the output factor
     assert [exponent(Network.random(shapes, cost="cross-entropy"), l) for l in (2, 5)] == [3, 0]
     assert [exponent(Network.random(shapes, cost="log-loss", output_activation="softmax"), l) for l in (2, 5)] == [3, 0]
     soft_quad = Network.random(shapes, cost="quadratic", output_activation="softmax")
