@@ -146,11 +146,11 @@ def output_factor_source(network: Network) -> str:
     "sup|σ′| of the output activation 'tanh', a factor of its own (k counts the hidden Σ′ only)"
     """
     if network.cost != "quadratic":
-        return f"1: δᴸ = aᴸ − y for the {network.cost} cost (no Σ′(zᴸ) factor)"
+        return f"δᴸ = aᴸ − y for the {network.cost} cost, no Σ′(zᴸ)"
     if network.output_activation == SOFTMAX:
-        return "½, the bound on the softmax Jacobian diag(a) − aaᵀ (not counted in k)"
+        return "the bound ½ on the softmax Jacobian diag(a) − aaᵀ, not counted in k"
     if _output_shares_gamma(network):
-        return f"sup|σ′| of the output activation {network.output_activation!r}, the hidden γ (counted in k)"
+        return f"sup|σ′| of the output activation {network.output_activation!r}, the hidden γ, counted in k"
     return (f"sup|σ′| of the output activation {network.output_activation!r}, a factor of its own "
             "(k counts the hidden Σ′ only)")
 
