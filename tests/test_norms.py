@@ -193,3 +193,16 @@ def test_induced_norm_upper_covers_the_rounding_of_long_sums():
             assert value <= Fraction(upper) <= value * (1 + Fraction(1, 10**10))
     assert transpose_norm_upper(column, "inf") == induced_norm_upper(column, "1")
     assert rounding_gamma(10**5) == pytest.approx(10**5 * 2.0**-53, rel=1e-10)
+
+
+def test_above_the_gram_limit_the_bound_is_the_crude_certified_one(monkeypatch):
+    import gradmath.norms as norms
+
+    a = np.random.default_rng(3).standard_normal((40, 30))
+    monkeypatch.setattr(norms, "CERTIFIED_GRAM_LIMIT", 20)  # as if both sides were above 4096
+    crude = spectral_norm_upper(a)
+    expected = min(np.linalg.norm(a, "fro"), np.sqrt(np.linalg.norm(a, 1) * np.linalg.norm(a, np.inf)))
+    assert crude == pytest.approx(expected, rel=1e-12) and crude >= expected
+    small = a[:6, :5]  # below the limit: the tight Cholesky certificate still
+    assert np.linalg.svd(small, compute_uv=False)[0] <= spectral_norm_upper(small) <= np.linalg.svd(
+        small, compute_uv=False)[0] * (1 + 1e-13)
