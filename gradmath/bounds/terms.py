@@ -102,11 +102,15 @@ def sup_abs_prime(activation) -> float:
 
 
 def exponent(network: Network, layer: int) -> int:
-    """k, the number of γ factors in bound (a) for δ at ``layer`` (L − l + 1 or L − l).
+    """k, the number of γ_h factors in bound (a) for δ at ``layer``: the L − l hidden Σ′, plus the
+    output's when it has the hidden activation (quadratic cost); any other output factor is
+    :func:`output_factor`, apart from k.
 
     >>> from gradmath.network import Network
-    >>> exponent(Network.random((2, 3, 3, 1), cost="quadratic"), 2)
+    >>> exponent(Network.random((2, 3, 3, 1), cost="quadratic"), 2)   # sigmoid throughout: γ^(L−l+1)
     3
+    >>> exponent(Network.random((2, 3, 3, 1), output_activation="tanh", cost="quadratic"), 2)
+    2
     >>> exponent(Network.random((2, 3, 3, 1), cost="cross-entropy"), 2)
     2
     """
@@ -182,8 +186,9 @@ def log10_rounding_allowance(network: Network, norm="2") -> tuple[np.ndarray, np
     and ‖|wʳ|ᵀ‖_p = ‖(wʳ)ᵀ‖_p for p = 1, ∞, ‖|wʳ|‖₂ ≤ min(‖wʳ‖_F, √(‖wʳ‖₁‖wʳ‖_∞)) for p = 2. So
     the allowance for layer l is the product over r = l + 1, …, L of
     (1 + 64ε)(1 + γ_{n_r}‖|wʳ|ᵀ‖/‖(wʳ)ᵀ‖), times 1 + 64ε for the output layer's δᴸ
-    (1 + 64ε + 8γ_{n_L} where it is a softmax Jacobian times the residual), times (1 + γ_{n_l+1})(1 + γ_{n_L+1}) for the two vector norms compared. A sum over 10⁶
-    terms thus gets about 10⁶u ≈ 1.1e-10, where a fixed 64ε per layer would not do.
+    (1 + 64ε + 8γ_{n_L} where it is a softmax Jacobian times the residual), times
+    (1 + γ_{n_l+1})(1 + γ_{n_L+1}) for the two vector norms compared. A sum over 10⁶ terms thus
+    gets about 10⁶u ≈ 1.1e-10, where a fixed 64ε per layer would not do.
 
     >>> from gradmath.network import Network
     >>> net = Network([np.ones((1, 1)), np.ones((10**6, 1))], [np.zeros(1), np.zeros(10**6)])
