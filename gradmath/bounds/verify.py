@@ -21,13 +21,7 @@ from gradmath.backprop import ChunkBuffers, _rescale, _scaled_backprop_checked, 
 from gradmath.batch import _prepare_batch, first_layer_checked
 from gradmath.bounds.rank_one import check_rank_one
 from gradmath.bounds.report import LayerBound, VerificationReport, tightness
-from gradmath.bounds.terms import (
-    exponent,
-    layer_terms,
-    log10_data_factors,
-    log10_rounding_allowance,
-    output_factor_source,
-)
+from gradmath.bounds.terms import exponent, layer_terms, log10_data_factors, output_factor_source
 from gradmath.network import Network
 from gradmath.norms import LOG10_2, check_norm, log10_scaled_norms, pow10
 from gradmath.validation import check_int
@@ -82,7 +76,6 @@ def verify_network(network: Network, x, y, *, norm="2", chunk_size: int | None =
         raise InvalidParameterError(f"network={network!r} must be a gradmath Network (see gradmath.formats)")
     norm = check_norm(norm)
     x, y = _prepare_batch(network, x, y, check_x=False)  # x's finiteness: per chunk, in the forward pass
-    log10_rounding_allowance(network, norm)  # the weight norms, once per network, with BLAS's own threads
     with _single_threaded_blas():
         return _verify(network, x, y, norm, chunk_size, progress)
 
