@@ -501,4 +501,5 @@ def test_holder_maximiser_attains_the_rank_one_norm_for_every_p(p):
         assert np.linalg.norm(m @ x, p) == pytest.approx(np.linalg.norm(u, p) * norm_v * norm_x, rel=1e-12)
         for _ in range(20):  # and no other direction does better
             other = rng.standard_normal(n)
-            assert np.linalg.norm(m @ other, p) <= np.linalg.norm(u, p) * norm_v * np.linalg.norm(other, p) * (1 + 1e-12)
+            bound = np.linalg.norm(u, p) * norm_v * np.linalg.norm(other, p)
+            assert np.linalg.norm(m @ other, p) <= bound * (1 + 1e-12)

@@ -132,7 +132,8 @@ def output_factor(network: Network) -> float:
     Jacobian, or 1 where δᴸ is the residual (cross-entropy with sigmoid, log-loss with softmax).
 
     >>> from gradmath.network import Network
-    >>> output_factor(Network.random((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid", cost="quadratic"))
+    >>> net = Network.random((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid", cost="quadratic")
+    >>> output_factor(net)
     0.25
     """
     if network.cost != "quadratic":
