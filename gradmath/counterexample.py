@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 
 from gradmath.backprop import backprop, output_residual, prepare_batch
-from gradmath.bounds import exponent, sup_abs_prime, verify_network
+from gradmath.bounds import output_factor, sup_abs_prime, verify_network
 from gradmath.errors import InvalidParameterError
 from gradmath.network import Network
 from gradmath.norms import check_norm, induced_norm, log10_vector_norms
@@ -94,7 +94,7 @@ class Counterexample:
 def log10_uncorrected_bound(network: Network, x, y, *, layer: int, norm="inf") -> np.ndarray:
     """Per example, log10 of bound (**) with ‖wʳ‖_p written where ‖(wʳ)ᵀ‖_p belongs.
 
-    γ^k · ∏_{r=l+1}^{L} ‖wʳ‖_p · c_out · ‖aᴸ − y‖_p, the exponent k and the output factor as in
+    γ_h^(L−l) · c_out · ∏_{r=l+1}^{L} ‖wʳ‖_p · ‖aᴸ − y‖_p, γ_h and the output factor as in
     :func:`gradmath.bounds.verify_network`; only the weight factors differ.
     """
     norm = check_norm(norm)
@@ -102,13 +102,8 @@ def log10_uncorrected_bound(network: Network, x, y, *, layer: int, norm="inf") -
     p = backprop(network, x, y)
     L = network.depth
     log_res = log10_vector_norms(output_residual(network, p.activations[-1], y), norm)
-    k = exponent(network, layer)
-    gamma_h = sup_abs_prime(network.hidden_activation)
-    hidden = L - layer
-    out_factor = k - hidden  # 1 when the output layer brings its own σ′ factor
-    log_gamma = hidden * np.log10(gamma_h)
-    if out_factor:
-        log_gamma += np.log10(sup_abs_prime(network.output_activation))
+    hidden = L - layer  # the hidden Σ′ factors, each bounded by γ_h; the output layer's factor is c_out
+    log_gamma = hidden * np.log10(sup_abs_prime(network.hidden_activation)) + np.log10(output_factor(network))
     log_w = sum(np.log10(induced_norm(network.weight(r), norm)) for r in range(layer + 1, L + 1))
     return log_gamma + log_w + log_res
 

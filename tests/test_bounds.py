@@ -88,7 +88,10 @@ def test_per_example_bound_b_by_direct_products(case, norm):
 
 def test_exponent_per_cost_and_output():
     shapes = (3, 4, 4, 4, 2)
-    assert [exponent(Network.random(shapes, cost="quadratic", output_activation="tanh"), l) for l in (2, 5)] == [4, 1]
+    same = Network.random(shapes, cost="quadratic", hidden_activation="tanh", output_activation="tanh")
+    assert [exponent(same, l) for l in (2, 5)] == [4, 1]  # the output's σ′ shares γ: the seed's γ^(L−l+1)
+    other = Network.random(shapes, cost="quadratic", output_activation="tanh")  # sigmoid hidden, tanh output
+    assert [exponent(other, l) for l in (2, 5)] == [3, 0]  # the hidden Σ′ only; tanh's 1 is the output factor
     assert [exponent(Network.random(shapes, cost="cross-entropy"), l) for l in (2, 5)] == [3, 0]
     assert [exponent(Network.random(shapes, cost="log-loss", output_activation="softmax"), l) for l in (2, 5)] == [3, 0]
     soft_quad = Network.random(shapes, cost="quadratic", output_activation="softmax")
@@ -343,3 +346,160 @@ def test_activations_that_overflow_are_named_by_layer(inputs):
     x, y = np.full((300, inputs), 0.5), np.zeros((300, 1))
     with np.errstate(over="ignore"), pytest.raises(NonFiniteError, match="layer 3: activations overflow float64"):
         verify_network(net, x, y, chunk_size=16)
+
+
+# ----- the rounding allowance follows the widths (issue: a sum over 10⁶ terms) -------------------------------
+def _million_fan_out(c: float, width: int = 10**6) -> Network:
+    """Sizes (1, 1, m): one sigmoid unit feeding m outputs through w³ = c·(1, …, 1)ᵀ, cross-entropy cost.
+
+    With x = 0 and y = 0, δ² = ¼ Σ_j c·σ(c/2) = ¼ m c σ(c/2): bound (a) holds with equality for
+    p = ∞ (‖w³‖₁ = mc, ‖a³‖_∞ = σ(c/2)), p = 1 (‖w³‖_∞ = c, ‖a³‖₁ = mσ(c/2)) and p = 2 (√m c · √m σ(c/2)),
+    while the computed δ² is a float sum of m terms (``proofs/dual-norm-correction.md``).
+    """
+    return Network([np.ones((1, 1)), np.full((width, 1), c)], [np.zeros(1), np.zeros(width)],
+                   "sigmoid", "sigmoid", "cross-entropy")
+
+
+@pytest.mark.parametrize("c", [0.1, 1.0, 3.3, 1e-3])
+@pytest.mark.parametrize("norm", NORMS)
+def test_equality_over_a_million_terms_is_no_violation(norm, c):
+    net = _million_fan_out(c)
+    report = verify_network(net, np.zeros((1, 1)), np.zeros((1, 10**6)), norm=norm)
+    first = report.layers[0]
+    assert report.violations == 0, report.to_json()["layers"]
+    # an equality case: the measured norm is the bound up to the rounding of 10⁶-term sums
+    assert abs(first.log10_delta_max - first.log10_bound_gamma) < 1e-9
+    assert first.log10_bound_data == pytest.approx(first.log10_bound_gamma, abs=1e-12)
+    # the allowance is the derived one, about 2·10⁶u, not a fixed 64ε per layer
+    assert 2e-10 < first.rounding_allowance < 3e-10
+
+
+def test_the_computed_sum_is_within_the_allowance_of_the_exact_one():
+    """The measured δ² (a float sum of 10⁶ products) against the same sum in rational arithmetic."""
+    from fractions import Fraction
+
+    from gradmath.bounds import log10_rounding_allowance
+
+    for c in (0.1, 3.3):
+        net = _million_fan_out(c)
+        p = backprop(net, np.zeros((1, 1)), np.zeros((1, 10**6)))
+        s = p.activations[-1][0]
+        assert np.all(s == s[0])  # every output is σ(c/2), the same float
+        exact = Fraction(1, 4) * 10**6 * Fraction(c) * Fraction(float(s[0]))  # σ′(0) = ¼ exactly
+        computed = Fraction(float(p.delta(2)[0, 0]))
+        allowance = 10.0 ** log10_rounding_allowance(net, "inf")[0][0] - 1
+        assert abs(computed - exact) <= Fraction(allowance) * exact
+
+
+@pytest.mark.parametrize("width, wrong", [(10**6, 1e-8), (1000, 1e-11)])
+@pytest.mark.parametrize("norm", NORMS)
+def test_a_wrong_delta_beyond_the_allowance_is_reported(monkeypatch, norm, width, wrong):
+    """A δ² made too large by a relative ``wrong`` (above the allowance, 2γ_m ≈ 2e-10 or 2e-13) is
+    one violation at layer 2; the true δ² on the same equality case is none."""
+    from gradmath.bounds import verify as verify_module
+
+    net = _million_fan_out(0.37, width)
+    x, y = np.zeros((1, 1)), np.zeros((1, width))
+    assert verify_network(net, x, y, norm=norm).violations == 0
+    real = verify_module._scaled_backprop_checked
+
+    def wrong_first_delta(*args, **kwargs):
+        p = real(*args, **kwargs)
+        p.mantissas[0][:] *= 1.0 + wrong
+        return p
+
+    monkeypatch.setattr(verify_module, "_scaled_backprop_checked", wrong_first_delta)
+    report = verify_network(net, x, y, norm=norm)
+    assert report.layers[0].rounding_allowance < wrong / 10
+    assert [layer.violations for layer in report.layers] == [1, 0]
+
+
+# ----- the exponent counts the hidden Σ′ factors; an output activation of its own is a separate factor ------
+@pytest.mark.parametrize("norm", NORMS)
+def test_an_output_activation_other_than_the_hidden_one_is_its_own_factor(norm):
+    net = Network.random((3, 5, 4, 2), seed=3, hidden_activation="tanh", output_activation="sigmoid",
+                         cost="quadratic")
+    x, y = np.random.default_rng(5).standard_normal((7, 3)), np.random.default_rng(6).random((7, 2))
+    report = verify_network(net, x, y, norm=norm)
+    assert [layer.exponent for layer in report.layers] == [2, 1, 0]  # L − l hidden tanh factors
+    assert (report.gamma_hidden, report.output_factor) == (1.0, 0.25)  # tanh's γ; the sigmoid output's ¼
+    assert "'sigmoid', a factor of its own" in report.output_factor_source
+    assert report.to_json()["output_factor_source"] == report.output_factor_source
+    # bound (a) recomputed: γ_h^k · c_out · ∏ ‖(wʳ)ᵀ‖ · max ‖aᴸ − y‖, in plain NumPy
+    ord_ = {"2": 2, "1": 1, "inf": np.inf}[norm]
+    a_out = backprop(net, x, y).activations[-1]
+    res = np.linalg.norm(a_out - y, ord_, axis=1).max()
+    for layer in report.layers:
+        weights = np.prod([np.linalg.norm(net.weight(r).T, ord_) for r in range(layer.l + 1, net.depth + 1)])
+        expected = report.gamma_hidden ** layer.exponent * 0.25 * weights * res
+        assert 10.0 ** layer.log10_bound_gamma == pytest.approx(expected, rel=1e-9)
+    assert report.violations == 0
+    same = Network.random((3, 5, 4, 2), seed=3, hidden_activation="tanh", output_activation="tanh", cost="quadratic")
+    same_report = verify_network(same, x, y, norm=norm)
+    assert [layer.exponent for layer in same_report.layers] == [3, 2, 1]  # the seed's γ^(L−l+1)
+    assert "counted in k" in same_report.output_factor_source
+
+
+def test_a_regressor_with_identity_output_counts_only_hidden_factors():
+    from sklearn.neural_network import MLPRegressor
+
+    from gradmath.formats import from_sklearn
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3))
+    y = np.stack([x[:, 0] - x[:, 1], x[:, 2] ** 2], axis=1)
+    model = MLPRegressor(hidden_layer_sizes=(6, 5), activation="tanh", max_iter=50, random_state=0)
+    with pytest.warns(Warning):  # ConvergenceWarning: 50 iterations are enough for a network to check
+        model.fit(x, y)
+    net = from_sklearn(model)
+    assert (net.hidden_activation, net.output_activation, net.cost) == ("tanh", "identity", "quadratic")
+    report = verify_network(net, x, y, norm="2")
+    assert [layer.exponent for layer in report.layers] == [2, 1, 0]
+    assert report.output_factor == 1.0 and "'identity', a factor of its own" in report.output_factor_source
+    assert report.violations == 0
+
+
+# ----- proofs/dual-norm-correction.md and proofs/rank-one-equality.md, numerically ----------------------------
+@pytest.mark.parametrize("m, c", [(2, 1.0), (5, 0.3), (40, 2.0)])
+def test_the_p1_mirror_network_has_output_sigma_of_mc_over_2(m, c):
+    """(1, m, 1) with w² = (1, …, 1)ᵀ, w³ = c(1, …, 1), x = 0, y = 0: z³ = mc/2, so δ³ = σ(mc/2) and
+    ‖δ²‖₁ = ¼·m·c·σ(mc/2) = ¼·‖(w³)ᵀ‖₁·‖δ³‖₁, m times ¼·‖w³‖₁·‖δ³‖₁."""
+    from scipy.special import expit
+
+    net = Network([np.ones((m, 1)), np.full((1, m), c)], [np.zeros(m), np.zeros(1)], "sigmoid", "sigmoid",
+                  "cross-entropy")
+    p = backprop(net, np.zeros((1, 1)), np.zeros((1, 1)))
+    s = expit(m * c / 2)
+    assert p.delta(3)[0, 0] == pytest.approx(s, rel=1e-15)
+    assert np.abs(p.delta(2)).sum() == pytest.approx(0.25 * m * c * s, rel=1e-14)
+    if not np.isclose(expit(c / 2), s):
+        assert np.abs(p.delta(2)).sum() != pytest.approx(0.25 * m * c * expit(c / 2), rel=1e-6)
+    report = verify_network(net, np.zeros((1, 1)), np.zeros((1, 1)), norm="1")
+    assert report.violations == 0 and report.layers[0].tightness_gamma == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("p", [1.0, 1.25, 1.5, 2.0, 3.0, 7.0, np.inf])
+def test_holder_maximiser_attains_the_rank_one_norm_for_every_p(p):
+    """x_j = sign(v_j)|v_j|^(q−1) (x = sign(v) for p = ∞, e_j at the largest |v_j| for p = 1) gives
+    vᵀx = ‖v‖_q‖x‖_p, hence ‖uvᵀx‖_p = ‖u‖_p‖v‖_q‖x‖_p: the induced norm ‖uvᵀ‖_p is attained."""
+    q = np.inf if p == 1 else 1.0 if p == np.inf else p / (p - 1)
+    rng = np.random.default_rng(int(10 * min(p, 10)))
+    for n in (1, 3, 8, 25):
+        u, v = rng.standard_normal(4), rng.standard_normal(n)
+        v[rng.random(n) < 0.2] = 0.0  # zeros: x_j = 0 there
+        if p == 1:
+            x = np.zeros(n)
+            j = np.abs(v).argmax()
+            x[j] = np.sign(v[j])
+        else:
+            x = np.sign(v) * np.abs(v) ** (q - 1) if q > 1 else np.sign(v)
+        if not x.any():
+            continue
+        norm_x, norm_v = np.linalg.norm(x, p), np.linalg.norm(v, q)
+        assert v @ x == pytest.approx(norm_v * norm_x, rel=1e-12)
+        m = np.outer(u, v)
+        assert np.linalg.norm(m @ x, p) == pytest.approx(np.linalg.norm(u, p) * norm_v * norm_x, rel=1e-12)
+        for _ in range(20):  # and no other direction does better
+            other = rng.standard_normal(n)
+            bound = np.linalg.norm(u, p) * norm_v * np.linalg.norm(other, p)
+            assert np.linalg.norm(m @ other, p) <= bound * (1 + 1e-12)

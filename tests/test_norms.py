@@ -14,9 +14,13 @@ from gradmath.norms import (
     check_norm,
     dual_norm,
     induced_norm,
+    induced_norm_upper,
     log10_vector_norms,
+    rounding_gamma,
     spectral_norm,
+    spectral_norm_upper,
     transpose_norm,
+    transpose_norm_upper,
 )
 
 _ORD = {"2": 2, "1": 1, "inf": np.inf}
@@ -99,3 +103,106 @@ def test_large_matrices_default_to_lanczos_small_to_svd():
 def test_spectral_norm_needs_a_matrix(bad):
     with pytest.raises(ShapeError, match="non-empty matrix"):
         spectral_norm(bad)
+
+
+# ----- the certified spectral bound ------------------------------------------------------------------------
+def _positive_definite_exactly(m) -> bool:
+    """Whether the symmetric rational matrix m is positive definite: all LDLᵀ pivots > 0, in exact arithmetic."""
+    m = [row[:] for row in m]
+    n = len(m)
+    for k in range(n):
+        if m[k][k] <= 0:
+            return False
+        for i in range(k + 1, n):
+            f = m[i][k] / m[k][k]
+            for j in range(k, n):
+                m[i][j] -= f * m[k][j]
+    return True
+
+
+def _certified_in_rationals(a: np.ndarray, upper: float) -> bool:
+    """upper² I − AᵀA positive definite in exact rational arithmetic, so ‖A‖₂ < upper."""
+    from fractions import Fraction
+
+    rows = [[Fraction(float(v)) for v in row] for row in (a if a.shape[0] >= a.shape[1] else a.T)]
+    n = len(rows[0])
+    u2 = Fraction(upper) ** 2
+    gram = [[sum(r[i] * r[j] for r in rows) for j in range(n)] for i in range(n)]
+    return _positive_definite_exactly([[(u2 if i == j else 0) - gram[i][j] for j in range(n)] for i in range(n)])
+
+
+_structured = st.sampled_from(["gaussian", "rank-one", "clustered", "nonnegative", "tiny-and-huge"])
+
+
+@given(st.integers(1, 6), st.integers(1, 6), _structured, st.floats(-200, 200), st.integers(0, 2**32 - 1))
+@example(2, 2, "clustered", 0.0, 0)
+def test_spectral_norm_upper_is_never_below_and_barely_above(m, n, kind, log_scale, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, n))
+    if kind == "rank-one":
+        a = np.outer(rng.standard_normal(m), rng.standard_normal(n)) + 1e-12 * a
+    elif kind == "clustered":  # top singular values within 1e-14 of each other: Lanczos cannot tell them apart
+        q1, _ = np.linalg.qr(rng.standard_normal((m, m)))
+        q2, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        s = np.zeros((m, n))
+        np.fill_diagonal(s, 1.0 - 1e-14 * np.arange(min(m, n)))
+        a = q1 @ s @ q2
+    elif kind == "nonnegative":
+        a = np.abs(a)
+    elif kind == "tiny-and-huge":
+        a = a * 10.0 ** rng.uniform(-150, 150, a.shape)
+    a = a * 2.0 ** round(log_scale)  # exact scaling across float64's range
+    upper = spectral_norm_upper(a)
+    assert _certified_in_rationals(a, upper)
+    reference = np.linalg.svd(a, compute_uv=False)[0]
+    assert upper <= reference * (1 + 1e-12) + 1e-300
+
+
+def test_spectral_norm_upper_finds_out_a_wrong_estimate_and_has_a_last_resort(monkeypatch):
+    import gradmath.norms as norms
+
+    a = np.diag([5.0, 3.0, 1.0]) + 0.01
+    sigma = np.linalg.svd(a, compute_uv=False)[0]
+    fine = spectral_norm_upper(a, estimate=1.0)  # a singular value near 1: Lanczos could stop there
+    assert _certified_in_rationals(a, fine) and fine <= sigma * (1 + 1e-13)
+    monkeypatch.setattr(norms, "_certify", lambda gram, estimate, fixed: None)
+    crude = spectral_norm_upper(a)  # min(‖A‖_F, √(‖A‖₁‖A‖_∞)), rounded up
+    assert _certified_in_rationals(a, crude) and sigma < crude <= np.linalg.norm(a, "fro") * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("shape", [(300, 300), (784, 30), (64, 512), (1000, 1)])
+def test_spectral_norm_upper_is_tight_on_larger_matrices(shape):
+    a = np.random.default_rng(sum(shape)).standard_normal(shape)
+    reference = np.linalg.svd(a, compute_uv=False)[0]
+    upper = spectral_norm_upper(a)
+    # the derived excess is about (n² + m‖A‖_F²/‖A‖₂²)u, n = min(shape): below 2e-11 at these sizes
+    assert reference <= upper <= reference * (1 + 2e-11)
+    assert upper >= spectral_norm(a).value  # an estimate: never above the certified bound by more than it errs
+
+
+def test_induced_norm_upper_covers_the_rounding_of_long_sums():
+    from fractions import Fraction
+
+    column = np.full((10**5, 1), 0.1)
+    exact = 10**5 * Fraction(0.1)
+    for norm, value in (("1", exact), ("inf", Fraction(0.1)), ("2", None)):
+        upper = induced_norm_upper(column, norm)
+        if value is None:  # ‖column‖₂ = 0.1·√(10⁵): upper² ≥ the exact squared norm
+            assert Fraction(upper) ** 2 >= 10**5 * Fraction(0.1) ** 2
+        else:
+            assert value <= Fraction(upper) <= value * (1 + Fraction(1, 10**10))
+    assert transpose_norm_upper(column, "inf") == induced_norm_upper(column, "1")
+    assert rounding_gamma(10**5) == pytest.approx(10**5 * 2.0**-53, rel=1e-10)
+
+
+def test_above_the_gram_limit_the_bound_is_the_crude_certified_one(monkeypatch):
+    import gradmath.norms as norms
+
+    a = np.random.default_rng(3).standard_normal((40, 30))
+    monkeypatch.setattr(norms, "CERTIFIED_GRAM_LIMIT", 20)  # as if both sides were above 4096
+    crude = spectral_norm_upper(a)
+    expected = min(np.linalg.norm(a, "fro"), np.sqrt(np.linalg.norm(a, 1) * np.linalg.norm(a, np.inf)))
+    assert crude == pytest.approx(expected, rel=1e-12) and crude >= expected
+    small = a[:6, :5]  # below the limit: the tight Cholesky certificate still
+    assert np.linalg.svd(small, compute_uv=False)[0] <= spectral_norm_upper(small) <= np.linalg.svd(
+        small, compute_uv=False)[0] * (1 + 1e-13)

@@ -9,13 +9,18 @@ log-loss with softmax). Taking induced p-norms:
 
 (a) ‖δˡ‖ ≤ γ_h^(L−l) · c_out · ∏_{r=l+1}^{L} ‖(wʳ)ᵀ‖ · ‖aᴸ − y‖, with γ_h = sup|σ′| of the
     hidden activation and c_out = sup|σ′| of the output activation, ½ (softmax Jacobian),
-    or 1; so the exponent of γ is k = L − l + 1 or L − l;
+    or 1; the exponent k counts the factors bounded by γ_h: L − l, or L − l + 1 when the
+    output activation is the hidden one (c_out = γ_h), the seed's (**); otherwise the
+    report names c_out as a factor of its own (``output_factor_source``);
 (b) the same with max_j |σ′(zʳ_j)| of the example in place of each γ;
 (c) ‖∂C/∂wˡ‖ = ‖δˡ(aˡ⁻¹)ᵀ‖ ≤ ‖δˡ‖·‖(aˡ⁻¹)ᵀ‖ = ‖δˡ‖·‖aˡ⁻¹‖_q, an equality (rank one,
     ``proofs/rank-one-equality.md``).
 
 For p ≠ 2, ‖(wʳ)ᵀ‖_p = ‖wʳ‖_q with q the dual exponent (:mod:`gradmath.norms`,
-``proofs/dual-norm-correction.md``).
+``proofs/dual-norm-correction.md``); every weight factor is a certified upper bound
+(:func:`gradmath.norms.induced_norm_upper`; for p = 2 :func:`gradmath.norms.spectral_norm_upper`),
+and a measured norm counts as a violation only beyond the rounding allowance, which grows
+with the widths (:func:`log10_rounding_allowance`).
 Products over depth are sums of log10 values, so a 10,000-layer network gives
 finite bounds. Checked by ``tests/test_bounds.py``.
 
@@ -54,7 +59,10 @@ from gradmath.bounds.terms import (
     ROUNDING_SLACK_PER_LAYER,
     SOFTMAX_JACOBIAN_BOUND,
     exponent,
+    log10_rounding_allowance,
     log10_weight_factors,
+    output_factor,
+    output_factor_source,
     softmax_jacobian_factor,
     sup_abs_prime,
 )
@@ -66,7 +74,10 @@ __all__ = [
     "LayerBound",
     "sup_abs_prime",
     "exponent",
+    "output_factor",
+    "output_factor_source",
     "log10_weight_factors",
+    "log10_rounding_allowance",
     "ROUNDING_SLACK_PER_LAYER",
     "SOFTMAX_JACOBIAN_BOUND",
     "NOTATION",

@@ -19,7 +19,11 @@ class LayerBound:
     """Bounds and measurements for one weighted layer ``l`` (the proofs' numbering).
 
     ``tightness_*`` is bound / measured, each the largest over the examples
-    (``None`` where the measured norm is 0 or the ratio leaves float64).
+    (``None`` where the measured norm is 0 or the ratio leaves float64). ``exponent`` is k, the
+    power of γ_h in bound (a): the hidden Σ′ factors, plus the output's when the output activation
+    is the hidden one; otherwise the output layer contributes the report's ``output_factor``.
+    ``rounding_allowance`` is the relative excess over a bound that rounding can explain
+    (:func:`gradmath.bounds.log10_rounding_allowance`); only more counts as a violation.
     """
 
     l: int
@@ -32,6 +36,7 @@ class LayerBound:
     tightness_gamma: float | None
     tightness_data: float | None
     violations: int
+    rounding_allowance: float = 0.0
 
     def to_json(self) -> dict:
         return {k: _json_float(v) for k, v in self.__dict__.items()}
@@ -49,6 +54,7 @@ class VerificationReport:
     gamma_hidden: float
     output_factor: float
     rank_one_max_gap: float
+    output_factor_source: str = ""
     rounding_slack_per_layer: float = ROUNDING_SLACK_PER_LAYER
     notation: str = NOTATION
 
@@ -61,6 +67,7 @@ class VerificationReport:
             "network": self.network,
             "gamma_hidden": self.gamma_hidden,
             "output_factor": self.output_factor,
+            "output_factor_source": self.output_factor_source,
             "rank_one_max_gap": _json_float(self.rank_one_max_gap),
             "rounding_slack_per_layer": self.rounding_slack_per_layer,
             "layers": [layer.to_json() for layer in self.layers],

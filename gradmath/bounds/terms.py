@@ -19,7 +19,14 @@ import sympy as sp
 
 from gradmath.activations import Activation, get_activation
 from gradmath.network import SOFTMAX, Network
-from gradmath.norms import check_norm, log10_add, row_max_abs, transpose_norm
+from gradmath.norms import (
+    UNIT_ROUNDOFF,
+    check_norm,
+    log10_add,
+    rounding_gamma,
+    row_max_abs,
+    transpose_norm_upper,
+)
 
 __all__ = [
     "ROUNDING_SLACK_PER_LAYER",
@@ -28,17 +35,20 @@ __all__ = [
     "SOFTMAX_JACOBIAN_BOUND",
     "sup_abs_prime",
     "exponent",
+    "output_factor",
+    "output_factor_source",
     "log10_weight_factors",
+    "log10_rounding_allowance",
     "softmax_jacobian_factor",
     "log10_data_factors",
     "LayerTerms",
     "layer_terms",
 ]
 
-#: Relative slack per layer allowed when a measured norm is compared with a bound: the
-#: computed δˡ passes through L − l + 1 rounded products, each off by a few ε relative to
-#: the norms in the bound; 64ε per layer covers that with room. A measured value counts
-#: as a violation only above bound · (1 + ROUNDING_SLACK_PER_LAYER · (L − l + 2)).
+#: Relative allowance per backward step for the elementwise work that does not grow with the
+#: widths: σ′ evaluated (the fused kernels agree with the activation to a few ulps, 8ε tested), the
+#: product with it, the output layer's residual; 64ε covers that with room. The sums over a layer's
+#: width are allowed for separately, by γ_n (:func:`log10_rounding_allowance`).
 ROUNDING_SLACK_PER_LAYER = 64 * float(np.finfo(np.float64).eps)
 
 #: Relative error of one float64 log10 or addition, applied to the sum of the absolute
@@ -55,6 +65,7 @@ UNDERFLOW_UNIT = 2.0 ** -1074
 SOFTMAX_JACOBIAN_BOUND = 0.5
 
 _EPS = float(np.finfo(np.float64).eps)
+_LN10 = float(np.log(10.0))
 
 
 @lru_cache(maxsize=None)
@@ -91,20 +102,62 @@ def sup_abs_prime(activation) -> float:
 
 
 def exponent(network: Network, layer: int) -> int:
-    """k, the number of γ factors in bound (a) for δ at ``layer`` (L − l + 1 or L − l).
+    """k, the number of γ_h factors in bound (a) for δ at ``layer``: the L − l hidden Σ′, plus the
+    output's when it has the hidden activation (quadratic cost); any other output factor is
+    :func:`output_factor`, apart from k.
 
     >>> from gradmath.network import Network
-    >>> exponent(Network.random((2, 3, 3, 1), cost="quadratic"), 2)
+    >>> exponent(Network.random((2, 3, 3, 1), cost="quadratic"), 2)   # sigmoid throughout: γ^(L−l+1)
     3
+    >>> exponent(Network.random((2, 3, 3, 1), output_activation="tanh", cost="quadratic"), 2)
+    2
     >>> exponent(Network.random((2, 3, 3, 1), cost="cross-entropy"), 2)
     2
     """
     L = network.depth
-    return L - layer + (1 if _output_has_sigma_prime(network) else 0)
+    return L - layer + (1 if _output_shares_gamma(network) else 0)
 
 
 def _output_has_sigma_prime(network: Network) -> bool:
     return network.cost == "quadratic" and network.output_activation != SOFTMAX
+
+
+def _output_shares_gamma(network: Network) -> bool:
+    """Whether the output's Σ′(zᴸ) is bounded by the hidden γ (same activation): then k counts it."""
+    return _output_has_sigma_prime(network) and network.output_activation == network.hidden_activation
+
+
+def output_factor(network: Network) -> float:
+    """c_out of bound (a): sup|σ′| of the output activation (quadratic cost), ½ for a softmax
+    Jacobian, or 1 where δᴸ is the residual (cross-entropy with sigmoid, log-loss with softmax).
+
+    >>> from gradmath.network import Network
+    >>> net = Network.random((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid", cost="quadratic")
+    >>> output_factor(net)
+    0.25
+    """
+    if network.cost != "quadratic":
+        return 1.0
+    if network.output_activation == SOFTMAX:
+        return SOFTMAX_JACOBIAN_BOUND
+    return sup_abs_prime(network.output_activation)
+
+
+def output_factor_source(network: Network) -> str:
+    """What :func:`output_factor` is, in words, and whether the exponent k already counts it.
+
+    >>> from gradmath.network import Network
+    >>> output_factor_source(Network.random((2, 3, 1), output_activation="tanh", cost="quadratic"))
+    "sup|σ′| of the output activation 'tanh', a factor of its own (k counts the hidden Σ′ only)"
+    """
+    if network.cost != "quadratic":
+        return f"δᴸ = aᴸ − y for the {network.cost} cost, no Σ′(zᴸ)"
+    if network.output_activation == SOFTMAX:
+        return "the bound ½ on the softmax Jacobian diag(a) − aaᵀ, not counted in k"
+    if _output_shares_gamma(network):
+        return f"sup|σ′| of the output activation {network.output_activation!r}, the hidden γ, counted in k"
+    return (f"sup|σ′| of the output activation {network.output_activation!r}, a factor of its own "
+            "(k counts the hidden Σ′ only)")
 
 
 def log10_weight_factors(network: Network, norm="2") -> np.ndarray:
@@ -117,12 +170,79 @@ def log10_weight_factors(network: Network, norm="2") -> np.ndarray:
     cached = _WEIGHT_FACTORS.setdefault(network, {})
     if norm not in cached:
         with np.errstate(divide="ignore"):
-            cached[norm] = np.log10([transpose_norm(w, norm) for w in network.weights])
+            cached[norm] = np.log10([transpose_norm_upper(w, norm) for w in network.weights])
         cached[norm].flags.writeable = False
     return cached[norm]
 
 
 _WEIGHT_FACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def log10_rounding_allowance(network: Network, norm="2") -> tuple[np.ndarray, np.ndarray]:
+    """log10 of the relative rounding allowed per layer l = 2, …, L (entry l − 2): for ‖δˡ‖ against
+    bounds (a), (b), and for ‖δˡ(aˡ⁻¹)ᵀ‖ against ‖δˡ‖‖aˡ⁻¹‖_q in bound (c).
+
+    Derived in ``proofs/induced-norm-bounds.md`` (*Rounding*) from Higham's γ_n = nu/(1 − nu): the
+    computed δʳ⁻¹ = fl(σ′ ⊙ fl((wʳ)ᵀδʳ)) has ‖δʳ⁻¹‖ ≤ max|σ′|(1 + u)(‖(wʳ)ᵀ‖ + γ_{n_r}‖|wʳ|ᵀ‖)‖δʳ‖,
+    and ‖|wʳ|ᵀ‖_p = ‖(wʳ)ᵀ‖_p for p = 1, ∞, ‖|wʳ|‖₂ ≤ min(‖wʳ‖_F, √(‖wʳ‖₁‖wʳ‖_∞)) for p = 2. So
+    the allowance for layer l is the product over r = l + 1, …, L of
+    (1 + 64ε)(1 + γ_{n_r}‖|wʳ|ᵀ‖/‖(wʳ)ᵀ‖), times 1 + 64ε for the output layer's δᴸ
+    (1 + 64ε + 8γ_{n_L} where it is a softmax Jacobian times the residual), times
+    (1 + γ_{n_l+1})(1 + γ_{n_L+1}) for the two vector norms compared. A sum over 10⁶ terms thus
+    gets about 10⁶u ≈ 1.1e-10, where a fixed 64ε per layer would not do.
+
+    >>> from gradmath.network import Network
+    >>> net = Network([np.ones((1, 1)), np.ones((10**6, 1))], [np.zeros(1), np.zeros(10**6)])
+    >>> delta, rank_one = log10_rounding_allowance(net, "inf")
+    >>> [f"{10.0 ** v - 1:.1e}" for v in delta]   # (wᵀδ sums 10⁶ terms, ‖aᴸ − y‖ too) and (two 10⁶-term norms)
+    ['2.2e-10', '2.2e-10']
+    """
+    norm = check_norm(norm)
+    cached = _WEIGHT_FACTORS.setdefault(network, {})
+    key = ("rounding", norm)
+    if key not in cached:
+        cached[key] = _rounding_allowance(network, norm)
+        for array in cached[key]:
+            array.flags.writeable = False
+    return cached[key]
+
+
+def _log10_1p(x):
+    return np.log1p(x) / _LN10
+
+
+def _rounding_allowance(network: Network, norm: str) -> tuple[np.ndarray, np.ndarray]:
+    sizes = np.array(network.sizes, dtype=np.float64)
+    log_w = log10_weight_factors(network, norm)
+    kappa = np.ones(network.depth - 1)
+    if norm == "2":  # ‖|w|‖₂ / ‖w‖₂, at most √rank
+        for i, w in enumerate(network.weights):
+            kappa[i] = _abs_spectral_ratio(w, log_w[i])
+    # step r (entry r − 2): δʳ⁻¹ from δʳ, a sum over the n_r rows of wʳ
+    step = _log10_1p(ROUNDING_SLACK_PER_LAYER) + _log10_1p(rounding_gamma(sizes[1:]) * kappa)
+    later_steps = np.concatenate([np.cumsum(step[::-1])[::-1][1:], [0.0]])  # Σ_{r=l+1}^{L}
+    n_out, widths, previous = sizes[-1], sizes[1:], sizes[:-1]
+    jacobian = network.cost == "quadratic" and network.output_activation == SOFTMAX  # sums over n_L in δᴸ
+    output = _log10_1p(ROUNDING_SLACK_PER_LAYER + (8.0 * rounding_gamma(n_out) if jacobian else 0.0))
+    norms = _log10_1p(rounding_gamma(widths + 1.0)) + _log10_1p(rounding_gamma(n_out + 1.0))
+    delta = later_steps + output + norms
+    rank_one = _log10_1p(16.0 * UNIT_ROUNDOFF + 2.0 * rounding_gamma(widths * previous)
+                         + 2.0 * rounding_gamma(widths) + 2.0 * rounding_gamma(previous))
+    return delta, rank_one
+
+
+def _abs_spectral_ratio(w: np.ndarray, log_norm: float) -> float:
+    """An upper bound on ‖|w|‖₂ / u with 10^log_norm = u ≥ ‖w‖₂ (0 for a zero matrix), with margin."""
+    if not np.isfinite(log_norm):
+        return 0.0
+    a = np.abs(w)
+    largest = float(a.max())
+    scaled = a / largest  # the ratio is scale-free; this keeps the sums finite
+    with np.errstate(divide="ignore"):
+        frobenius = 0.5 * np.log10(np.einsum("ij,ij->", scaled, scaled))
+        mixed = 0.5 * (np.log10(scaled.sum(axis=0).max()) + np.log10(scaled.sum(axis=1).max()))
+    ratio = 10.0 ** (min(frobenius, mixed) + np.log10(largest) - log_norm)
+    return float(ratio * (1.0 + 1e-6))  # far above the rounding of these few sums and logs
 
 
 def softmax_jacobian_factor(a: np.ndarray) -> np.ndarray:
@@ -168,8 +288,9 @@ class LayerTerms:
     ``gamma_part`` is log10 of γ_h^(L−l) · c_out · ∏_{r>l} ‖(wʳ)ᵀ‖ and ``w_suffix`` of the weight
     product alone; ``abs_*`` are the sums of the absolute values of their log10 terms, from which
     the rounding of the sums is allowed for (``log_eps`` per unit); ``slack`` is the relative
-    rounding of δ itself (:data:`ROUNDING_SLACK_PER_LAYER`) and ``floor`` the absolute floor for
-    subnormal values (:data:`UNDERFLOW_UNIT`), both in log10.
+    rounding of δ itself and ``rank_one_slack`` that of bound (c)'s two sides
+    (:func:`log10_rounding_allowance`), and ``floor`` the absolute floor for subnormal values
+    (:data:`UNDERFLOW_UNIT`), all in log10.
     """
 
     gamma_hidden: float
@@ -179,6 +300,7 @@ class LayerTerms:
     abs_gamma_part: np.ndarray
     abs_w_suffix: np.ndarray
     slack: np.ndarray
+    rank_one_slack: np.ndarray
     log_eps: np.ndarray
     floor: np.ndarray
 
@@ -227,15 +349,10 @@ def layer_terms(network: Network, norm: str) -> LayerTerms:
     # W_suffix[l − 2] = Σ_{r=l+1}^{L} log10 ‖(wʳ)ᵀ‖
     w_suffix = np.concatenate([np.cumsum(log_w[::-1])[::-1][1:], [0.0]])
     gamma_h = sup_abs_prime(network.hidden_activation) if L > 2 else 1.0
-    if network.cost != "quadratic":
-        out_gamma = 1.0
-    elif network.output_activation == SOFTMAX:
-        out_gamma = SOFTMAX_JACOBIAN_BOUND
-    else:
-        out_gamma = sup_abs_prime(network.output_activation)
+    out_gamma = output_factor(network)
     hidden_count = np.array([L - l for l in layers], dtype=np.float64)
     gamma_part = hidden_count * np.log10(gamma_h) + np.log10(out_gamma) + w_suffix
-    slack = np.log10(1.0 + ROUNDING_SLACK_PER_LAYER * np.array([L - l + 2 for l in layers], dtype=np.float64))
+    slack, rank_one_slack = log10_rounding_allowance(network, norm)
     # Rounding of the log10 sums themselves: each of the K terms t carries an error ≤ ε|t|.
     finite_w = np.where(np.isfinite(log_w), np.abs(log_w), 0.0)  # −inf: a zero matrix, nothing to round
     abs_w_suffix = np.concatenate([np.cumsum(finite_w[::-1])[::-1][1:], [0.0]])
@@ -243,7 +360,8 @@ def layer_terms(network: Network, norm: str) -> LayerTerms:
     log_eps = LOG_ROUNDING * np.array([L - l + 3 for l in layers], dtype=np.float64)
     return LayerTerms(
         gamma_hidden=gamma_h, output_factor=out_gamma, gamma_part=gamma_part, w_suffix=w_suffix,
-        abs_gamma_part=abs_gamma_part, abs_w_suffix=abs_w_suffix, slack=slack, log_eps=log_eps,
+        abs_gamma_part=abs_gamma_part, abs_w_suffix=abs_w_suffix, slack=slack, rank_one_slack=rank_one_slack,
+        log_eps=log_eps,
         floor=_log10_underflow_floor(network, gamma_part),
     )
 

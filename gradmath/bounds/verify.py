@@ -21,7 +21,7 @@ from gradmath.backprop import ChunkBuffers, _rescale, _scaled_backprop_checked, 
 from gradmath.batch import _prepare_batch, first_layer_checked
 from gradmath.bounds.rank_one import check_rank_one
 from gradmath.bounds.report import LayerBound, VerificationReport, tightness
-from gradmath.bounds.terms import exponent, layer_terms, log10_data_factors
+from gradmath.bounds.terms import exponent, layer_terms, log10_data_factors, output_factor_source
 from gradmath.network import Network
 from gradmath.norms import LOG10_2, check_norm, log10_scaled_norms, pow10
 from gradmath.validation import check_int
@@ -137,7 +137,7 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
         max_a, max_b, bad = terms.check_layers(measured, log_res, abs_res, data_part, abs_data_part)
         gap = 0.0
         if rows.start == 0:
-            gap, bad_rank_one = check_rank_one(p, norm, terms.slack)
+            gap, bad_rank_one = check_rank_one(p, norm, terms.rank_one_slack)
             bad += bad_rank_one
         return rows, measured, max_a, max_b, bad, gap
 
@@ -181,10 +181,12 @@ def _verify(network: Network, x: np.ndarray, y: np.ndarray, norm: str, chunk_siz
             tightness_gamma=tightness(max_a[i], log_max),
             tightness_data=tightness(max_b[i], log_max),
             violations=int(violations[i]),
+            rounding_allowance=float(np.expm1(terms.slack[i] * np.log(10.0))),
         ))
     return VerificationReport(
         norm=norm, examples=n, violations=int(violations.sum()), layers=tuple(results), network=network.to_json(),
         gamma_hidden=terms.gamma_hidden, output_factor=terms.output_factor, rank_one_max_gap=rank_one_gap,
+        output_factor_source=output_factor_source(network),
     )
 
 

@@ -39,8 +39,10 @@ def verification_markdown(report, *, title: str | None = None) -> str:
         lines += [f"### {title}", ""]
     lines += [
         f"Norm: {norm}; examples: {report.examples}; violations: {report.violations}.",
-        f"Note: {report.notation}. Bound (a) uses γ = {report.gamma_hidden:.6g} for hidden layers"
-        f" and an output factor {report.output_factor:.6g}; bound (b) the example's own max|σ′|.",
+        f"Note: {report.notation}. Bound (a) uses γ = {report.gamma_hidden:.6g} for each of the k Σ′"
+        f" factors and the output factor {report.output_factor:.6g}"
+        + (f" ({report.output_factor_source})" if report.output_factor_source else "")
+        + "; bound (b) the example's own max|σ′|.",
         "Bound (c) (rank one): largest relative gap between ‖δaᵀ‖ and ‖δ‖·‖a‖_q "
         + (f"{report.rank_one_max_gap:.1e}." if report.rank_one_max_gap >= 1e-13 else "below 1e-13 (rounding)."),
         "",
