@@ -120,7 +120,7 @@ def _meanfield_text(p) -> str:
     lines = ["Typical case (mean-field theory, proofs/meanfield.md): RMS over examples of ‖δˡ‖₂ for a random network "
              "whose weights have the variances of this one's, started from the measured output layer; "
              "layers l: input 1, output L.", "",
-             "| l | σ_w² of wˡ⁺¹ | measured RMS ‖δˡ‖₂ | mean-field RMS ‖δˡ‖₂ | mean-field / measured |",
+             "| layer l (1 = input, L = output) | σ_w² of wˡ⁺¹ | measured RMS ‖δˡ‖₂ | mean-field RMS ‖δˡ‖₂ | mean-field / measured |",
              "|---:|---:|---:|---:|---:|"]
     for i, layer in enumerate(p.layers):
         lines.append(f"| {layer} | {p.sigma_w2[i + 1]:.4g} | {p.measured[i]:.4g} | {p.predicted[i]:.4g} "

@@ -46,7 +46,7 @@ def verification_markdown(report, *, title: str | None = None) -> str:
         "Bound (c) (rank one): largest relative gap between ‖δaᵀ‖ and ‖δ‖·‖a‖_q "
         + (f"{report.rank_one_max_gap:.1e}." if report.rank_one_max_gap >= 1e-13 else "below 1e-13 (rounding)."),
         "",
-        "| l | k | max ‖δˡ‖ | median ‖δˡ‖ | log10 bound (a) | log10 bound (b) | tightness (a) | tightness (b) | violations |",
+        "| layer l (1 = input, L = output) | k (Σ′ factors in (a)) | max ‖δˡ‖ | median ‖δˡ‖ | log10 bound (a) | log10 bound (b) | tightness (a) | tightness (b) | violations |",
         "|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for layer in report.layers:
