@@ -31,7 +31,7 @@ def test_verify_json_is_one_object_with_the_documented_keys(digits_net, capsys):
 def test_verify_table_for_people(digits_net, capsys, norm):
     assert main(["verify", str(digits_net), "--norm", norm, "--examples", "50"]) == 0
     captured = capsys.readouterr()
-    assert "input layer 1" in captured.out and "| l | k |" in captured.out and "violations: 0" in captured.out
+    assert "input layer 1" in captured.out and "| layer l (1 = input, L = output) | k (Σ′ factors in (a)) |" in captured.out and "violations: 0" in captured.out
     assert captured.err == ""  # stderr is not a terminal here, so no progress bar
 
 
