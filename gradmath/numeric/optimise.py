@@ -3,6 +3,8 @@
 Closed-form widths (:func:`gradmath.symbolic.window.derive_window`) are
 lambdified to NumPy once per activation; activations without a closed form are
 measured on the level set {z : |σ′(z)| ≥ 1/|w|} (grid plus :func:`scipy.optimize.brentq`).
+Only |σ′| counts, so σ′ may change sign; where the level set is several intervals
+the width is their total length (``proofs/window.md``, part 2).
 Nielsen's third problem asks for the maximum numerically: the seed reads
 "greatest at |w| ≈ 6.9, where it takes a value ≈ 0.45".
 
@@ -17,6 +19,8 @@ Examples
 inf
 >>> maximise_window("relu").max_width      # unbounded windows have no maximum
 inf
+>>> window_width("softplus", 1.0).width    # 1/γ, but γ = 1 is only approached: empty
+0.0
 """
 
 from __future__ import annotations
@@ -96,10 +100,15 @@ def window_width(activation: str | Activation, abs_w: float) -> WindowWidth:
     u = check_real("abs_w", abs_w, min_value=0.0, allow_equal=False)
     u = check_real("abs_w", u, max_value=1e300)  # 2|w| must stay finite in float64
     d = derive_window(act)
+    d.require_applicable()
     minimum = float(d.min_abs_w_value)
     if u < minimum:
         reason = (f"|w|={u:g} is below the minimum 1/γ={minimum:.6g}: "
                   "|wσ′(wa+b)| ≤ |w|γ < 1 for every a")
+        return WindowWidth(act.name, u, 0.0, reason, "bound")
+    if u == minimum and not d.gamma_attained:
+        reason = (f"|w|={u:g} is 1/γ, but γ = sup|σ′| is only approached, never attained: "
+                  "|wσ′(wa+b)| < |w|γ = 1 for every a")
         return WindowWidth(act.name, u, 0.0, reason, "bound")
     if d.unbounded_from is not None:
         edge = float(d.unbounded_from)
@@ -152,6 +161,7 @@ def maximise_window(activation: str | Activation) -> WindowMaximum:
     """
     act = get_activation(activation)
     d = derive_window(act)
+    d.require_applicable()
     if d.unbounded_from is not None:
         return WindowMaximum(act.name, float(d.unbounded_from), math.inf, "unbounded")
     lo = float(d.min_abs_w_value)

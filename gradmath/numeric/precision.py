@@ -116,6 +116,7 @@ def window_maximum(activation: str | Activation = "sigmoid", *, digits: int = 50
     digits = check_digits(digits)
     check_choice("derivative", derivative, ("sympy", "numeric"))
     d = derive_window(act)
+    d.require_applicable()
     if d.unbounded_from is not None:
         raise InvalidParameterError(
             f"activation {act.name!r}: the window is unbounded for |w| >= {d.unbounded_from}, so it has no maximum")

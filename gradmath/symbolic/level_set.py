@@ -176,7 +176,8 @@ def _grid_crossings(act: Activation, u: float, reach: float) -> tuple[int, np.nd
         return None
     if v[0] >= 0 or v[-1] >= 0:
         return None
-    return int(np.count_nonzero(np.sign(v[:-1]) != np.sign(v[1:]))), z
+    inside = v >= 0
+    return int(np.count_nonzero(inside[:-1] != inside[1:])), z
 
 
 def level_roots(act: Activation, samples) -> tuple[sp.Expr, sp.Expr] | None:
