@@ -203,7 +203,7 @@ def _builtin() -> dict[str, Activation]:
          lambda z: z / (1.0 + np.abs(z)), lambda z: 1.0 / (1.0 + np.abs(z)) ** 2),
         ("gelu", X * (1 + sp.erf(X / sp.sqrt(2))) / 2, "GELU, exact erf form", _gelu, _gelu_prime),
         ("silu", X / (1 + sp.exp(-X)), "SiLU (swish) x·sigmoid(x)", lambda z: z * expit(z), _silu_prime),
-        ("relu", sp.Piecewise((0, X < 0), (X, True)), "rectified linear max(0,x); σ′(0) = 0",
+        ("relu", sp.Piecewise((0, X <= 0), (X, True)), "rectified linear max(0,x); σ′(0) = 0",
          lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
     ]
     return {name: Activation(name, expr, desc, s, p) for name, expr, desc, s, p in defs}
