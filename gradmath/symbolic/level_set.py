@@ -116,33 +116,31 @@ def is_even(derivative: sp.Expr) -> bool:
         return False
 
 
-def _forms(derivative: sp.Expr) -> list[sp.Expr]:
-    """σ′ as differentiated, and simplified when that differs (each within the time limit)."""
-    forms = [derivative]
+def _forms(derivative: sp.Expr):
+    """σ′ as differentiated, then simplified when that differs (simplified lazily, within the time limit)."""
+    yield derivative
     try:
         with time_limit():
             simple = sp.simplify(derivative)
-        if simple != derivative:
-            forms.append(simple)
     except (SymbolicTimeout, NotImplementedError, ValueError, TypeError):
-        pass
-    return forms
+        return
+    if simple != derivative:
+        yield simple
 
 
-def _candidates(derivative: sp.Expr) -> list[tuple[sp.Expr, sp.Basic]]:
-    """Every (root, condition of its piece) SymPy gives for σ′ = ±1/|w| on every piece of every form."""
+def _candidates(form: sp.Expr, signs) -> list[tuple[sp.Expr, sp.Basic]]:
+    """Every (root, condition of its piece) SymPy gives for σ′ = s/|w|, s in ``signs``, on every piece of ``form``."""
     found = []
-    for form in _forms(derivative):
-        for formula, cond in pieces(form):
-            if not formula.has(X):
+    for formula, cond in pieces(form):
+        if not formula.has(X):
+            continue
+        for sign in signs:
+            try:
+                with time_limit():
+                    roots = sp.solve(sp.Eq(formula, sign / _W), X)
+            except (SymbolicTimeout, NotImplementedError, ValueError, TypeError, AttributeError):
                 continue
-            for sign in (1, -1):
-                try:
-                    with time_limit():
-                        roots = sp.solve(sp.Eq(formula, sign / _W), X)
-                except (SymbolicTimeout, NotImplementedError, ValueError, TypeError, AttributeError):
-                    continue
-                found += [(root, cond) for root in roots if isinstance(root, sp.Expr) and root.free_symbols <= {_W}]
+            found += [(root, cond) for root in roots if isinstance(root, sp.Expr) and root.free_symbols <= {_W}]
     return found
 
 
@@ -180,9 +178,22 @@ def _grid_crossings(act: Activation, u: float, reach: float) -> tuple[int, np.nd
     return int(np.count_nonzero(inside[:-1] != inside[1:])), z
 
 
-def level_roots(act: Activation, samples) -> tuple[sp.Expr, sp.Expr] | None:
-    """(z₋, z₊) in closed form with {z : |σ′(z)| ≥ 1/|w|} = [z₋, z₊] at every |w| in ``samples``; else None."""
-    candidates = _candidates(act.derivative)
+def level_roots(act: Activation, samples, signs=(1, -1)) -> tuple[sp.Expr, sp.Expr] | None:
+    """(z₋, z₊) in closed form with {z : |σ′(z)| ≥ 1/|w|} = [z₋, z₊] at every |w| in ``samples``; else None.
+
+    ``signs`` are the s in σ′ = s/|w| worth solving (the caller drops +1 when sup σ′ lies
+    below every sample level, −1 when inf σ′ lies above minus every sample level).
+    σ′ as differentiated is tried first, then its simplified form.
+    """
+    for form in _forms(act.derivative):
+        roots = _checked_roots(act, _candidates(form, signs), samples)
+        if roots is not None:
+            return roots
+    return None
+
+
+def _checked_roots(act: Activation, candidates, samples) -> tuple[sp.Expr, sp.Expr] | None:
+    """The two candidates that bound the level set at every sample |w|, or None."""
     chosen: list[sp.Expr] | None = None
     for u in samples:
         values: list[tuple[mpmath.mpf, sp.Expr]] = []

@@ -225,7 +225,8 @@ def _derive(act: Activation) -> WindowDerivation:
     low = 1 / mpmath.mpf(gamma.value)
     if unbounded_from is not None and _same_number(unbounded_from, min_abs_w, low):
         return WindowDerivation(**common, roots=(), width=None, method="unbounded", exact_maximum=None)
-    roots = level_roots(act, _samples(float(low), None if unbounded_from is None else float(unbounded_from)))
+    samples = _samples(float(low), None if unbounded_from is None else float(unbounded_from))
+    roots = level_roots(act, samples, _signs(gamma, 1 / max(samples)))
     if roots is None:
         return WindowDerivation(**common, roots=(), width=None, method="numeric", exact_maximum=None)
     lo, hi = roots
@@ -245,6 +246,23 @@ def _same_number(a: sp.Expr, b: sp.Expr | None, b_value) -> bool:
         return sp.simplify(a - b) == 0
     with mpmath.workdps(_CHECK_DIGITS):
         return abs(mpmath.mpf(sp.N(a, _CHECK_DIGITS)) - b_value) < mpmath.mpf(10) ** -30 * abs(b_value)
+
+
+def _signs(gamma, lowest_level: float) -> tuple[int, ...]:
+    """The s for which σ′ = s/|w| can hold at a sample: +1 unless sup σ′ < every level, −1 unless inf σ′ > −every level.
+
+    Uses γ's records of sup σ′ and inf σ′ where they carry a proven bound (not an estimate).
+    """
+    signs = []
+    for sign, record in ((1, getattr(gamma, "sup", None)), (-1, getattr(gamma, "inf", None))):
+        if record is None or record.method == "estimate" or not record.bounded:
+            signs.append(sign)
+            continue
+        with mpmath.workdps(_CHECK_DIGITS):
+            reach = sign * mpmath.mpf(record.enclosure[1] if sign > 0 else record.enclosure[0])
+        if reach >= lowest_level:
+            signs.append(sign)
+    return tuple(signs)
 
 
 def _samples(low: float, high: float | None) -> tuple[float, ...]:
