@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   gradmath window --digits 1000 --json              1000 digits, as decimal strings
   gradmath window --digits 50 --certify             a rigorous enclosure [lo, hi] of the maximum
   gradmath window --activation tanh --abs-w 0.5     width 0 with the reason
+  gradmath window --activation="-tanh(x)"           tanh's window: only |σ′| counts
 """
 
 
