@@ -209,3 +209,14 @@ def test_time_limit_interrupts_and_restores():
             time.sleep(2)
     with time_limit(1.0):
         assert sp.solve(X - 1, X) == [1]
+
+
+def test_maximum_of_a_width_with_two_peaks_is_the_higher_one():
+    # x·e^{−x²}: the width has a local maximum below |w| = e^{3/2}/2 ≈ 2.24, where two more intervals
+    # appear, and its maximum after that; the oracle scans |w| on its own grid.
+    act, prime = resolve_activation("x*exp(-x*x)"), oracle.PRIMES["x*exp(-x*x)"]
+    m = maximise_window(act)
+    assert m.max_width == pytest.approx(float(oracle.width(prime, m.argmax_abs_w, **_FAST)), rel=RTOL)
+    scan = [float(oracle.width(prime, 1.05 * 1.1**k, **_FAST)) for k in range(30)]  # |w| from 1.05 to 16
+    assert max(scan) <= m.max_width * (1 + 1e-12)
+    assert m.argmax_abs_w > math.exp(1.5) / 2  # on the second peak

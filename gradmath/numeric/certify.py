@@ -149,7 +149,8 @@ def certify_window_maximum(activation: str | Activation = "sigmoid", *, digits: 
     d.require_applicable()
     if d.unbounded_from is not None:
         raise InvalidParameterError(
-            f"activation {act.name!r}: the window is unbounded for |w| >= {d.unbounded_from}, so it has no maximum")
+            f"activation {act.name!r}: the window is unbounded for |w| {'>=' if d.unbounded_inclusive else '>'} "
+            f"{d.unbounded_from}, so it has no maximum")
     if d.exact_maximum is not None:
         at, top = d.exact_maximum
         with mpmath.workdps(digits + 20):

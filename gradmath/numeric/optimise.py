@@ -43,6 +43,7 @@ __all__ = ["WindowWidth", "WindowMaximum", "window_width", "maximise_window", "l
 Z_RANGE = 60.0
 _GRID = 4001
 _XTOL = 1e-13
+_SCAN = 241  # points of the scan that guards the maximum search against several peaks
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,17 @@ def _superlevel_length(f, lo: float, hi: float) -> float:
 def maximise_window(activation: str | Activation) -> WindowMaximum:
     """Maximise the window width over |w| with :func:`scipy.optimize.minimize_scalar`.
 
-    The search runs over [1/γ, 100/γ] (bounded Brent, ``xatol`` 1e-10); every
-    closed-form width here tends to 0 as |w| → ∞ and is unimodal on that range.
+    The search runs over [1/γ, 100/γ] (bounded Brent, ``xatol`` 1e-10). A width
+    need not be unimodal (|σ′| with several peaks: x·e^{−x²} gains two intervals
+    at |w| = e^{3/2}/2 and its width jumps), so the width is also evaluated at
+    :data:`_SCAN` points spread geometrically over the range; if one of them beats
+    Brent's answer, Brent is rerun between that point's neighbours. A maximum
+    beyond 100/γ, or narrower than the scan's spacing, can still be missed.
+
+    >>> from gradmath.activations import resolve_activation
+    >>> m = maximise_window(resolve_activation("x*exp(-x*x)"))     # the second, higher peak
+    >>> round(m.argmax_abs_w, 3), round(m.max_width, 4)
+    (3.045, 0.762)
     """
     act = get_activation(activation)
     d = derive_window(act)
@@ -165,6 +175,14 @@ def maximise_window(activation: str | Activation) -> WindowMaximum:
     if d.unbounded_from is not None:
         return WindowMaximum(act.name, float(d.unbounded_from), math.inf, "unbounded")
     lo = float(d.min_abs_w_value)
-    best = minimize_scalar(lambda u: -window_width(act, u).width, bounds=(lo, 100 * lo), method="bounded",
-                           options={"xatol": 1e-10})
-    return WindowMaximum(act.name, float(best.x), float(-best.fun), "scipy bounded Brent")
+    f = lambda u: -window_width(act, u).width  # noqa: E731
+    brent = minimize_scalar(f, bounds=(lo, 100 * lo), method="bounded", options={"xatol": 1e-10})
+    at, top = float(brent.x), float(-brent.fun)
+    grid = np.geomspace(lo, 100 * lo, _SCAN)
+    values = [-f(float(u)) for u in grid]
+    k = int(np.argmax(values))
+    if values[k] > top:  # Brent settled on a lower peak
+        near = minimize_scalar(f, bounds=(float(grid[max(k - 1, 0)]), float(grid[min(k + 1, _SCAN - 1)])),
+                               method="bounded", options={"xatol": 1e-10})
+        at, top = (float(near.x), float(-near.fun)) if -near.fun >= values[k] else (float(grid[k]), values[k])
+    return WindowMaximum(act.name, at, top, "scipy bounded Brent")
