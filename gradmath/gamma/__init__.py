@@ -172,7 +172,7 @@ def derive_gamma(activation, *, seconds: float = SECONDS) -> GammaResult:
         check_defined_on_reals(activation.expression, "σ")
         check_defined_on_reals(activation.derivative, "σ′")
     except ExpressionError as err:
-        raise ExpressionError(f"activation {activation.name!r}: {err}; γ = sup |σ′| needs both") from None
+        raise ExpressionError(f"activation {activation.name!r}: {err} (γ = sup |σ′| needs σ differentiable on ℝ)") from None
     budget = Budget(seconds)
     f = activation.derivative
     limits = {end: limit_at(f, end, budget) for end in (sp.S.Infinity, sp.S.NegativeInfinity)}
