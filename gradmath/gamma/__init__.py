@@ -15,9 +15,9 @@ inf σ′ (= −sup(−σ′)) is found in this order:
 5. **Estimate**: otherwise, a dense grid plus golden-section refinement, labelled so;
    its enclosure is ``(lower bound, "oo")``: no upper bound is proven.
 
-Every SymPy step runs under a wall-clock budget (:mod:`gradmath.gamma.budget`, default
-:data:`SECONDS` for the whole search) and every loop under the same clock, so the search
-ends within a few seconds for any expression the parser accepts.
+Every SymPy step runs under a CPU-time budget (:mod:`gradmath.gamma.budget`,
+:data:`SECONDS` for each part of the search) and every loop under the same clock, so the
+search ends within seconds for any expression the parser accepts.
 
 Examples
 --------
@@ -45,15 +45,17 @@ import mpmath
 import sympy as sp
 
 from gradmath.errors import ExpressionError
-from gradmath.gamma.budget import Budget
+from gradmath.gamma.budget import Budget, OutOfTime
 from gradmath.gamma.exact import NotExact, exact_sup, limit_at
 from gradmath.gamma.hypotheses import check_defined_on_reals
 from gradmath.gamma.interval import estimate_sup, interval_sup
 
 __all__ = ["GammaResult", "Extremum", "derive_gamma", "SECONDS"]
 
-#: The wall-clock limit of one search (sup σ′ and inf σ′ together), in seconds.
-SECONDS = 8.0
+#: The limit, in CPU seconds, of each part of the search: the hypotheses, the two limits,
+#: sup σ′, inf σ′ (so at most about 4·SECONDS in all; a few seconds for ordinary activations).
+SECONDS = 6.0
+_HYPOTHESES_SECONDS = 3.0  # within the first SECONDS
 _DIGITS = 30
 _RANK = {"estimate": 0, "certified": 1, "exact": 2}
 
@@ -168,17 +170,21 @@ def derive_gamma(activation, *, seconds: float = SECONDS) -> GammaResult:
     ExpressionError
         If σ is not defined, or not differentiable, on all of ℝ (the message says where).
     """
-    try:
-        check_defined_on_reals(activation.expression, "σ")
-        check_defined_on_reals(activation.derivative, "σ′")
-    except ExpressionError as err:
-        raise ExpressionError(f"activation {activation.name!r}: {err} (γ = sup |σ′| needs σ differentiable on ℝ)") from None
     budget = Budget(seconds)
+    try:
+        with budget.sympy(_HYPOTHESES_SECONDS, untimed_elsewhere=True):
+            check_defined_on_reals(activation.expression, "σ")
+            check_defined_on_reals(activation.derivative, "σ′")
+    except ExpressionError as err:
+        raise ExpressionError(f"activation {activation.name!r}: {err}") from None
+    except OutOfTime:
+        raise ExpressionError(f"activation {activation.name!r}: could not decide within {_HYPOTHESES_SECONDS:g} s "
+                              "whether σ is differentiable on all of ℝ; write a simpler expression") from None
     f = activation.derivative
-    limits = {end: limit_at(f, end, budget) for end in (sp.S.Infinity, sp.S.NegativeInfinity)}
-    sup = _sup(f, limits, budget)
+    limits = {end: limit_at(f, end, Budget(seconds)) for end in (sp.S.Infinity, sp.S.NegativeInfinity)}
+    sup = _sup(f, limits, Budget(seconds))
     neg_limits = {end: (None if v is None else -v) for end, v in limits.items()}
-    inf = _sup(-f, neg_limits, budget).negated()
+    inf = _sup(-f, neg_limits, Budget(seconds)).negated()
     return _combine(activation.name, sup, inf)
 
 

@@ -76,18 +76,11 @@ def exact_sup(g: sp.Expr, limits: dict, budget: Budget) -> tuple[sp.Expr, str, b
         raise NotExact from None
     if not candidates:
         raise NotExact
-    numeric = []
-    for value, where, attained in candidates:
-        if value.has(sp.Limit, sp.nan, sp.zoo, sp.AccumBounds) or value.is_real is False:
-            raise NotExact
-        try:
-            number = sp.N(value, _DIGITS)
-        except (TypeError, ValueError):
-            raise NotExact from None
-        if not (number.is_Number and number.is_real):
-            raise NotExact
-        with mpmath.workdps(_DIGITS):
-            numeric.append((mpmath.mpf(str(number)), value, where, attained))
+    try:
+        with budget.sympy(_STEP_SECONDS):
+            numeric = _numeric(candidates)
+    except OutOfTime:
+        raise NotExact from None
     with mpmath.workdps(_DIGITS):
         best = max(n[0] for n in numeric)
         top = [n for n in numeric if abs(n[0] - best) <= mpmath.mpf(10) ** (-_DIGITS + 8) * abs(best)]
@@ -100,6 +93,23 @@ def exact_sup(g: sp.Expr, limits: dict, budget: Budget) -> tuple[sp.Expr, str, b
     except OutOfTime:
         pass
     return value, where, attained
+
+
+def _numeric(candidates):
+    """(value to 40 digits, value, where, attained) for each candidate; NotExact if one is not a real number."""
+    numeric = []
+    for value, where, attained in candidates:
+        if value.has(sp.Limit, sp.nan, sp.zoo, sp.AccumBounds) or value.is_real is False:
+            raise NotExact
+        try:
+            number = sp.N(value, _DIGITS)
+        except (TypeError, ValueError):
+            raise NotExact from None
+        if not (number.is_Number and number.is_real):
+            raise NotExact
+        with mpmath.workdps(_DIGITS):
+            numeric.append((mpmath.mpf(str(number)), value, where, attained))
+    return numeric
 
 
 def _piece_candidates(formula, domain, limits, budget):
