@@ -7,6 +7,10 @@ activations also carry hand-written NumPy kernels that stay finite and silent fo
 any float64 input (sigmoid through :func:`scipy.special.expit`); the tests check
 each kernel against the lambdified derivation.
 
+ReLU is ``Piecewise((0, x <= 0), (x, True))``, so σ′(0) = 0 in every path: SymPy's
+derivative, the mpmath function built from it, and the NumPy kernel ``(z > 0)`` (the
+convention of PyTorch). γ = sup |σ′| is 1 whichever value σ′(0) takes.
+
 Examples
 --------
 >>> sig = get_activation("sigmoid")
@@ -203,6 +207,7 @@ def _builtin() -> dict[str, Activation]:
          lambda z: z / (1.0 + np.abs(z)), lambda z: 1.0 / (1.0 + np.abs(z)) ** 2),
         ("gelu", X * (1 + sp.erf(X / sp.sqrt(2))) / 2, "GELU, exact erf form", _gelu, _gelu_prime),
         ("silu", X / (1 + sp.exp(-X)), "SiLU (swish) x·sigmoid(x)", lambda z: z * expit(z), _silu_prime),
+        # ReLU's σ′(0) is 0 in every path (SymPy's piece x ≤ 0, mpmath from it, NumPy's z > 0), as in PyTorch.
         ("relu", sp.Piecewise((0, X <= 0), (X, True)), "rectified linear max(0,x); σ′(0) = 0",
          lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
     ]

@@ -15,9 +15,9 @@ inf σ′ (= −sup(−σ′)) is found in this order:
 5. **Estimate**: otherwise, a dense grid plus golden-section refinement, labelled so;
    its enclosure is ``(lower bound, "oo")``: no upper bound is proven.
 
-Every SymPy step runs under a wall-clock budget (:mod:`gradmath.gamma.budget`, default
-:data:`SECONDS` for the whole search) and every loop under the same clock, so the search
-ends within a few seconds for any expression the parser accepts.
+Every SymPy step runs under a CPU-time budget (:mod:`gradmath.gamma.budget`,
+:data:`SECONDS` for each part of the search) and every loop under the same clock, so the
+search ends within seconds for any expression the parser accepts.
 
 Examples
 --------
@@ -44,15 +44,18 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
-from gradmath.gamma.budget import Budget
+from gradmath.errors import ExpressionError
+from gradmath.gamma.budget import Budget, OutOfTime
 from gradmath.gamma.exact import NotExact, exact_sup, limit_at
 from gradmath.gamma.hypotheses import check_defined_on_reals
 from gradmath.gamma.interval import estimate_sup, interval_sup
 
 __all__ = ["GammaResult", "Extremum", "derive_gamma", "SECONDS"]
 
-#: The wall-clock limit of one search (sup σ′ and inf σ′ together), in seconds.
-SECONDS = 8.0
+#: The limit, in CPU seconds, of each part of the search: the hypotheses, the two limits,
+#: sup σ′, inf σ′ (so at most about 4·SECONDS in all; a few seconds for ordinary activations).
+SECONDS = 6.0
+_HYPOTHESES_SECONDS = 3.0  # within the first SECONDS
 _DIGITS = 30
 _RANK = {"estimate": 0, "certified": 1, "exact": 2}
 
@@ -167,14 +170,21 @@ def derive_gamma(activation, *, seconds: float = SECONDS) -> GammaResult:
     ExpressionError
         If σ is not defined, or not differentiable, on all of ℝ (the message says where).
     """
-    check_defined_on_reals(activation.expression, "σ")
-    check_defined_on_reals(activation.derivative, "σ′")
     budget = Budget(seconds)
+    try:
+        with budget.sympy(_HYPOTHESES_SECONDS, untimed_elsewhere=True):
+            check_defined_on_reals(activation.expression, "σ")
+            check_defined_on_reals(activation.derivative, "σ′")
+    except ExpressionError as err:
+        raise ExpressionError(f"activation {activation.name!r}: {err}") from None
+    except OutOfTime:
+        raise ExpressionError(f"activation {activation.name!r}: could not decide within {_HYPOTHESES_SECONDS:g} s "
+                              "whether σ is differentiable on all of ℝ; write a simpler expression") from None
     f = activation.derivative
-    limits = {end: limit_at(f, end, budget) for end in (sp.S.Infinity, sp.S.NegativeInfinity)}
-    sup = _sup(f, limits, budget)
+    limits = {end: limit_at(f, end, Budget(seconds)) for end in (sp.S.Infinity, sp.S.NegativeInfinity)}
+    sup = _sup(f, limits, Budget(seconds))
     neg_limits = {end: (None if v is None else -v) for end, v in limits.items()}
-    inf = _sup(-f, neg_limits, budget).negated()
+    inf = _sup(-f, neg_limits, Budget(seconds)).negated()
     return _combine(activation.name, sup, inf)
 
 
@@ -201,9 +211,10 @@ def _from_search(g, found: dict, method: str) -> Extremum:
     value, where = found["value"], found["argmax"]
     where = mpmath.nstr(where, 20) if isinstance(where, mpmath.mpf) else str(where)
     if method == "estimate":
-        bounded = not found.get("grows", False)
+        if found.get("grows", False):  # looks unbounded: the largest sample is only a lower bound
+            return Extremum(None, "oo", (_outward(value, value, _DIGITS)[0], "oo"), where, False, method, False)
         return Extremum(None, _fmt(value), (_outward(value, value, _DIGITS)[0], "oo"), where, found["attained"],
-                        method, bounded)
+                        method)
     return Extremum(None, _fmt(value), _outward(found["lo"], found["hi"], 20), where, found["attained"], method)
 
 
@@ -213,7 +224,7 @@ def _combine(name: str, sup: Extremum, inf: Extremum) -> GammaResult:
     method = min(sup.method, inf.method, key=_RANK.__getitem__)
     if not (sup.bounded and inf.bounded):
         top = sup if not sup.bounded else neg
-        note = f"σ′ is unbounded (sup |σ′| = ∞, approached as x → {top.argmax})"
+        note = f"σ′ is unbounded (sup |σ′| = ∞, approached as x → {top.argmax})".replace("oo", "∞")
         return GammaResult(name, sp.oo, "oo", ("oo", "oo"), top.argmax, False,
                            "exact" if top.method == "exact" else top.method, False, sup, inf, note)
     top = sup if float(sup) >= float(neg) else neg
@@ -239,11 +250,13 @@ def _neg(text: str) -> str:
 
 
 def _fmt(v, digits: int = _DIGITS) -> str:
-    return mpmath.nstr(v, digits, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
+    """``digits`` significant digits; fixed point for 1e-6 ≤ |v| < 10^digits, else with an exponent."""
+    with mpmath.workdps(digits + 10):
+        return mpmath.nstr(v, digits, strip_zeros=False, min_fixed=-6, max_fixed=digits)
 
 
 def _outward(lo, hi, digits: int) -> tuple[str, str]:
-    """Format ``[lo, hi]`` to ``digits`` digits, widened so that rounding cannot shrink it."""
+    """Format ``[lo, hi]`` to ``digits`` digits, widened (relatively) so that rounding cannot shrink it."""
     with mpmath.workdps(digits + 10):
         pad = mpmath.mpf(10) ** (1 - digits)
-        return _fmt(lo - pad * max(1, abs(lo)), digits), _fmt(hi + pad * max(1, abs(hi)), digits)
+        return _fmt(lo - pad * abs(lo), digits), _fmt(hi + pad * abs(hi), digits)

@@ -1,9 +1,12 @@
-"""A wall-clock budget for the search of γ: SymPy steps that could run for ever are cut off.
+"""A time budget for the search of γ: SymPy steps that could run for ever are cut off.
 
 SymPy's ``solveset``, ``limit`` and ``simplify`` can take minutes (or hang) on ordinary
 expressions such as ``x*tanh(x)``. On the main thread each such step runs under an
 interval timer (:func:`signal.setitimer`) that raises :class:`OutOfTime` inside it when
 the budget is spent; the interval searches check :meth:`Budget.check` in their loops.
+The clock is the process's CPU time (``ITIMER_PROF``, :func:`time.process_time`), so the
+same expression gets the same answer on a busy machine as on an idle one; the wall time
+is the CPU time stretched by the machine's load.
 Off the main thread no timer can interrupt SymPy, so :meth:`Budget.sympy` refuses the
 step at once (:class:`OutOfTime`) and the search continues on the interval path, whose
 loops are bounded by the same clock.
@@ -31,40 +34,47 @@ class OutOfTime(Exception):
 
 
 class Budget:
-    """``seconds`` of wall-clock time from now, shared by every step of one search."""
+    """``seconds`` of CPU time from now, shared by every step of one part of a search."""
 
     def __init__(self, seconds: float):
         self.seconds = float(seconds)
-        self.end = time.monotonic() + self.seconds
+        self.end = time.process_time() + self.seconds
 
     def left(self) -> float:
-        return self.end - time.monotonic()
+        return self.end - time.process_time()
 
     def check(self) -> None:
         """Raise :class:`OutOfTime` when the budget is spent (called inside loops)."""
-        if time.monotonic() > self.end:
+        if time.process_time() > self.end:
             raise OutOfTime(f"the search ran past its {self.seconds:g} s limit")
 
     @contextlib.contextmanager
-    def sympy(self, seconds: float):
-        """Run the body for at most ``min(seconds, left())`` seconds (main thread only)."""
+    def sympy(self, seconds: float, *, untimed_elsewhere: bool = False):
+        """Run the body for at most ``min(seconds, left())`` seconds.
+
+        Off the main thread the body is refused (:class:`OutOfTime`), or, with
+        ``untimed_elsewhere``, run without a timer: only for steps whose work is bounded
+        by the size of the expression (the parser's limits), such as assumption queries.
+        """
         limit = min(seconds, self.left())
+        usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        if not usable and untimed_elsewhere:
+            yield
+            return
         if limit <= 0.01:
             raise OutOfTime("no time left for a symbolic step")
-        usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
         if not usable:
             raise OutOfTime("symbolic steps need the main thread's timer")
 
         def _ring(signum, frame):
             raise OutOfTime(f"a symbolic step ran past {limit:.2g} s")
 
-        previous = signal.signal(signal.SIGALRM, _ring)
-        if signal.getitimer(signal.ITIMER_REAL)[0]:  # someone else's timer: leave it alone
-            signal.signal(signal.SIGALRM, previous)
-            raise OutOfTime("another interval timer is running")
-        signal.setitimer(signal.ITIMER_REAL, limit)
+        if signal.getitimer(signal.ITIMER_PROF)[0]:  # someone else's timer (a profiler): leave it alone
+            raise OutOfTime("another CPU-time timer is running")
+        previous = signal.signal(signal.SIGPROF, _ring)
+        signal.setitimer(signal.ITIMER_PROF, limit)
         try:
             yield
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)

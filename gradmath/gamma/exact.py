@@ -72,10 +72,31 @@ def exact_sup(g: sp.Expr, limits: dict, budget: Budget) -> tuple[sp.Expr, str, b
     try:
         for formula, domain in _pieces(g):
             candidates += _piece_candidates(formula, domain, limits, budget)
-    except OutOfTime:
+    except (OutOfTime, NotImplementedError, ValueError, TypeError, AttributeError, RecursionError):
         raise NotExact from None
     if not candidates:
         raise NotExact
+    try:
+        with budget.sympy(_STEP_SECONDS):
+            numeric = _numeric(candidates)
+    except OutOfTime:
+        raise NotExact from None
+    with mpmath.workdps(_DIGITS):
+        best = max(n[0] for n in numeric)
+        top = [n for n in numeric if abs(n[0] - best) <= mpmath.mpf(10) ** (-_DIGITS + 8) * abs(best)]
+    attained = any(n[3] for n in top)
+    where = next((n[2] for n in top if n[3]), top[0][2])
+    value = top[0][1]
+    try:
+        with budget.sympy(_STEP_SECONDS):
+            value = value if value.is_Rational else sp.simplify(value)
+    except OutOfTime:
+        pass
+    return value, where, attained
+
+
+def _numeric(candidates):
+    """(value to 40 digits, value, where, attained) for each candidate; NotExact if one is not a real number."""
     numeric = []
     for value, where, attained in candidates:
         if value.has(sp.Limit, sp.nan, sp.zoo, sp.AccumBounds) or value.is_real is False:
@@ -86,18 +107,9 @@ def exact_sup(g: sp.Expr, limits: dict, budget: Budget) -> tuple[sp.Expr, str, b
             raise NotExact from None
         if not (number.is_Number and number.is_real):
             raise NotExact
-        numeric.append((mpmath.mpf(str(number)), value, where, attained))
-    best = max(n[0] for n in numeric)
-    top = [n for n in numeric if abs(n[0] - best) <= mpmath.mpf(10) ** (-_DIGITS + 8) * max(1, abs(best))]
-    attained = any(n[3] for n in top)
-    where = next((n[2] for n in top if n[3]), top[0][2])
-    value = top[0][1]
-    try:
-        with budget.sympy(_STEP_SECONDS):
-            value = sp.nsimplify(value) if value.is_Rational else sp.simplify(value)
-    except OutOfTime:
-        pass
-    return value, where, attained
+        with mpmath.workdps(_DIGITS):
+            numeric.append((mpmath.mpf(str(number)), value, where, attained))
+    return numeric
 
 
 def _piece_candidates(formula, domain, limits, budget):
