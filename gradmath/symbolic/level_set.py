@@ -55,9 +55,10 @@ class SymbolicTimeout(Exception):
 
 @contextmanager
 def time_limit(seconds: float = SOLVE_SECONDS):
-    """Raise :class:`SymbolicTimeout` inside the block after ``seconds`` (main thread, POSIX only).
+    """Raise :class:`SymbolicTimeout` inside the block after ``seconds`` of CPU time (main thread, POSIX).
 
-    Elsewhere (another thread, Windows) the block runs without a limit.
+    CPU time (``ITIMER_PROF``), not wall-clock time, so that what SymPy finds does not depend on the
+    machine's load. Elsewhere (another thread, Windows) the block runs without a limit.
 
     >>> with time_limit(5):
     ...     sp.solve(X**2 - 4, X)
@@ -69,22 +70,22 @@ def time_limit(seconds: float = SOLVE_SECONDS):
         return
 
     def _raise(signum, frame):
-        raise SymbolicTimeout(f"a SymPy call took longer than {seconds:g} s")
+        raise SymbolicTimeout(f"a SymPy call took longer than {seconds:g} s of CPU time")
 
-    outer, _ = signal.getitimer(signal.ITIMER_REAL)
+    outer, _ = signal.getitimer(signal.ITIMER_PROF)
     if outer and outer < seconds:  # an enclosing limit ends first: leave it alone
         yield
         return
-    previous = signal.signal(signal.SIGALRM, _raise)
-    start = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, _raise)
+    start = time.process_time()
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
         if outer:  # give an enclosing limit what is left of it
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))
 
 
 def pieces(derivative: sp.Expr) -> list[tuple[sp.Expr, sp.Basic]]:
