@@ -180,7 +180,7 @@ def test_unbounded_derivative_says_the_window_does_not_apply(name, capsys):
     json.dumps(d.to_json(), allow_nan=False)  # still valid JSON
     for call in (lambda: window_width(act, 2.0), lambda: maximise_window(act),
                  lambda: window_maximum(act, digits=10), lambda: certify_window_maximum(act, digits=10)):
-        with pytest.raises(InvalidParameterError, match="does not apply"):
+        with pytest.raises(InvalidParameterError, match="do not apply"):
             call()
     assert main(["window", f"--activation={name}", "--json"]) == 2
     err = capsys.readouterr().err.strip()
