@@ -40,11 +40,15 @@ from gradmath.activations import Activation
 from gradmath.errors import GradmathError
 from gradmath.expressions import X
 
-__all__ = ["SOLVE_SECONDS", "SymbolicTimeout", "time_limit", "pieces", "level_roots", "is_even"]
+__all__ = ["SOLVE_SECONDS", "SymbolicTimeout", "time_limit", "pieces", "level_roots", "is_even", "tail_limit",
+           "tail_reaches_limit", "TAIL_Z"]
 
 #: Seconds any one SymPy call of the window derivation may take before it is abandoned.
 SOLVE_SECONDS = 10.0
 _CHECK_DIGITS = 40
+_TAIL_DIGITS = 50
+#: |z| at which |σ′| is compared with its limit at ±∞ (see ``unbounded_inclusive`` of the window).
+TAIL_Z = 10
 _GRID = 20001
 _W = sp.Symbol("w", positive=True)  # the same symbol as gradmath.symbolic.window.W
 
@@ -217,3 +221,30 @@ def _checked_roots(act: Activation, candidates, samples) -> tuple[sp.Expr, sp.Ex
         elif {lo_root, hi_root} != set(chosen) or chosen[0] != lo_root:
             return None  # different roots, or in another order, at another |w|: no single formula
     return None if chosen is None else (chosen[0], chosen[1])
+
+
+def tail_limit(derivative: sp.Expr) -> sp.Expr | None:
+    """L = lim sup |σ′| at ±∞ (exact, by SymPy limits); sp.oo when unbounded, None when SymPy cannot tell."""
+    values = []
+    try:
+        for end in (-sp.oo, sp.oo):
+            far = 10**9 if end == sp.oo else -(10**9)
+            formula = next(f for f, cond in pieces(derivative) if cond.subs(X, far) is sp.true)
+            with time_limit():
+                value = sp.limit(formula, X, end)
+            if isinstance(value, sp.AccumBounds):
+                value = sp.Max(sp.Abs(value.min), sp.Abs(value.max))
+            value = sp.Abs(value)
+            if value.has(sp.nan, sp.zoo, sp.Limit) or not (value.is_real or value == sp.oo):
+                return None
+            values.append(value)
+    except (SymbolicTimeout, StopIteration, NotImplementedError, ValueError, TypeError):
+        return None
+    return sp.Max(*values)
+
+
+def tail_reaches_limit(act: Activation, limit: sp.Expr) -> bool:
+    """Whether |σ′| ≥ L far out on the side where the limit L is reached (checked at |z| = 10, 50 digits)."""
+    with mpmath.workdps(_TAIL_DIGITS):
+        level = mpmath.mpf(sp.N(limit, _TAIL_DIGITS))
+        return any(abs(act.prime_mp(mpmath.mpf(z))) >= level for z in (-TAIL_Z, TAIL_Z))

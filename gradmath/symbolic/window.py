@@ -1,15 +1,17 @@
 """The window {a : |wσ′(wa + b)| ≥ 1}, derived from the activation's definition.
 
 Nielsen's first problem (chapter 5, eq. 123; proof in ``proofs/window.md``):
-|wσ′(wa + b)| ≥ 1 needs |w| ≥ 1/γ (4 for the sigmoid), and for |w| ≥ 4 the
-inputs a that satisfy it form one interval of width
+|wσ′(wa + b)| ≥ 1 needs |w| ≥ 1/γ with γ = sup |σ′| (4 for the sigmoid), and
+for |w| ≥ 4 the inputs a that satisfy it form one interval of width
 
     (2/|w|) ln(|w|(1 + √(1 − 4/|w|))/2 − 1),
 
-whatever the bias b. Nothing here is typed in: SymPy solves σ′(z) = 1/|w| for
-z on each piece of σ′ (the activation's own derivative), the window in z is the
-interval between the two roots, and the window in a is that interval divided by
-|w| (z = wa + b is a shift and a scaling of a). Eq. 123 is only the target that
+whatever the bias b. Nothing here is typed in: SymPy solves σ′(z) = ±1/|w|
+for z on each piece of σ′ (the activation's own derivative, or its simplified
+form), :mod:`gradmath.symbolic.level_set` keeps the two roots that bound
+{z : |σ′(z)| ≥ 1/|w|} where that checks out, and the window in a is that
+interval divided by |w| (z = wa + b is a shift and a scaling of a). Only |σ′|
+matters, so −σ has σ's window. Eq. 123 is only the target that
 :func:`sigmoid_simplification` proves SymPy's answer equal to.
 
 The symbol :data:`W` stands for |w| (a positive real).
@@ -32,6 +34,12 @@ is then measured numerically (:func:`gradmath.numeric.optimise.window_width`):
 
 >>> derive_window("gelu").method
 'numeric'
+
+Where σ′ is unbounded the window does not apply, and says why:
+
+>>> from gradmath.activations import resolve_activation
+>>> derive_window(resolve_activation("x**3")).method
+'not applicable'
 """
 
 from __future__ import annotations
@@ -45,7 +53,14 @@ import sympy as sp
 from gradmath.activations import Activation, get_activation
 from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
-from gradmath.symbolic.level_set import SymbolicTimeout, is_even, level_roots, pieces, time_limit
+from gradmath.symbolic.level_set import (
+    SymbolicTimeout,
+    is_even,
+    level_roots,
+    tail_limit,
+    tail_reaches_limit,
+    time_limit,
+)
 
 __all__ = [
     "W",
@@ -65,7 +80,6 @@ W = sp.Symbol("w", positive=True)
 NIELSEN_EQ_123 = 2 / W * sp.log(W * (1 + sp.sqrt(1 - 4 / W)) / 2 - 1)
 
 _CHECK_DIGITS = 50
-_TAIL_Z = 10  # |z| at which the tail of σ′ is compared with its limit (see unbounded_inclusive)
 
 
 @dataclass(frozen=True)
@@ -204,7 +218,7 @@ def _gamma_is_finite(gamma) -> bool:
 @lru_cache(maxsize=64)
 def _derive(act: Activation) -> WindowDerivation:
     gamma = act.gamma
-    limit = _tail_limit(act.derivative)
+    limit = tail_limit(act.derivative)
     if not _gamma_is_finite(gamma) or limit is None or limit == sp.oo:
         if limit is None and _gamma_is_finite(gamma):
             why = "SymPy finds no limit of |σ′| at ±∞, so where the window becomes unbounded is unknown"
@@ -218,7 +232,7 @@ def _derive(act: Activation) -> WindowDerivation:
     exact = gamma.exact
     min_abs_w = None if exact is None else (1 / exact if exact.is_Rational else sp.simplify(1 / exact))
     unbounded_from = None if limit == 0 else (1 / limit if limit.is_Rational else sp.simplify(1 / limit))
-    inclusive = unbounded_from is not None and _tail_reaches_limit(act, limit)
+    inclusive = unbounded_from is not None and tail_reaches_limit(act, limit)
     attained = bool(getattr(gamma, "attained", True))
     common = dict(activation=act.name, gamma=exact, gamma_value=gamma.value, min_abs_w=min_abs_w,
                   unbounded_from=unbounded_from, unbounded_inclusive=inclusive, gamma_attained=attained)
@@ -269,33 +283,6 @@ def _samples(low: float, high: float | None) -> tuple[float, ...]:
     """|w| values strictly inside the bounded range (1/γ, 1/L), where a closed form is checked."""
     top = 64 * low if high is None else high
     return tuple(low * (top / low) ** t for t in (0.05, 0.3, 0.6, 0.95))
-
-
-def _tail_limit(derivative: sp.Expr) -> sp.Expr | None:
-    """L = lim sup |σ′| at ±∞ (exact, by SymPy limits); sp.oo when unbounded, None when SymPy cannot tell."""
-    values = []
-    try:
-        for end in (-sp.oo, sp.oo):
-            far = 10**9 if end == sp.oo else -(10**9)
-            formula = next(f for f, cond in pieces(derivative) if cond.subs(X, far) is sp.true)
-            with time_limit():
-                value = sp.limit(formula, X, end)
-            if isinstance(value, sp.AccumBounds):
-                value = sp.Max(sp.Abs(value.min), sp.Abs(value.max))
-            value = sp.Abs(value)
-            if value.has(sp.nan, sp.zoo, sp.Limit) or not (value.is_real or value == sp.oo):
-                return None
-            values.append(value)
-    except (SymbolicTimeout, StopIteration, NotImplementedError, ValueError, TypeError):
-        return None
-    return sp.Max(*values)
-
-
-def _tail_reaches_limit(act: Activation, limit: sp.Expr) -> bool:
-    """Whether |σ′| ≥ L far out on the side where the limit L is reached (checked at |z| = 10, 50 digits)."""
-    with mpmath.workdps(_CHECK_DIGITS):
-        level = mpmath.mpf(sp.N(limit, _CHECK_DIGITS))
-        return any(abs(act.prime_mp(mpmath.mpf(z))) >= level for z in (-_TAIL_Z, _TAIL_Z))
 
 
 def _exact_maximum(width: sp.Expr, min_abs_w) -> tuple[sp.Expr, sp.Expr] | None:
