@@ -298,7 +298,14 @@ def _search(f_iv, fp_iv, signs, limits, budget):
             continue
         boxes += [(a, mid), (mid, b)]
     hi = max(done_hi, best_lo)
-    return {"lo": best_lo, "hi": hi, "value": best_lo, "argmax": best_x, "attained": best_attained}
+    found = {"lo": best_lo, "hi": hi, "value": best_lo, "argmax": best_x, "attained": best_attained}
+    top = best_lo if best_attained else mpmath.mpf("-inf")  # the best point value
+    for lo, up, where, _ in candidates:
+        limit = (lo + up) / 2  # the exact limit (to the working precision)
+        if limit >= top:  # no point value found above this limit: the limit is the sup
+            top = limit
+            found.update(lo=min(lo, found["lo"]), value=limit, argmax=where, attained=False)
+    return found
 
 
 def _refine(found: dict, g: sp.Expr, slope: sp.Expr) -> None:
