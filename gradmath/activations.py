@@ -1,7 +1,7 @@
 """Activations, each defined once as a SymPy expression in ``x``.
 
 Everything else is derived from that one expression: the derivative σ′, the
-supremum γ = sup σ′ (:mod:`gradmath.gamma`), and NumPy and mpmath functions for
+supremum γ = sup |σ′| with sup σ′ and inf σ′ (:mod:`gradmath.gamma`), and NumPy and mpmath functions for
 σ and σ′ built by :func:`sympy.lambdify` from the same expression. The built-in
 activations also carry hand-written NumPy kernels that stay finite and silent for
 any float64 input (sigmoid through :func:`scipy.special.expit`); the tests check
@@ -95,7 +95,11 @@ class Activation:
 
     @cached_property
     def gamma(self):
-        """γ = sup σ′ as a :class:`gradmath.gamma.GammaResult` (exact or certified)."""
+        """γ = sup |σ′|, with ``.sup`` and ``.inf``, as a :class:`gradmath.gamma.GammaResult`.
+
+        Exact, certified, or labelled an estimate; ``bounded`` is False (γ = ∞) when σ′ is
+        unbounded. Raises :class:`ExpressionError` when σ is not differentiable on all of ℝ.
+        """
         from gradmath.gamma import derive_gamma
 
         return derive_gamma(self)

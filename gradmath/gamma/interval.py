@@ -43,18 +43,29 @@ def _ends(v):
 
 
 def _monotone(fn, increasing: bool, at_minus, at_plus):
-    """An interval version of a monotone ``fn``: end-point values at higher precision, padded outward."""
+    """An interval version of a monotone ``fn``: end-point values at higher precision, padded outward.
+
+    ``at_minus``/``at_plus`` are the limits at ∓∞ (exact numbers, or functions giving an
+    enclosing (lo, hi) pair at the current precision); they are not padded.
+    """
+
+    def limit(end):
+        return end() if callable(end) else (mpmath.mpf(end), mpmath.mpf(end))
+
+    def padded(t):
+        with mpmath.workdps(mpmath.iv.dps + 15):
+            value = fn(t)
+        pad = mpmath.mpf(2) ** (-mpmath.iv.prec + 4)
+        return value - abs(value) * pad - pad**8, value + abs(value) * pad + pad**8
 
     def between(t):
         """(lower, upper) bounds of fn(t); beyond ±_CLAMP from fn(±_CLAMP) and the limit, without computing fn(t)."""
+        if mpmath.isinf(t):
+            return limit(at_plus if t > 0 else at_minus)
         if abs(t) <= _CLAMP:
-            with mpmath.workdps(mpmath.iv.dps + 15):
-                value = fn(t)
-            return value, value
-        with mpmath.workdps(mpmath.iv.dps + 15):
-            near = fn(_CLAMP if t > 0 else -_CLAMP)
-        far = at_plus if t > 0 else at_minus
-        return min(near, far), max(near, far)
+            return padded(t)
+        near, far = padded(_CLAMP if t > 0 else -_CLAMP), limit(at_plus if t > 0 else at_minus)
+        return min(near[0], far[0]), max(near[1], far[1])
 
     def f(v):
         if not isinstance(v, mpmath.ctx_iv.ivmpf):
@@ -63,10 +74,17 @@ def _monotone(fn, increasing: bool, at_minus, at_plus):
         lo, hi = between(a)[0], between(b)[1]
         if not increasing:
             lo, hi = between(b)[0], between(a)[1]
-        pad = mpmath.mpf(2) ** (-mpmath.iv.prec + 4)
-        return mpmath.iv.mpf([lo - abs(lo) * pad - pad**8, hi + abs(hi) * pad + pad**8])
+        return mpmath.iv.mpf([lo, hi])
 
     return f
+
+
+def _half_pi(sign):
+    def pair():
+        lo, hi = _ends(mpmath.iv.pi / 2)
+        return (lo, hi) if sign > 0 else (-hi, -lo)
+
+    return pair
 
 
 def _exp(v):
@@ -102,7 +120,7 @@ def _min(*vs):
 _TABLE = {
     "mpf": mpmath.iv.mpf, "exp": _exp, "log": mpmath.iv.log, "sqrt": mpmath.iv.sqrt,
     "sin": mpmath.iv.sin, "cos": mpmath.iv.cos, "pi": mpmath.iv.pi, "e": mpmath.iv.e, "E": mpmath.iv.e,
-    "tanh": _monotone(mpmath.tanh, True, -1, 1), "atan": _monotone(mpmath.atan, True, -mpmath.pi / 2, mpmath.pi / 2),
+    "tanh": _monotone(mpmath.tanh, True, -1, 1), "atan": _monotone(mpmath.atan, True, _half_pi(-1), _half_pi(1)),
     "asinh": _monotone(mpmath.asinh, True, -mpmath.inf, mpmath.inf),
     "sinh": _monotone(mpmath.sinh, True, -mpmath.inf, mpmath.inf),
     "erf": _monotone(mpmath.erf, True, -1, 1), "erfc": _monotone(mpmath.erfc, False, 2, 0),
@@ -280,7 +298,14 @@ def _search(f_iv, fp_iv, signs, limits, budget):
             continue
         boxes += [(a, mid), (mid, b)]
     hi = max(done_hi, best_lo)
-    return {"lo": best_lo, "hi": hi, "value": best_lo, "argmax": best_x, "attained": best_attained}
+    found = {"lo": best_lo, "hi": hi, "value": best_lo, "argmax": best_x, "attained": best_attained}
+    top = best_lo if best_attained else mpmath.mpf("-inf")  # the best point value
+    for lo, up, where, _ in candidates:
+        limit = (lo + up) / 2  # the exact limit (to the working precision)
+        if limit >= top:  # no point value found above this limit: the limit is the sup
+            top = limit
+            found.update(lo=min(lo, found["lo"]), value=limit, argmax=where, attained=False)
+    return found
 
 
 def _refine(found: dict, g: sp.Expr, slope: sp.Expr) -> None:
