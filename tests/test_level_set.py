@@ -222,3 +222,14 @@ def test_maximum_of_a_width_with_two_peaks_is_the_higher_one():
     scan = [float(oracle.width(prime, 1.05 * 1.1**k, **_FAST)) for k in range(30)]  # |w| from 1.05 to 16
     assert max(scan) <= m.max_width * (1 + 1e-12)
     assert m.argmax_abs_w > math.exp(1.5) / 2  # on the second peak
+
+
+def test_a_second_small_peak_rules_out_a_single_closed_form():
+    # |σ′| = sech²x + sech²(x − 10)/100: the second peak (1/100) lies below every sample level
+    # (|w| ≤ 64), but for |w| > 100 it adds a second interval; the grid guard sees it.
+    act = resolve_activation("tanh(x)+tanh(x-10)/100")
+    assert derive_window(act).method == "numeric"
+    prime = lambda z: oracle.sech2(z) + oracle.sech2(z - 10) / 100  # noqa: E731
+    assert len(oracle.level_intervals(prime, mpmath.mpf(1) / 200, **_FAST)) == 2
+    for u in (2.0, 200.0):
+        assert window_width(act, u).width == pytest.approx(float(oracle.width(prime, u, **_FAST)), rel=RTOL)

@@ -119,7 +119,10 @@ def window_width(activation: str | Activation, abs_w: float) -> WindowWidth:
             return WindowWidth(act.name, u, math.inf, reason, "unbounded")
     kernel = _width_kernel(act)
     if kernel is not None:
-        return WindowWidth(act.name, u, float(kernel(u)), "closed form", "closed form")
+        with np.errstate(all="ignore"):
+            closed = float(np.real_if_close(kernel(u)))
+        if math.isfinite(closed):  # else (0/0 at an end point of the formula) measure it below
+            return WindowWidth(act.name, u, closed, "closed form", "closed form")
     width = level_set_measure(act, 1.0 / u) / u
     return WindowWidth(act.name, u, width, "level set measured numerically", "numeric")
 

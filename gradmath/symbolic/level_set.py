@@ -183,13 +183,30 @@ def _grid_crossings(act: Activation, u: float, reach: float) -> tuple[int, np.nd
     return int(np.count_nonzero(inside[:-1] != inside[1:])), z
 
 
-def level_roots(act: Activation, samples, signs=(1, -1)) -> tuple[sp.Expr, sp.Expr] | None:
+def _peaks_above(act: Activation, floor: float) -> int:
+    """The number of local maxima of |σ′| above ``floor`` on a grid over [−60, 60] (−1 if σ′ overflows)."""
+    z = np.linspace(-60.0, 60.0, _GRID)
+    try:
+        v = np.abs(act.prime(z))
+    except GradmathError:
+        return -1
+    inner = v[1:-1]
+    # float64 rounding makes flat tails ripple (1 − tanh² near |z| = 18): ripples below 1e-12·max|σ′| are not peaks
+    above = floor + 1e-12 * float(v.max())
+    return int(np.count_nonzero((inner > v[:-2]) & (inner >= v[2:]) & (inner > above)))
+
+
+def level_roots(act: Activation, samples, signs=(1, -1), floor: float = 0.0) -> tuple[sp.Expr, sp.Expr] | None:
     """(z₋, z₊) in closed form with {z : |σ′(z)| ≥ 1/|w|} = [z₋, z₊] at every |w| in ``samples``; else None.
 
     ``signs`` are the s in σ′ = s/|w| worth solving (the caller drops +1 when sup σ′ lies
     below every sample level, −1 when inf σ′ lies above minus every sample level).
-    σ′ as differentiated is tried first, then its simplified form.
+    σ′ as differentiated is tried first, then its simplified form. ``floor`` is L, the
+    limit of |σ′| at ±∞: a second peak of |σ′| above it (on a grid) would split the level
+    set at some |w| between the samples, so there is then no single closed form.
     """
+    if _peaks_above(act, floor) != 1:
+        return None
     for form in _forms(act.derivative):
         roots = _checked_roots(act, _candidates(form, signs), samples)
         if roots is not None:

@@ -240,7 +240,7 @@ def _derive(act: Activation) -> WindowDerivation:
     if unbounded_from is not None and _same_number(unbounded_from, min_abs_w, low):
         return WindowDerivation(**common, roots=(), width=None, method="unbounded", exact_maximum=None)
     samples = _samples(float(low), None if unbounded_from is None else float(unbounded_from))
-    roots = level_roots(act, samples, _signs(gamma, 1 / max(samples)))
+    roots = level_roots(act, samples, _signs(gamma, 1 / max(samples)), floor=float(limit))
     if roots is None:
         return WindowDerivation(**common, roots=(), width=None, method="numeric", exact_maximum=None)
     lo, hi = roots
