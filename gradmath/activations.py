@@ -1,11 +1,15 @@
 """Activations, each defined once as a SymPy expression in ``x``.
 
 Everything else is derived from that one expression: the derivative σ′, the
-supremum γ = sup σ′ (:mod:`gradmath.gamma`), and NumPy and mpmath functions for
+supremum γ = sup |σ′| with sup σ′ and inf σ′ (:mod:`gradmath.gamma`), and NumPy and mpmath functions for
 σ and σ′ built by :func:`sympy.lambdify` from the same expression. The built-in
 activations also carry hand-written NumPy kernels that stay finite and silent for
 any float64 input (sigmoid through :func:`scipy.special.expit`); the tests check
 each kernel against the lambdified derivation.
+
+ReLU is ``Piecewise((0, x <= 0), (x, True))``, so σ′(0) = 0 in every path: SymPy's
+derivative, the mpmath function built from it, and the NumPy kernel ``(z > 0)`` (the
+convention of PyTorch). γ = sup |σ′| is 1 whichever value σ′(0) takes.
 
 Examples
 --------
@@ -91,7 +95,11 @@ class Activation:
 
     @cached_property
     def gamma(self):
-        """γ = sup σ′ as a :class:`gradmath.gamma.GammaResult` (exact or certified)."""
+        """γ = sup |σ′|, with ``.sup`` and ``.inf``, as a :class:`gradmath.gamma.GammaResult`.
+
+        Exact, certified, or labelled an estimate; ``bounded`` is False (γ = ∞) when σ′ is
+        unbounded. Raises :class:`ExpressionError` when σ is not differentiable on all of ℝ.
+        """
         from gradmath.gamma import derive_gamma
 
         return derive_gamma(self)
@@ -203,7 +211,8 @@ def _builtin() -> dict[str, Activation]:
          lambda z: z / (1.0 + np.abs(z)), lambda z: 1.0 / (1.0 + np.abs(z)) ** 2),
         ("gelu", X * (1 + sp.erf(X / sp.sqrt(2))) / 2, "GELU, exact erf form", _gelu, _gelu_prime),
         ("silu", X / (1 + sp.exp(-X)), "SiLU (swish) x·sigmoid(x)", lambda z: z * expit(z), _silu_prime),
-        ("relu", sp.Piecewise((0, X < 0), (X, True)), "rectified linear max(0,x); σ′(0) = 0",
+        # ReLU's σ′(0) is 0 in every path (SymPy's piece x ≤ 0, mpmath from it, NumPy's z > 0), as in PyTorch.
+        ("relu", sp.Piecewise((0, X <= 0), (X, True)), "rectified linear max(0,x); σ′(0) = 0",
          lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
     ]
     return {name: Activation(name, expr, desc, s, p) for name, expr, desc, s, p in defs}

@@ -33,13 +33,32 @@ _BINARY = {
     ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: _power(a, b), ast.BitXor: lambda a, b: _power(a, b),
 }
 _MAX_EXPONENT = 1000
+#: A number built from the string has at most this many decimal digits (numerator and denominator).
+MAX_DIGITS = 4000
+#: Limits on the parsed tree: nodes in all, and depth of nesting.
+MAX_NODES = 300
+MAX_DEPTH = 100
 
 
 def _power(base, exponent):
-    # Refuse exponents such as 10**10**10, which would build a gigantic integer.
+    """base**exponent, refused before it is built when the exponent or the result would be too large."""
     if exponent.is_Number and abs(exponent) > _MAX_EXPONENT:
         raise ExpressionError(f"exponent {exponent} is larger than {_MAX_EXPONENT} in absolute value")
+    if base.is_Rational and exponent.is_Number and base != 0:
+        # the result's numerator and denominator have about |exponent|·log10 of the base's digits
+        digits = max(_digits(base.p), _digits(base.q)) * abs(float(exponent))
+        if digits > MAX_DIGITS:
+            shown = str(base) if max(_digits(base.p), _digits(base.q)) <= 20 else "a number"
+            raise ExpressionError(f"{shown}**{exponent} would have about {digits:.3g} digits, "
+                                  f"more than {MAX_DIGITS}; use a smaller base or exponent")
     return base**exponent
+
+
+def _digits(n: int) -> int:
+    """Decimal digits of |n| (at least 1), from its bit length: no conversion to text."""
+    return max(1, int(abs(int(n)).bit_length() * 0.30103) + 1)
+
+
 _MAX_LENGTH = 2000
 
 
@@ -77,6 +96,7 @@ def parse_expression(text: str) -> sp.Expr:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         raise ExpressionError(f"activation {text!r} is not a valid expression: {err.msg}") from err
+    _check_size(tree.body, text)
     try:
         expr = sp.sympify(_translate(tree.body, text))
     except ExpressionError:
@@ -91,11 +111,35 @@ def parse_expression(text: str) -> sp.Expr:
     return expr
 
 
+def _check_size(root: ast.AST, text: str) -> None:
+    """Refuse a tree with more than MAX_NODES nodes or deeper than MAX_DEPTH (walked without recursion)."""
+    stack, count = [(root, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ExpressionError(f"activation {text[:40]!r}...: more than {MAX_NODES} parts; write a shorter one")
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"activation {text[:40]!r}...: nested deeper than {MAX_DEPTH}; write a flatter one")
+        stack += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
+
+
+def _number(value, text: str) -> sp.Rational:
+    """A literal as an exact rational: 1e-300 is 10**-300 exactly (its decimal text), never 0."""
+    if isinstance(value, int):
+        if _digits(value) > MAX_DIGITS:
+            raise ExpressionError(f"activation {text[:40]!r}: an integer with more than {MAX_DIGITS} digits")
+        return sp.Integer(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ExpressionError(f"activation {text[:40]!r}: a number is too large for a float (use x*10**k)")
+    return sp.Rational(repr(value))
+
+
 def _translate(node: ast.AST, text: str):
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ExpressionError(f"activation {text!r}: {node.value!r} is not a number")
-        return sp.nsimplify(node.value) if isinstance(node.value, float) else sp.Integer(node.value)
+        return _number(node.value, text)
     if isinstance(node, ast.Name):
         if node.id == "x":
             return X

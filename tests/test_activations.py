@@ -36,7 +36,7 @@ def test_stable_kernels_match_the_derivation_in_mpmath(name, z):
     # 0.22 z² (GELU; beyond |z| ≈ 38 its σ′ is below float64's range anyway): carry them.
     with mpmath.workdps(60 + int(abs(z) + 0.22 * min(z * z, 40.0**2))):
         ref_sigma = float(act.sigma_mp(mpmath.mpf(z)))
-        ref_prime = float(act.prime_mp(mpmath.mpf(z))) if not (name == "relu" and z == 0) else 0.0
+        ref_prime = float(act.prime_mp(mpmath.mpf(z)))
     assert float(act.sigma(z)) == pytest.approx(ref_sigma, rel=1e-12, abs=1e-300)
     assert float(act.prime(z)) == pytest.approx(ref_prime, rel=1e-9, abs=1e-300)
 
@@ -141,3 +141,13 @@ def test_custom_activation_overflow_is_an_error_not_nan():
 def test_invalid_activations(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_relu_prime_at_zero_is_the_same_in_sympy_mpmath_and_numpy():
+    # One convention, σ′(0) = 0 (as PyTorch), in every path; and the right values just beside 0.
+    relu = get_activation("relu")
+    x = sp.Symbol("x", real=True)
+    for z, want in [(0.0, 0), (-1e-300, 0), (5e-324, 1), (1e-300, 1), (-2.0, 0), (2.0, 1)]:
+        assert relu.derivative.subs(x, sp.Rational(z)) == want
+        assert relu.prime_mp(mpmath.mpf(z)) == want
+        assert float(relu.prime(z)) == want

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import mpmath
 import pytest
@@ -55,6 +56,22 @@ def test_window_without_closed_form_reports_a_float64_maximum(capsys):
     assert 0 < float(payload["max_width"]) < 2 and float(payload["argmax_abs_w"]) > float(payload["min_abs_w"])
 
 
+def test_window_of_negated_tanh_is_tanh_s(capsys):
+    mine = _json(["window", "--activation=-tanh(x)", "--digits", "25", "--json"], capsys)
+    theirs = _json(["window", "--activation", "tanh", "--digits", "25", "--json"], capsys)
+    for key in ("gamma", "min_abs_w", "width", "argmax_abs_w", "max_width"):
+        assert mine[key] == theirs[key]
+
+
+def test_window_of_a_sign_changing_derivative(capsys):
+    # σ′ = 1/2 − 2 sech² x: γ = sup|σ′| = |σ′(0)| = 3/2 (sup σ′ is only 1/2); bounded for |w| ≤ 2
+    payload = _json(["window", "--activation", "x/2-2*tanh(x)", "--abs-w", "1.5", "--json"], capsys)
+    assert payload["gamma"].startswith("1.5000") and payload["min_abs_w"].startswith("0.66666")
+    assert payload["unbounded_from"] == "2" and payload["unbounded_inclusive"] is False
+    expected = 2 / 1.5 * math.acosh(2 * math.sqrt(1.5 / 3.5))  # worked out by hand, proofs/window.md
+    assert float(payload["at_abs_w"]["width"]) == pytest.approx(expected, rel=1e-12)
+
+
 def test_window_text_output(capsys):
     assert main(["window", "--digits", "5"]) == 0
     out = capsys.readouterr().out
@@ -70,6 +87,10 @@ def test_window_text_output(capsys):
     (["window", "--activation", "relu", "--digits", "0"], "digits=0"),
     (["window", "--abs-w", "-1"], "abs_w=-1 must be > 0"),
     (["window", "--activation", "x*exp(-x*x)", "--certify"], "nothing to certify"),
+    (["window", "--activation=x**3"], "σ′ is unbounded (γ = sup|σ′| = ∞)"),
+    (["window", "--activation=x**3", "--abs-w", "2"], "do not apply"),
+    (["window", "--digits", "4001", "--certify"], "digits=4001 must be an integer in [1, 4000]"),
+    (["window", "--activation", "relu", "--digits", "5000", "--certify"], "digits=5000"),
     (["exploding", "--depth", "0"], "depth=0"),
     (["exploding"], "required"),
     (["exploding", "--depth", "3", "--weight", "0"], "weight='0'"),

@@ -1,4 +1,4 @@
-"""`gradmath gamma`: γ = sup σ′ for one or every activation."""
+"""`gradmath gamma`: γ = sup |σ′|, with sup σ′ and inf σ′, for one or every activation."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ EXAMPLES = """examples:
   gradmath gamma                          the table for every built-in activation
   gradmath gamma --activation silu --json
   gradmath gamma --activation "x/(1+abs(x))"
+  gradmath gamma --activation "x**3"         γ = ∞ (σ′ unbounded), exit 0
+  gradmath gamma --activation "sqrt(x)"      refused: σ is not defined for x < 0, exit 2
 """
 
 
 def register(subparsers) -> None:
     """Add the ``gamma`` subcommand."""
     p = subparsers.add_parser(
-        "gamma", help="γ = sup σ′, exact or certified, per activation",
-        description="Derive γ = sup σ′ from the activation's SymPy definition.",
+        "gamma", help="γ = sup |σ′| (and sup σ′, inf σ′), exact, certified or estimated, per activation",
+        description="Derive γ = sup |σ′|, sup σ′ and inf σ′ from the activation's SymPy definition. "
+                    "σ must be differentiable on all of ℝ; an unbounded σ′ gives γ = ∞.",
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("--activation", default=None, help="a registered name or an expression in x (default: all)")

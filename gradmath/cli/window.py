@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   gradmath window --digits 1000 --json              1000 digits, as decimal strings
   gradmath window --digits 50 --certify             a rigorous enclosure [lo, hi] of the maximum
   gradmath window --activation tanh --abs-w 0.5     width 0 with the reason
+  gradmath window --activation="-tanh(x)"           tanh's window: only |σ′| counts
 """
 
 
@@ -23,7 +24,8 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("--activation", default="sigmoid", help="a registered name or an expression in x (default sigmoid)")
-    p.add_argument("--digits", type=int, default=15, help="significant digits of maximiser and maximum (1..100000)")
+    p.add_argument("--digits", type=int, default=15,
+                   help="significant digits of maximiser and maximum (1..100000; 1..4000 with --certify)")
     p.add_argument("--certify", action="store_true", help="add a rigorous enclosure [lo, hi] of the maximum")
     p.add_argument("--abs-w", type=float, default=None, help="also report the width at this |w|")
     add_output_options(p)
@@ -45,9 +47,11 @@ _METHODS = {"numeric": "no closed form (measured numerically)", "unbounded": "un
 
 def _text(row: dict) -> str:
     lines = [f"activation        {row['activation']}",
-             f"gamma = sup σ′     {row['gamma']}",
+             f"gamma = sup|σ′|   {row['gamma']}",
              f"min |w| = 1/γ     {row['min_abs_w']}",
              f"width(|w|)        {row['width'] or _METHODS.get(row['method'], row['method'])}"]
+    if row.get("gamma_attained") is False:
+        lines.append("                  (γ is approached, not attained: at |w| = 1/γ the window is empty)")
     if row["unbounded_from"] is not None:
         lines.append(f"unbounded from    |w| {'≥' if row['unbounded_inclusive'] else '>'} {row['unbounded_from']}")
     lines += [f"argmax |w|        {row['argmax_abs_w'] or '—'}", f"max width         {row['max_width']}"]

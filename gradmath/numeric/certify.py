@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import mpmath
@@ -45,10 +45,15 @@ import sympy as sp
 
 from gradmath.activations import Activation, get_activation
 from gradmath.errors import InvalidParameterError, VerificationError
-from gradmath.numeric.precision import check_digits, window_maximum
+from gradmath.numeric.precision import MAX_DIGITS, check_digits, window_maximum
+from gradmath.symbolic.level_set import SymbolicTimeout, time_limit
 from gradmath.symbolic.window import W, derive_window
 
-__all__ = ["CertifiedMaximum", "certify_window_maximum", "outward_decimal"]
+__all__ = ["CertifiedMaximum", "certify_window_maximum", "outward_decimal", "check_certify_digits",
+           "MAX_CERTIFY_DIGITS"]
+
+#: The most digits a certified enclosure takes (Python's int/str conversion limit is 4300).
+MAX_CERTIFY_DIGITS = 4000
 
 _TAIL_U = 64
 _GLOBAL_DPS = 20  # the global part needs only separations of ~1e-3
@@ -138,12 +143,14 @@ def certify_window_maximum(activation: str | Activation = "sigmoid", *, digits: 
     VerificationError
         If an interval step fails (the argument did not go through).
     """
+    digits = check_certify_digits(digits)
     act = get_activation(activation)
-    digits = check_digits(digits)
     d = derive_window(act)
+    d.require_applicable()
     if d.unbounded_from is not None:
         raise InvalidParameterError(
-            f"activation {act.name!r}: the window is unbounded for |w| >= {d.unbounded_from}, so it has no maximum")
+            f"activation {act.name!r}: the window is unbounded for |w| {'>=' if d.unbounded_inclusive else '>'} "
+            f"{d.unbounded_from}, so it has no maximum")
     if d.exact_maximum is not None:
         at, top = d.exact_maximum
         with mpmath.workdps(digits + 20):
@@ -154,17 +161,47 @@ def certify_window_maximum(activation: str | Activation = "sigmoid", *, digits: 
         raise InvalidParameterError(
             f"activation {act.name!r}: SymPy found no closed-form width, so there is nothing to certify")
     if _same_function(act, "tanh"):
-        return _from_tanh_relation(digits)
+        return replace(_from_tanh_relation(digits), activation=act.name)
     if not _same_function(act, "sigmoid"):
         raise InvalidParameterError(
-            f"activation {act.name!r}: certification is implemented for sigmoid, tanh and exact maxima")
-    return _certify_sigmoid(get_activation("sigmoid"), digits)
+            f"activation {act.name!r}: certification is implemented for the windows of sigmoid and tanh "
+            "(|σ′| the same function) and for exact maxima")
+    return replace(_certify_sigmoid(get_activation("sigmoid"), digits), activation=act.name)
 
 
 def _same_function(act: Activation, name: str) -> bool:
-    """Whether ``act`` is the built-in ``name`` (also when written as an expression, e.g. ``"tanh(x)"``)."""
-    other = get_activation(name).expression
-    return act.expression == other or sp.simplify((act.expression - other).rewrite(sp.exp)) == 0
+    """Whether ``act`` has the window of the built-in ``name``: |σ′| the same function.
+
+    The window depends on |σ′| alone, so ``"tanh(x)"``, ``"-tanh(x)"`` and ``"tanh(x) + 3"``
+    all have tanh's; SymPy decides σ′² − σ′_name² = 0 (within the time limit).
+    """
+    other = get_activation(name).derivative
+    if act.derivative == other:
+        return True
+    try:
+        with time_limit():
+            return sp.simplify((act.derivative**2 - other**2).rewrite(sp.exp)) == 0
+    except SymbolicTimeout:
+        return False
+
+
+def check_certify_digits(digits) -> int:
+    """Return ``digits`` after checking it is an integer in [1, :data:`MAX_CERTIFY_DIGITS`].
+
+    The certificate turns its end points into exact decimal integers, and Python
+    converts integers to and from text only up to 4300 digits by default
+    (:func:`sys.get_int_max_str_digits`); the limit keeps 300 digits of guard.
+
+    >>> check_certify_digits(4295)
+    Traceback (most recent call last):
+    ...
+    gradmath.errors.InvalidParameterError: digits=4295 must be an integer in [1, 4000] for a certified enclosure (without --certify up to 100000)
+    """
+    digits = check_digits(digits)
+    if digits > MAX_CERTIFY_DIGITS:
+        raise InvalidParameterError(f"digits={digits} must be an integer in [1, {MAX_CERTIFY_DIGITS}] for a "
+                                    f"certified enclosure (without --certify up to {MAX_DIGITS})")
+    return digits
 
 
 def _from_tanh_relation(digits: int) -> CertifiedMaximum:

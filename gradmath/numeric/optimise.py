@@ -3,6 +3,8 @@
 Closed-form widths (:func:`gradmath.symbolic.window.derive_window`) are
 lambdified to NumPy once per activation; activations without a closed form are
 measured on the level set {z : |σ′(z)| ≥ 1/|w|} (grid plus :func:`scipy.optimize.brentq`).
+Only |σ′| counts, so σ′ may change sign; where the level set is several intervals
+the width is their total length (``proofs/window.md``, part 2).
 Nielsen's third problem asks for the maximum numerically: the seed reads
 "greatest at |w| ≈ 6.9, where it takes a value ≈ 0.45".
 
@@ -17,6 +19,8 @@ Examples
 inf
 >>> maximise_window("relu").max_width      # unbounded windows have no maximum
 inf
+>>> window_width("softplus", 1.0).width    # 1/γ, but γ = 1 is only approached: empty
+0.0
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = ["WindowWidth", "WindowMaximum", "window_width", "maximise_window", "l
 Z_RANGE = 60.0
 _GRID = 4001
 _XTOL = 1e-13
+_SCAN = 241  # points of the scan that guards the maximum search against several peaks
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,15 @@ def window_width(activation: str | Activation, abs_w: float) -> WindowWidth:
     u = check_real("abs_w", abs_w, min_value=0.0, allow_equal=False)
     u = check_real("abs_w", u, max_value=1e300)  # 2|w| must stay finite in float64
     d = derive_window(act)
+    d.require_applicable()
     minimum = float(d.min_abs_w_value)
     if u < minimum:
         reason = (f"|w|={u:g} is below the minimum 1/γ={minimum:.6g}: "
                   "|wσ′(wa+b)| ≤ |w|γ < 1 for every a")
+        return WindowWidth(act.name, u, 0.0, reason, "bound")
+    if u == minimum and not d.gamma_attained:
+        reason = (f"|w|={u:g} is 1/γ, but γ = sup|σ′| is only approached, never attained: "
+                  "|wσ′(wa+b)| < |w|γ = 1 for every a")
         return WindowWidth(act.name, u, 0.0, reason, "bound")
     if d.unbounded_from is not None:
         edge = float(d.unbounded_from)
@@ -109,7 +119,10 @@ def window_width(activation: str | Activation, abs_w: float) -> WindowWidth:
             return WindowWidth(act.name, u, math.inf, reason, "unbounded")
     kernel = _width_kernel(act)
     if kernel is not None:
-        return WindowWidth(act.name, u, float(kernel(u)), "closed form", "closed form")
+        with np.errstate(all="ignore"):
+            closed = float(np.real_if_close(kernel(u)))
+        if math.isfinite(closed):  # else (0/0 at an end point of the formula) measure it below
+            return WindowWidth(act.name, u, closed, "closed form", "closed form")
     width = level_set_measure(act, 1.0 / u) / u
     return WindowWidth(act.name, u, width, "level set measured numerically", "numeric")
 
@@ -147,14 +160,32 @@ def _superlevel_length(f, lo: float, hi: float) -> float:
 def maximise_window(activation: str | Activation) -> WindowMaximum:
     """Maximise the window width over |w| with :func:`scipy.optimize.minimize_scalar`.
 
-    The search runs over [1/γ, 100/γ] (bounded Brent, ``xatol`` 1e-10); every
-    closed-form width here tends to 0 as |w| → ∞ and is unimodal on that range.
+    The search runs over [1/γ, 100/γ] (bounded Brent, ``xatol`` 1e-10). A width
+    need not be unimodal (|σ′| with several peaks: x·e^{−x²} gains two intervals
+    at |w| = e^{3/2}/2 and its width jumps), so the width is also evaluated at
+    :data:`_SCAN` points spread geometrically over the range; if one of them beats
+    Brent's answer, Brent is rerun between that point's neighbours. A maximum
+    beyond 100/γ, or narrower than the scan's spacing, can still be missed.
+
+    >>> from gradmath.activations import resolve_activation
+    >>> m = maximise_window(resolve_activation("x*exp(-x*x)"))     # the second, higher peak
+    >>> round(m.argmax_abs_w, 3), round(m.max_width, 4)
+    (3.045, 0.762)
     """
     act = get_activation(activation)
     d = derive_window(act)
+    d.require_applicable()
     if d.unbounded_from is not None:
         return WindowMaximum(act.name, float(d.unbounded_from), math.inf, "unbounded")
     lo = float(d.min_abs_w_value)
-    best = minimize_scalar(lambda u: -window_width(act, u).width, bounds=(lo, 100 * lo), method="bounded",
-                           options={"xatol": 1e-10})
-    return WindowMaximum(act.name, float(best.x), float(-best.fun), "scipy bounded Brent")
+    f = lambda u: -window_width(act, u).width  # noqa: E731
+    brent = minimize_scalar(f, bounds=(lo, 100 * lo), method="bounded", options={"xatol": 1e-10})
+    at, top = float(brent.x), float(-brent.fun)
+    grid = np.geomspace(lo, 100 * lo, _SCAN)
+    values = [-f(float(u)) for u in grid]
+    k = int(np.argmax(values))
+    if values[k] > top:  # Brent settled on a lower peak
+        near = minimize_scalar(f, bounds=(float(grid[max(k - 1, 0)]), float(grid[min(k + 1, _SCAN - 1)])),
+                               method="bounded", options={"xatol": 1e-10})
+        at, top = (float(near.x), float(-near.fun)) if -near.fun >= values[k] else (float(grid[k]), values[k])
+    return WindowMaximum(act.name, at, top, "scipy bounded Brent")

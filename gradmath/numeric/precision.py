@@ -116,9 +116,11 @@ def window_maximum(activation: str | Activation = "sigmoid", *, digits: int = 50
     digits = check_digits(digits)
     check_choice("derivative", derivative, ("sympy", "numeric"))
     d = derive_window(act)
+    d.require_applicable()
     if d.unbounded_from is not None:
         raise InvalidParameterError(
-            f"activation {act.name!r}: the window is unbounded for |w| >= {d.unbounded_from}, so it has no maximum")
+            f"activation {act.name!r}: the window is unbounded for |w| {'>=' if d.unbounded_inclusive else '>'} "
+            f"{d.unbounded_from}, so it has no maximum")
     if d.width is None:
         raise InvalidParameterError(
             f"activation {act.name!r}: SymPy found no closed-form width; use maximise_window for a float64 maximum")

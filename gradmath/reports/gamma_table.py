@@ -20,20 +20,40 @@ def gamma_rows(names=BUILTIN_ACTIVATIONS) -> list[dict]:
 
 
 def gamma_markdown(rows: list[dict]) -> str:
-    """A Markdown table of :func:`gamma_rows`."""
+    """A Markdown table of :func:`gamma_rows`: γ = sup |σ′| (what the bounds use), sup σ′ and inf σ′.
+
+    An unbounded σ′ shows γ = ∞; an estimate shows its lower bound and says "estimate".
+    """
     lines = [
-        "| activation | σ(x) | γ = sup σ′ | value | attained at | method |",
-        "|---|---|---|---|---|---|",
+        "| activation | σ(x) | γ = sup \\|σ′\\| | value | attained at | sup σ′ | inf σ′ | method |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for r in rows:
         r = {k: (v.replace("|", r"\|") if isinstance(v, str) else v) for k, v in r.items()}
-        exact = f"${r['gamma_latex']}$" if r["gamma_latex"] else f"∈ [{r['enclosure'][0]}, {r['enclosure'][1]}]"
+        if not r.get("bounded", True):
+            exact = "∞ (σ′ unbounded)"
+        elif r["gamma_latex"]:
+            exact = f"${r['gamma_latex']}$"
+        else:
+            exact = f"∈ [{r['enclosure'][0]}, {r['enclosure'][1]}]".replace("oo", "∞")
         argmax = r["argmax"].replace("oo", "∞")
         where = argmax if r["attained"] else f"approached as x → {argmax}"
         lines.append(
-            f"| {r['name']} | ${r['expression_latex']}$ | {exact} | {r['gamma'][:18]} | {where} | {r['method']} |"
+            f"| {r['name']} | ${r['expression_latex']}$ | {exact} | {r['gamma'][:18].replace('oo', '∞')} | {where} "
+            f"| {_short(r.get('sup'))} | {_short(r.get('inf'))} | {r['method']} |"
         )
-    return "\n".join(lines)
+        if r.get("note"):
+            notes.append(f"{r['name']}: {r['note']}")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _short(extremum: dict | None) -> str:
+    if extremum is None:
+        return ""
+    if extremum["exact"] is not None and extremum["latex"] is not None and len(extremum["exact"]) <= 40:
+        return f"${extremum['latex']}$"
+    return extremum["value"][:12].replace("oo", "∞")
 
 
 def write_artifacts(out: Path, progress=None) -> list[Path]:

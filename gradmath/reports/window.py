@@ -31,16 +31,18 @@ def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: fl
     Raises
     ------
     InvalidParameterError
-        For ``digits`` outside [1, 100000] (checked first, whatever the activation).
+        For ``digits`` outside [1, 100000], or [1, 4000] with ``certify`` (checked first, whatever
+        the activation); or an activation whose σ′ is unbounded (γ = ∞: the window does not apply).
     """
-    from gradmath.numeric.certify import certify_window_maximum
+    from gradmath.numeric.certify import certify_window_maximum, check_certify_digits
     from gradmath.numeric.optimise import maximise_window, window_width
     from gradmath.numeric.precision import check_digits, format_decimal, window_maximum
     from gradmath.symbolic.window import derive_window
 
-    digits = check_digits(digits)
+    digits = check_certify_digits(digits) if certify else check_digits(digits)
     act = get_activation(activation)
     d = derive_window(act)
+    d.require_applicable()  # σ′ unbounded: one line saying the window does not apply
     with mpmath.workdps(digits + 10):
         gamma = format_decimal(mpmath.mpf(d.gamma_value), min(digits, 30))
         min_w = format_decimal(mpmath.mpf(d.min_abs_w_value), min(digits, 30))
@@ -49,6 +51,8 @@ def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: fl
            "width_latex": None if d.width is None else d.to_latex(), "method": d.method,
            "unbounded_from": None if d.unbounded_from is None else str(d.unbounded_from),
            "unbounded_inclusive": d.unbounded_inclusive}
+    if not d.gamma_attained:
+        row["gamma_attained"] = False  # at |w| = 1/γ exactly the window is empty
     if d.unbounded_from is not None:
         row.update(argmax_abs_w=None, max_width="inf",
                    reason=f"the window is unbounded for |w| {'≥' if d.unbounded_inclusive else '>'} "
@@ -83,7 +87,7 @@ def window_rows(names=BUILTIN_ACTIVATIONS, *, digits: int = _TABLE_DIGITS) -> li
 
 def window_markdown(rows: list[dict]) -> str:
     """Nielsen's exercise answered: how wide can the window get, per activation."""
-    lines = ["| activation | γ = sup σ′ | min \\|w\\| = 1/γ | window width W(\\|w\\|) | argmax \\|w\\| | max width |",
+    lines = ["| activation | γ = sup \\|σ′\\| | min \\|w\\| = 1/γ | window width W(\\|w\\|) | argmax \\|w\\| | max width |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         parts = [f"${r['width_latex']}$" if r["width_latex"] else

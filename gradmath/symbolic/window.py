@@ -1,15 +1,17 @@
 """The window {a : |wσ′(wa + b)| ≥ 1}, derived from the activation's definition.
 
 Nielsen's first problem (chapter 5, eq. 123; proof in ``proofs/window.md``):
-|wσ′(wa + b)| ≥ 1 needs |w| ≥ 1/γ (4 for the sigmoid), and for |w| ≥ 4 the
-inputs a that satisfy it form one interval of width
+|wσ′(wa + b)| ≥ 1 needs |w| ≥ 1/γ with γ = sup |σ′| (4 for the sigmoid), and
+for |w| ≥ 4 the inputs a that satisfy it form one interval of width
 
     (2/|w|) ln(|w|(1 + √(1 − 4/|w|))/2 − 1),
 
-whatever the bias b. Nothing here is typed in: SymPy solves σ′(z) = 1/|w| for
-z on each piece of σ′ (the activation's own derivative), the window in z is the
-interval between the two roots, and the window in a is that interval divided by
-|w| (z = wa + b is a shift and a scaling of a). Eq. 123 is only the target that
+whatever the bias b. Nothing here is typed in: SymPy solves σ′(z) = ±1/|w|
+for z on each piece of σ′ (the activation's own derivative, or its simplified
+form), :mod:`gradmath.symbolic.level_set` keeps the two roots that bound
+{z : |σ′(z)| ≥ 1/|w|} where that checks out, and the window in a is that
+interval divided by |w| (z = wa + b is a shift and a scaling of a). Only |σ′|
+matters, so −σ has σ's window. Eq. 123 is only the target that
 :func:`sigmoid_simplification` proves SymPy's answer equal to.
 
 The symbol :data:`W` stands for |w| (a positive real).
@@ -32,6 +34,12 @@ is then measured numerically (:func:`gradmath.numeric.optimise.window_width`):
 
 >>> derive_window("gelu").method
 'numeric'
+
+Where σ′ is unbounded the window does not apply, and says why:
+
+>>> from gradmath.activations import resolve_activation
+>>> derive_window(resolve_activation("x**3")).method
+'not applicable'
 """
 
 from __future__ import annotations
@@ -40,11 +48,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
+from gradmath.errors import InvalidParameterError
 from gradmath.expressions import X
+from gradmath.symbolic.level_set import (
+    SymbolicTimeout,
+    is_even,
+    level_roots,
+    tail_limit,
+    tail_reaches_limit,
+    time_limit,
+)
 
 __all__ = [
     "W",
@@ -64,36 +80,44 @@ W = sp.Symbol("w", positive=True)
 NIELSEN_EQ_123 = 2 / W * sp.log(W * (1 + sp.sqrt(1 - 4 / W)) / 2 - 1)
 
 _CHECK_DIGITS = 50
-_TAIL_Z = 10  # |z| at which the tail of σ′ is compared with its limit (see unbounded_inclusive)
 
 
 @dataclass(frozen=True)
 class WindowDerivation:
     """The window of one activation as a function of |w| (symbol :data:`W`).
 
+    The window is {a : |wσ′(wa + b)| ≥ 1}; only |σ′| matters, so σ and −σ have
+    the same window, and activations whose σ′ changes sign are covered.
+
     Attributes
     ----------
     activation : str
     gamma : sympy.Expr or None
-        γ = sup σ′ when exact (``None`` when only certified; see ``gamma_value``).
+        γ = sup |σ′| when exact (``None`` when only certified; see ``gamma_value``).
     gamma_value : str
-        γ to 30 digits.
+        γ to 30 digits (``"inf"`` when σ′ is unbounded).
     min_abs_w : sympy.Expr or None
-        1/γ, exact when γ is; below it the window is empty (part 1).
+        1/γ, exact when γ is; below it the window is empty (part 1), and at it the
+        window is a single point when γ is attained, empty when γ is only approached.
     roots : tuple of sympy.Expr
-        (z₋, z₊): the solutions of σ′(z) = 1/|w| bounding the window in z.
+        (z₋, z₊): the solutions of |σ′(z)| = 1/|w| bounding the window in z.
     width : sympy.Expr or None
         (z₊ − z₋)/|w|, the window width in a (closed form); written 2z₊/|w|
-        when SymPy proves z₋ = −z₊ (no cancellation at large |w|).
+        when σ′ is even (no cancellation at large |w|).
     unbounded_from : sympy.Expr or None
-        1/L with L = max |σ′(±∞)|; for |w| beyond it the window is a half-line.
+        1/L with L = lim sup |σ′| at ±∞; for |w| beyond it the window is unbounded.
     unbounded_inclusive : bool
         Whether the window is unbounded already at |w| = ``unbounded_from``.
     method : str
-        ``"closed form"``, ``"numeric"`` (SymPy found no closed form) or
-        ``"unbounded"`` (unbounded as soon as it is non-empty).
+        ``"closed form"``, ``"numeric"`` (SymPy found no closed form that checks out),
+        ``"unbounded"`` (unbounded as soon as it is non-empty) or ``"not applicable"``
+        (σ′ is unbounded, γ = ∞: every |w| has inputs with |wσ′| ≥ 1, and ``reason`` says so).
     exact_maximum : tuple or None
         (argmax |w|, maximum width) when SymPy solves d(width)/d|w| = 0 exactly.
+    gamma_attained : bool
+        Whether |σ′| reaches γ (else the window at |w| = 1/γ is empty).
+    reason : str
+        Why the window does not apply (``method == "not applicable"``), else "".
     """
 
     activation: str
@@ -106,10 +130,24 @@ class WindowDerivation:
     unbounded_inclusive: bool
     method: str
     exact_maximum: tuple[sp.Expr, sp.Expr] | None
+    gamma_attained: bool = True
+    reason: str = ""
 
     @property
-    def min_abs_w_value(self) -> str:
-        """1/γ to 30 digits (from the exact value when there is one)."""
+    def applies(self) -> bool:
+        """False when σ′ is unbounded (γ = ∞) and the window's theory says nothing."""
+        return self.method != NOT_APPLICABLE
+
+    def require_applicable(self) -> None:
+        """Raise :class:`InvalidParameterError` with ``reason`` when the window does not apply."""
+        if not self.applies:
+            raise InvalidParameterError(self.reason)
+
+    @property
+    def min_abs_w_value(self) -> str | None:
+        """1/γ to 30 digits (from the exact value when there is one); None when γ = ∞."""
+        if not self.applies:
+            return None
         with mpmath.workdps(40):
             v = mpmath.mpf(1) / mpmath.mpf(self.gamma_value) if self.min_abs_w is None else \
                 mpmath.mpf(sp.N(self.min_abs_w, 40))
@@ -126,7 +164,7 @@ class WindowDerivation:
 
     def to_json(self) -> dict:
         s = lambda e: None if e is None else str(e)  # noqa: E731
-        return {
+        out = {
             "activation": self.activation,
             "gamma": self.gamma_value,
             "gamma_exact": s(self.gamma),
@@ -141,17 +179,24 @@ class WindowDerivation:
             "exact_argmax_abs_w": s(self.exact_maximum and self.exact_maximum[0]),
             "exact_max_width": s(self.exact_maximum and self.exact_maximum[1]),
         }
+        if not self.gamma_attained:
+            out["gamma_attained"] = False
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+NOT_APPLICABLE = "not applicable"
 
 
 def derive_window(activation: str | Activation) -> WindowDerivation:
     """Derive the window width of ``activation`` as a function of |w|.
 
-    The argument (``proofs/window.md``): |wσ′(z)| ≥ 1 ⇔ σ′(z) ≥ 1/|w| for an
-    activation with σ′ ≥ 0. If SymPy finds exactly two real solutions z₋ < z₊
-    of σ′(z) = 1/|w| (on the pieces of σ′, each kept only where its piece
-    applies), the set is [z₋, z₊] (σ′ − 1/|w| keeps its sign between roots, is
-    positive at the midpoint and negative at ±∞), and the set of a is
-    [(z₋ − b)/w, (z₊ − b)/w] in some order: width (z₊ − z₋)/|w|.
+    The argument (``proofs/window.md``): |wσ′(z)| ≥ 1 ⇔ |σ′(z)| ≥ 1/|w|. If
+    SymPy's solutions of σ′(z) = ±1/|w| (on the pieces of σ′, each kept only
+    where its piece applies) pass the checks of
+    :func:`gradmath.symbolic.level_set.level_roots`, the set is [z₋, z₊], and
+    the set of a is [(z₋ − b)/w, (z₊ − b)/w] in some order: width (z₊ − z₋)/|w|.
 
     Raises
     ------
@@ -162,95 +207,82 @@ def derive_window(activation: str | Activation) -> WindowDerivation:
     return _derive(act)
 
 
+def _gamma_is_finite(gamma) -> bool:
+    if not getattr(gamma, "bounded", True):
+        return False
+    if gamma.exact is not None and not gamma.exact.is_finite:
+        return False
+    return mpmath.isfinite(mpmath.mpf(gamma.value))
+
+
 @lru_cache(maxsize=64)
 def _derive(act: Activation) -> WindowDerivation:
     gamma = act.gamma
-    min_abs_w = None if gamma.exact is None else sp.nsimplify(1 / gamma.exact)
-    limit = _tail_limit(act.derivative)
-    unbounded_from = None if limit == 0 else sp.nsimplify(1 / limit)
-    inclusive = unbounded_from is not None and _tail_reaches_limit(act, limit)
-    common = dict(activation=act.name, gamma=gamma.exact, gamma_value=gamma.value, min_abs_w=min_abs_w,
-                  unbounded_from=unbounded_from, unbounded_inclusive=inclusive)
-    if unbounded_from is not None and min_abs_w is not None and sp.simplify(unbounded_from - min_abs_w) == 0:
+    limit = tail_limit(act.derivative)
+    if not _gamma_is_finite(gamma) or limit is None or limit == sp.oo:
+        if limit is None and _gamma_is_finite(gamma):
+            why = "SymPy finds no limit of |σ′| at ±∞, so where the window becomes unbounded is unknown"
+        else:
+            why = "σ′ is unbounded (γ = sup|σ′| = ∞), so |wσ′(wa+b)| ≥ 1 somewhere for every w ≠ 0"
+        return WindowDerivation(
+            activation=act.name, gamma=None if limit is None else sp.oo, gamma_value="inf" if limit else "unknown",
+            min_abs_w=None, roots=(), width=None, unbounded_from=None, unbounded_inclusive=False,
+            method=NOT_APPLICABLE, exact_maximum=None,
+            reason=f"activation {act.name!r}: {why}; the window's minimum |w| = 1/γ and its width do not apply")
+    exact = gamma.exact
+    min_abs_w = None if exact is None else (1 / exact if exact.is_Rational else sp.simplify(1 / exact))
+    unbounded_from = None if limit == 0 else (1 / limit if limit.is_Rational else sp.simplify(1 / limit))
+    inclusive = unbounded_from is not None and tail_reaches_limit(act, limit)
+    attained = bool(getattr(gamma, "attained", True))
+    common = dict(activation=act.name, gamma=exact, gamma_value=gamma.value, min_abs_w=min_abs_w,
+                  unbounded_from=unbounded_from, unbounded_inclusive=inclusive, gamma_attained=attained)
+    low = 1 / mpmath.mpf(gamma.value)
+    if unbounded_from is not None and _same_number(unbounded_from, min_abs_w, low):
         return WindowDerivation(**common, roots=(), width=None, method="unbounded", exact_maximum=None)
-    roots = _level_roots(act, min_abs_w, unbounded_from, float(gamma))
+    samples = _samples(float(low), None if unbounded_from is None else float(unbounded_from))
+    roots = level_roots(act, samples, _signs(gamma, 1 / max(samples)), floor=float(limit))
     if roots is None:
         return WindowDerivation(**common, roots=(), width=None, method="numeric", exact_maximum=None)
     lo, hi = roots
-    # z₋ = −z₊ (σ′ even): then the width is 2z₊/|w|, which has no cancellation at large |w|.
-    # For real roots z₋ + z₊ = 0 ⇔ e^{2(z₋ + z₊)} = 1, which SymPy decides by expanding.
-    symmetric = sp.expand(sp.exp(2 * (lo + hi))) == 1
-    width = sp.simplify(2 * hi / W if symmetric else (hi - lo) / W)
-    return WindowDerivation(**common, roots=roots, width=width, method="closed form",
-                            exact_maximum=_exact_maximum(width, min_abs_w) if unbounded_from is None else None)
+    width = 2 * hi / W if is_even(act.derivative) else (hi - lo) / W
+    try:
+        with time_limit():
+            width = sp.simplify(width)
+    except SymbolicTimeout:
+        pass
+    exact_max = _exact_maximum(width, min_abs_w) if unbounded_from is None else None
+    return WindowDerivation(**common, roots=roots, width=width, method="closed form", exact_maximum=exact_max)
 
 
-def _tail_limit(derivative: sp.Expr) -> sp.Expr:
-    """L = max |σ′(±∞)| (exact, by SymPy limits)."""
-    values = []
-    for end in (-sp.oo, sp.oo):
-        far = 10**9 if end == sp.oo else -(10**9)
-        formula = next(f for f, cond in _pieces(derivative) if cond.subs(X, far) is sp.true)
-        values.append(sp.Abs(sp.limit(formula, X, end)))
-    return sp.Max(*values)
-
-
-def _tail_reaches_limit(act: Activation, limit: sp.Expr) -> bool:
-    """Whether |σ′| ≥ L far out on the side where the limit L is reached (checked at |z| = 10, 50 digits)."""
+def _same_number(a: sp.Expr, b: sp.Expr | None, b_value) -> bool:
+    """a = b, exactly when both are exact, else to 30 digits."""
+    if b is not None:
+        return sp.simplify(a - b) == 0
     with mpmath.workdps(_CHECK_DIGITS):
-        level = mpmath.mpf(sp.N(limit, _CHECK_DIGITS))
-        return any(abs(act.prime_mp(mpmath.mpf(z))) >= level for z in (-_TAIL_Z, _TAIL_Z))
+        return abs(mpmath.mpf(sp.N(a, _CHECK_DIGITS)) - b_value) < mpmath.mpf(10) ** -30 * abs(b_value)
 
 
-def _sample_abs_w(min_abs_w, unbounded_from, gamma: float) -> sp.Expr:
-    """A |w| inside the bounded range (min_abs_w, unbounded_from), used to pick valid roots."""
-    lo = sp.nsimplify(min_abs_w) if min_abs_w is not None else sp.nsimplify(round(1 / gamma, 6) + 1e-3)
-    if unbounded_from is None:
-        return 2 * lo + 1
-    return (lo + unbounded_from) / 2
+def _signs(gamma, lowest_level: float) -> tuple[int, ...]:
+    """The s for which σ′ = s/|w| can hold at a sample: +1 unless sup σ′ < every level, −1 unless inf σ′ > −every level.
+
+    Uses γ's records of sup σ′ and inf σ′ where they carry a proven bound (not an estimate).
+    """
+    signs = []
+    for sign, record in ((1, getattr(gamma, "sup", None)), (-1, getattr(gamma, "inf", None))):
+        if record is None or record.method == "estimate" or not record.bounded:
+            signs.append(sign)
+            continue
+        with mpmath.workdps(_CHECK_DIGITS):
+            reach = sign * mpmath.mpf(record.enclosure[1] if sign > 0 else record.enclosure[0])
+        if reach >= lowest_level:
+            signs.append(sign)
+    return tuple(signs)
 
 
-def _pieces(derivative: sp.Expr) -> list[tuple[sp.Expr, sp.Basic]]:
-    """(formula, condition where it applies) for each piece of σ′, earlier pieces taking precedence."""
-    expr = derivative
-    if expr.has(sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min):
-        expr = expr.rewrite(sp.Piecewise)
-    expr = sp.piecewise_fold(expr)
-    if not isinstance(expr, sp.Piecewise):
-        return [(expr, sp.true)]
-    pieces, earlier = [], sp.false
-    for formula, cond in expr.args:
-        pieces.append((formula, sp.And(cond, sp.Not(earlier))))
-        earlier = sp.Or(earlier, cond)
-    return pieces
-
-
-def _level_roots(act: Activation, min_abs_w, unbounded_from, gamma: float) -> tuple[sp.Expr, sp.Expr] | None:
-    """(z₋, z₊) solving σ′(z) = 1/|w|, or None when SymPy does not give exactly two real roots."""
-    sample = _sample_abs_w(min_abs_w, unbounded_from, gamma)
-    found: list[sp.Expr] = []
-    # σ′ = −1/|w| matters only where σ′ < 0; a grid over [−60, 60] decides whether to solve for it.
-    signs = (1, -1) if float(np.min(act.prime(np.linspace(-60.0, 60.0, 4001)))) < 0 else (1,)
-    for sign in signs:
-        for formula, cond in _pieces(act.derivative):
-            if formula.is_constant(X):
-                continue
-            try:
-                candidates = sp.solve(sp.Eq(formula, sign / W), X)
-            except (NotImplementedError, ValueError, TypeError):
-                return None
-            for root in candidates:
-                at = sp.N(root.subs(W, sample), _CHECK_DIGITS)
-                if not at.is_real or at.has(sp.nan):
-                    continue
-                if cond.subs(X, at) is sp.true:
-                    if sign == -1:  # |σ′| = 1/|w| also where σ′ < 0: not the simple case
-                        return None
-                    found.append(root)
-    if len(found) != 2:
-        return None
-    lo, hi = sorted(found, key=lambda r: float(sp.N(r.subs(W, sample), _CHECK_DIGITS)))
-    return lo, hi
+def _samples(low: float, high: float | None) -> tuple[float, ...]:
+    """|w| values strictly inside the bounded range (1/γ, 1/L), where a closed form is checked."""
+    top = 64 * low if high is None else high
+    return tuple(low * (top / low) ** t for t in (0.05, 0.3, 0.6, 0.95))
 
 
 def _exact_maximum(width: sp.Expr, min_abs_w) -> tuple[sp.Expr, sp.Expr] | None:
@@ -262,8 +294,9 @@ def _exact_maximum(width: sp.Expr, min_abs_w) -> tuple[sp.Expr, sp.Expr] | None:
     if width.has(sp.log, sp.exp, sp.acosh, sp.asinh, sp.atan) or min_abs_w is None:
         return None
     try:
-        critical = [c for c in sp.solve(sp.diff(width, W), W) if c.is_real and c > min_abs_w]
-    except (NotImplementedError, ValueError, TypeError):
+        with time_limit():
+            critical = [c for c in sp.solve(sp.diff(width, W), W) if c.is_real and bool(c > min_abs_w)]
+    except (SymbolicTimeout, NotImplementedError, ValueError, TypeError):
         return None
     if not critical:
         return None

@@ -1,0 +1,272 @@
+"""γ = sup |σ′| over the real line, with sup σ′ and inf σ′: exact, certified, or labelled an estimate.
+
+The bounds of the Stack Exchange answer need ‖Σ′(z)‖ ≤ γ, that is γ = sup |σ′|
+(``proofs/gamma.md``); for an activation whose σ′ ≥ 0 this is sup σ′. Each of sup σ′ and
+inf σ′ (= −sup(−σ′)) is found in this order:
+
+1. **Hypotheses** (:mod:`gradmath.gamma.hypotheses`): σ and σ′ are defined on all of ℝ,
+   else :class:`~gradmath.errors.ExpressionError` says where they are not.
+2. **Limits at ±∞** (SymPy): a limit of +∞ (or bounds reaching it) means σ′ is unbounded
+   there, and γ = ∞ (``bounded=False``; ``exact`` is ``sp.oo``, ``float()`` is inf).
+   Otherwise σ′ is locally bounded (step 1) and bounded at both ends.
+3. **Exact** (:mod:`gradmath.gamma.exact`): SymPy lists every critical point of every piece.
+4. **Certified** (:mod:`gradmath.gamma.interval`): interval branch and bound on a finite
+   range, with the tails beyond it shown monotone in interval arithmetic.
+5. **Estimate**: otherwise, a dense grid plus golden-section refinement, labelled so;
+   its enclosure is ``(lower bound, "oo")``: no upper bound is proven.
+
+Every SymPy step runs under a CPU-time budget (:mod:`gradmath.gamma.budget`,
+:data:`SECONDS` for each part of the search) and every loop under the same clock, so the
+search ends within seconds for any expression the parser accepts.
+
+Examples
+--------
+>>> from gradmath.activations import get_activation, resolve_activation
+>>> g = derive_gamma(get_activation("sigmoid"))
+>>> g.exact, g.attained, g.method, g.bounded
+(1/4, True, 'exact', True)
+>>> g.inf.exact, g.inf.attained   # σ′ > 0, approached as x → ±∞
+(0, False)
+>>> derive_gamma(get_activation("softplus")).attained   # sup 1 approached as x → ∞
+False
+>>> g = derive_gamma(get_activation("silu"))
+>>> g.method, g.value[:8], g.inf.value[:9]
+('certified', '1.099839', '-0.099839')
+>>> cube = derive_gamma(resolve_activation("x**3"))
+>>> cube.bounded, cube.value, float(cube)
+(False, 'oo', inf)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import sympy as sp
+
+from gradmath.errors import ExpressionError
+from gradmath.gamma.budget import Budget, OutOfTime
+from gradmath.gamma.exact import NotExact, exact_sup, limit_at
+from gradmath.gamma.hypotheses import check_defined_on_reals
+from gradmath.gamma.interval import estimate_sup, interval_sup
+
+__all__ = ["GammaResult", "Extremum", "derive_gamma", "SECONDS"]
+
+#: The limit, in CPU seconds, of each part of the search: the hypotheses, the two limits,
+#: sup σ′, inf σ′ (so at most about 4·SECONDS in all; a few seconds for ordinary activations).
+SECONDS = 6.0
+_HYPOTHESES_SECONDS = 3.0  # within the first SECONDS
+_DIGITS = 30
+_RANK = {"estimate": 0, "certified": 1, "exact": 2}
+
+
+@dataclass(frozen=True)
+class Extremum:
+    """sup σ′ or inf σ′ (or sup |σ′|) with the argument behind it.
+
+    Attributes
+    ----------
+    exact : sympy.Expr or None
+        The exact value (``sp.oo``/``-sp.oo`` when unbounded), when known.
+    value : str
+        The value to 30 significant digits, or ``"oo"``/``"-oo"``.
+    enclosure : tuple[str, str]
+        ``(lo, hi)``, rigorous (outward rounded) for "exact" and "certified"; for an
+        "estimate", ``lo`` is a point value and ``hi`` is ``"oo"`` (nothing proven).
+    argmax : str
+        Where the extremum is reached (``"oo"``/``"-oo"`` when only approached there).
+    attained : bool
+    method : str
+        ``"exact"``, ``"certified"`` or ``"estimate"``.
+    bounded : bool
+    """
+
+    exact: sp.Expr | None
+    value: str
+    enclosure: tuple[str, str]
+    argmax: str
+    attained: bool
+    method: str
+    bounded: bool = True
+
+    @property
+    def status(self) -> str:
+        return self.method
+
+    def __float__(self) -> float:
+        return float(mpmath.mpf(self.value.replace("oo", "inf")))
+
+    def negated(self) -> Extremum:
+        return Extremum(None if self.exact is None else -self.exact, _neg(self.value),
+                        (_neg(self.enclosure[1]), _neg(self.enclosure[0])), self.argmax, self.attained,
+                        self.method, self.bounded)
+
+    def to_json(self) -> dict:
+        return {"value": self.value, "exact": None if self.exact is None else str(self.exact),
+                "latex": None if self.exact is None else sp.latex(self.exact),
+                "enclosure": list(self.enclosure), "argmax": self.argmax, "attained": self.attained,
+                "method": self.method, "bounded": self.bounded}
+
+
+@dataclass(frozen=True)
+class GammaResult:
+    """γ = sup |σ′| of one activation, with sup σ′ (``sup``) and inf σ′ (``inf``).
+
+    The first fields describe γ = sup |σ′| (what the bounds and the window use):
+    ``exact`` (``sp.oo`` when unbounded), ``value`` (30 digits, or ``"oo"``),
+    ``enclosure``, ``argmax``, ``attained``, ``method`` (= ``status``), ``bounded``.
+    ``float(result)`` is γ (``inf`` when unbounded). ``note`` says which hypothesis or
+    limit decided the result, in one line.
+    """
+
+    activation: str
+    exact: sp.Expr | None
+    value: str
+    enclosure: tuple[str, str]
+    argmax: str
+    attained: bool
+    method: str
+    bounded: bool = True
+    sup: Extremum | None = field(default=None, compare=False)
+    inf: Extremum | None = field(default=None, compare=False)
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.method
+
+    def __float__(self) -> float:
+        return float(mpmath.mpf(self.value.replace("oo", "inf")))
+
+    def to_json(self) -> dict:
+        return {
+            "activation": self.activation,
+            "gamma": self.value,
+            "gamma_exact": None if self.exact is None else str(self.exact),
+            "gamma_latex": None if self.exact is None else sp.latex(self.exact),
+            "enclosure": list(self.enclosure),
+            "argmax": self.argmax,
+            "attained": self.attained,
+            "method": self.method,
+            "status": self.method,
+            "bounded": self.bounded,
+            "sup": None if self.sup is None else self.sup.to_json(),
+            "inf": None if self.inf is None else self.inf.to_json(),
+            "note": self.note,
+        }
+
+    def _repr_latex_(self) -> str:
+        if not self.bounded:
+            return rf"$\gamma_{{\mathrm{{{self.activation}}}}} = \infty$"
+        shown = sp.latex(self.exact) if self.exact is not None else rf"\in [{self.enclosure[0]}, {self.enclosure[1]}]"
+        return rf"$\gamma_{{\mathrm{{{self.activation}}}}} = {shown}$"
+
+
+def derive_gamma(activation, *, seconds: float = SECONDS) -> GammaResult:
+    """γ = sup |σ′|, sup σ′ and inf σ′ for ``activation`` (see the module text).
+
+    Raises
+    ------
+    ExpressionError
+        If σ is not defined, or not differentiable, on all of ℝ (the message says where).
+    """
+    budget = Budget(seconds)
+    try:
+        with budget.sympy(_HYPOTHESES_SECONDS, untimed_elsewhere=True):
+            check_defined_on_reals(activation.expression, "σ")
+            check_defined_on_reals(activation.derivative, "σ′")
+    except ExpressionError as err:
+        raise ExpressionError(f"activation {activation.name!r}: {err}") from None
+    except OutOfTime:
+        raise ExpressionError(f"activation {activation.name!r}: could not decide within {_HYPOTHESES_SECONDS:g} s "
+                              "whether σ is differentiable on all of ℝ; write a simpler expression") from None
+    f = activation.derivative
+    trusted = _is_builtin(activation)
+    limits = {end: limit_at(f, end, Budget(seconds, trusted=trusted)) for end in (sp.S.Infinity, sp.S.NegativeInfinity)}
+    sup = _sup(f, limits, Budget(seconds, trusted=trusted))
+    neg_limits = {end: (None if v is None else -v) for end, v in limits.items()}
+    inf = _sup(-f, neg_limits, Budget(seconds, trusted=trusted)).negated()
+    return _combine(activation.name, sup, inf)
+
+
+def _is_builtin(activation) -> bool:
+    """A built-in activation, unchanged: its SymPy steps are known to finish (tests/test_activations.py)."""
+    from gradmath.activations import BUILTIN_ACTIVATIONS, get_activation
+
+    if activation.name not in BUILTIN_ACTIVATIONS:
+        return False
+    return get_activation(activation.name).expression == activation.expression
+
+
+def _sup(g: sp.Expr, limits: dict, budget: Budget) -> Extremum:
+    for end, limit in limits.items():
+        top = limit.max if isinstance(limit, sp.AccumBounds) else limit
+        if top is sp.oo:
+            return Extremum(sp.oo, "oo", ("oo", "oo"), str(end), False, "exact", bounded=False)
+    if all(v is not None for v in limits.values()):
+        try:
+            value, where, attained = exact_sup(g, limits, budget)
+            with mpmath.workdps(_DIGITS + 10):
+                v = mpmath.mpf(str(sp.N(value, _DIGITS + 10)))
+            return Extremum(value, _fmt(v), _outward(v, v, _DIGITS + 5), where, attained, "exact")
+        except NotExact:
+            pass
+        found = interval_sup(g, limits, budget)
+        if found is not None:
+            return _from_search(g, found, "certified")
+    return _from_search(g, estimate_sup(g, limits, budget), "estimate")
+
+
+def _from_search(g, found: dict, method: str) -> Extremum:
+    value, where = found["value"], found["argmax"]
+    where = mpmath.nstr(where, 20) if isinstance(where, mpmath.mpf) else str(where)
+    if method == "estimate":
+        if found.get("grows", False):  # looks unbounded: the largest sample is only a lower bound
+            return Extremum(None, "oo", (_outward(value, value, _DIGITS)[0], "oo"), where, False, method, False)
+        return Extremum(None, _fmt(value), (_outward(value, value, _DIGITS)[0], "oo"), where, found["attained"],
+                        method)
+    return Extremum(None, _fmt(value), _outward(found["lo"], found["hi"], 20), where, found["attained"], method)
+
+
+def _combine(name: str, sup: Extremum, inf: Extremum) -> GammaResult:
+    """γ = max(sup σ′, −inf σ′), with the weaker of the two arguments' labels."""
+    neg = inf.negated()
+    method = min(sup.method, inf.method, key=_RANK.__getitem__)
+    if not (sup.bounded and inf.bounded):
+        top = sup if not sup.bounded else neg
+        note = f"σ′ is unbounded (sup |σ′| = ∞, approached as x → {top.argmax})".replace("oo", "∞")
+        return GammaResult(name, sp.oo, "oo", ("oo", "oo"), top.argmax, False,
+                           "exact" if top.method == "exact" else top.method, False, sup, inf, note)
+    top = sup if float(sup) >= float(neg) else neg
+    other = neg if top is sup else sup
+    lo = max(float(mpmath.mpf(top.enclosure[0])), float(mpmath.mpf(other.enclosure[0])))
+    enclosure = (top.enclosure[0] if float(mpmath.mpf(top.enclosure[0])) >= lo else other.enclosure[0],
+                 _max_text(top.enclosure[1], other.enclosure[1]))
+    exact = top.exact if method == "exact" else None
+    note = "" if method != "estimate" else "estimate: the search could not prove an upper bound on all of ℝ"
+    return GammaResult(name, exact, top.value, enclosure, top.argmax, top.attained, method, True, sup, inf, note)
+
+
+def _max_text(a: str, b: str) -> str:
+    if "oo" in (a, b):
+        return "oo"
+    return a if mpmath.mpf(a) >= mpmath.mpf(b) else b
+
+
+def _neg(text: str) -> str:
+    if text.strip("-").strip("0.") == "":
+        return text.lstrip("-")  # zero stays unsigned
+    return text[1:] if text.startswith("-") else "-" + text
+
+
+def _fmt(v, digits: int = _DIGITS) -> str:
+    """``digits`` significant digits; fixed point for 1e-6 ≤ |v| < 10^digits, else with an exponent."""
+    with mpmath.workdps(digits + 10):
+        return mpmath.nstr(v, digits, strip_zeros=False, min_fixed=-6, max_fixed=digits)
+
+
+def _outward(lo, hi, digits: int) -> tuple[str, str]:
+    """Format ``[lo, hi]`` to ``digits`` digits, widened (relatively) so that rounding cannot shrink it."""
+    with mpmath.workdps(digits + 10):
+        pad = mpmath.mpf(10) ** (1 - digits)
+        return _fmt(lo - pad * abs(lo), digits), _fmt(hi + pad * abs(hi), digits)

@@ -1,0 +1,41 @@
+"""The safe parser: exact literals, sizes checked before anything is built."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sympy as sp
+
+from gradmath.errors import ExpressionError
+from gradmath.expressions import MAX_DEPTH, MAX_NODES, X, parse_expression
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("x*1e-300", X / sp.Integer(10) ** 300),  # exact, not rounded to 0, and it depends on x
+    ("x*0.1", X / 10),  # the decimal 0.1, not the binary double nearest to it
+    ("x + 2.5e3", X + 2500),
+    ("(10**1000)*x", sp.Integer(10) ** 1000 * X),  # 1001 digits: within MAX_DIGITS
+])
+def test_literals_are_exact_decimals(text, expected):
+    assert parse_expression(text) == expected
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("((10**1000)**1000)**1000", "digits"),
+    ("x + (2**999)**999", "digits"),
+    ("x + (1/3)**999*3**999", None),  # fine: 477 digits each
+    ("x*1e400", "too large for a float"),
+    ("x" + "+x" * MAX_NODES, "parts"),
+    ("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1), None),  # parentheses add no nodes
+    ("-" * (MAX_DEPTH + 5) + "x", "nested deeper"),
+    ("x + " + "9" * 1990, None),  # the 2000-character limit keeps literals far below MAX_DIGITS
+], ids=lambda v: v[:30] if isinstance(v, str) else None)
+def test_sizes_are_refused_before_building(text, match):
+    start = time.process_time()
+    if match is None:
+        assert X in parse_expression(text).free_symbols
+    else:
+        with pytest.raises(ExpressionError, match=match):
+            parse_expression(text)
+    assert time.process_time() - start < 2.0  # refused before any big number is built
