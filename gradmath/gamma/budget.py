@@ -34,6 +34,12 @@ __all__ = ["Budget", "OutOfTime"]
 class OutOfTime(Exception):
     """The step ran past its share of the budget."""
 
+    def __init__(self, *args):
+        super().__init__(*args)
+        from gradmath.cache import uncacheable
+
+        uncacheable("a time limit ran out")   # what was found in time is not stored as the answer
+
 
 class Budget:
     """``seconds`` of CPU time from now, shared by every step of one part of a search."""

@@ -56,6 +56,12 @@ _W = sp.Symbol("w", positive=True)  # the same symbol as gradmath.symbolic.windo
 class SymbolicTimeout(Exception):
     """A SymPy call ran past its time limit (caught here: the caller falls back to numerics)."""
 
+    def __init__(self, *args):
+        super().__init__(*args)
+        from gradmath.cache import uncacheable
+
+        uncacheable("a time limit ran out")   # what was found in time is not stored as the answer
+
 
 @contextmanager
 def time_limit(seconds: float = SOLVE_SECONDS):
