@@ -207,8 +207,10 @@ def test_digits_agree_with_float64_and_with_each_other():
     (("tanh", "__import__('os')", 0.05), InvalidParameterError, "not a decimal number"),
     (("tanh", 1e9, 0.05), InvalidParameterError, "<= 10000"),
     (("exp(x**2)", 1.0, 0.05), InvalidParameterError, "not finite"),
-    (("sqrt(x)", 1.0, 0.05), InvalidParameterError, "finite on all of ℝ"),
-    (("1/x", 1.0, 0.05), InvalidParameterError, "finite on all of ℝ"),
+    (("sqrt(x)", 1.0, 0.05), InvalidParameterError, "not defined on all of ℝ"),
+    (("1/x", 1.0, 0.05), InvalidParameterError, "not defined on all of ℝ"),
+    (("tan(x)", 1.0, 0.05), InvalidParameterError, "not defined on all of ℝ"),
+    (("Heaviside(x)", 1.0, 0.05), InvalidParameterError, "Dirac delta"),
     (("relu", 3.0, 0.05), InvalidParameterError, "no finite fixed point"),
     (("x", 1.5, 0.05), InvalidParameterError, "no finite fixed point"),
 ])
@@ -230,3 +232,31 @@ def test_erf_closed_form_matches_special_functions():
     numeric = integrate.quad(lambda z: special.erf(math.sqrt(q) * z) ** 2 * math.exp(-z * z / 2), -12, 12,
                              epsabs=1e-15)[0] / math.sqrt(2 * math.pi)
     assert float(e.square(np.array([q]))[0][0]) == pytest.approx(numeric, rel=1e-13)
+
+
+# ----- random expressions from the safe grammar: right, or refused in one line ---------------------------
+from tests.test_gamma import EXPRESSIONS  # noqa: E402 - the γ tests' grammar of expression trees
+
+
+@settings(max_examples=20, deadline=None)
+@given(text=EXPRESSIONS, sigma_w2=st.sampled_from([0.5, 1.5]), sigma_b2=st.sampled_from([0.05, 0.5]))
+def test_random_expressions_give_a_checked_fixed_point_or_one_clear_error(text, sigma_w2, sigma_b2):
+    from gradmath.errors import GradmathError
+
+    try:
+        act = resolve_activation(text)
+        p = mean_field(act, sigma_w2, sigma_b2)
+    except GradmathError as err:
+        assert "\n" not in str(err)
+        return
+    assert np.isfinite([p.q_star, p.chi_1]).all() and p.q_star >= 0
+    if p.q_star == 0:
+        return
+    # the fixed point and χ₁ recomputed by mpmath from the activation's own mpmath form
+    with mpmath.workdps(25):
+        q = mpmath.mpf(p.q_star)
+        lq = sigma_w2 * mp_expect(lambda x: act.sigma_mp(x) ** 2, q, 25) + sigma_b2
+        chi = sigma_w2 * mp_expect(lambda x: act.prime_mp(x) ** 2, q, 25)
+    slope = abs(1 - (p.xi_q and math.exp(-1 / p.xi_q) or 0.0))
+    assert abs(float(lq) - p.q_star) <= 1e-9 * max(1.0, p.q_star) + p.error / max(slope, 1e-3), (text, lq, p)
+    assert p.chi_1 == pytest.approx(float(chi), rel=1e-8, abs=1e-12 + p.error), (text, chi, p)

@@ -56,8 +56,20 @@ class MeanFieldKernels:
 
 
 def meanfield_kernels(activation) -> MeanFieldKernels:
-    """The float64 kernels of ``activation`` (an :class:`~gradmath.activations.Activation`)."""
+    """The float64 kernels of ``activation`` (an :class:`~gradmath.activations.Activation`).
+
+    The hypotheses come first: σ defined and differentiable on all of ℝ
+    (:func:`gradmath.gamma.hypotheses.check_defined_on_reals`), else :class:`InvalidParameterError`.
+    """
+    from gradmath.errors import ExpressionError
+    from gradmath.gamma.hypotheses import check_defined_on_reals
+
     act = activation
+    try:
+        check_defined_on_reals(act.expression, "σ")
+        check_defined_on_reals(act.derivative, "σ′")
+    except ExpressionError as err:
+        raise InvalidParameterError(f"activation {act.name!r} (mean field): {err}") from err
 
     def sigma(x):
         return act.sigma(x)
