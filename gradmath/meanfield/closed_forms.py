@@ -152,13 +152,16 @@ class ScaledErf(Expectations):
         return 4.0 * self.beta**2 * a2 / np.pi / np.sqrt(det), _zero(q)
 
 
-_RELU_FORMS = (sp.Piecewise((0, X < 0), (X, True)), sp.Max(0, X), (X + sp.Abs(X)) / 2)
+_RELU_FORMS = (sp.Piecewise((0, X < 0), (X, True)), sp.Piecewise((0, X <= 0), (X, True)), sp.Max(0, X),
+               (X + sp.Abs(X)) / 2)
 
 
 def closed_form_for(activation) -> Expectations | None:
     """The closed-form expectations of ``activation``, or ``None`` when gradmath knows none."""
+    from gradmath.activations import get_activation
+
     expr = activation.expression
-    if any(expr == form for form in _RELU_FORMS):
+    if expr == get_activation("relu").expression or any(expr == form for form in _RELU_FORMS):
         return ReLU(activation.name)
     if expr.is_polynomial(X) and sp.degree(expr, X) == 1:
         a, b = sp.Poly(expr, X).all_coeffs()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import functools
 from functools import cached_property
 
 import numpy as np
@@ -56,6 +57,7 @@ def _density(z: np.ndarray) -> np.ndarray:
     return _INV_SQRT_2PI * np.exp(-0.5 * z * z)
 
 
+@functools.lru_cache(maxsize=64)
 def _graded_rule(nodes: int, levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The symmetric rule in z (weights include the density), and the unit rule it is built from."""
     t, w = _unit_rule(nodes, levels)
@@ -116,9 +118,15 @@ class GaussianRule:
         q, c, q2 = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64),
                                        np.asarray(q if q2 is None else q2, dtype=np.float64))
         s = np.sqrt(np.maximum(0.0, 1.0 - c * c))[..., None]
+        # For 0 < s ≪ 1 the inner integral, as a function of z₁, steps (for a g that jumps at 0) over a width
+        # s/|c| around z₁ = 0: grade the outer rule down to that width (at most 2⁻⁶⁰ of Z).
+        positive = s[s > 0]
+        extra = 0 if positive.size == 0 else int(np.ceil(np.log2(Z_MAX / max(float(positive.min()), 2.0**-60))))
+        levels = min(max(self.levels, extra + 2), 64)
+        rules = [_graded_rule(self.nodes, levels), _graded_rule(self.nodes // 2 + 2, levels)]
         c = c[..., None]
         values = []
-        for z1, w1, t, wt in (self.fine, self.coarse) if estimate else (self.fine,):
+        for z1, w1, t, wt in rules if estimate else rules[:1]:
             with np.errstate(divide="ignore", invalid="ignore"):   # s = 0 is handled by the where
                 b = np.where(s > 0, -c * z1 / np.where(s > 0, s, 1.0), Z_MAX)
             b = np.clip(b, -Z_MAX, Z_MAX)[..., None]                    # (..., n1, 1)
