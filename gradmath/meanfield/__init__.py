@@ -7,11 +7,11 @@ a one-dimensional map. Their fixed points and slopes give the typical per-layer 
 of the gradient, √χ₁, where the bounds of :mod:`gradmath.bounds` give only the worst case.
 
 >>> from gradmath.meanfield import mean_field, critical_sigma_w2
->>> p = mean_field("tanh", sigma_w2=1.5, sigma_b2=0.05)
->>> p.phase, round(p.c_star, 4)
-('chaotic', 0.8376)
+>>> p = mean_field("tanh", sigma_w2=2.5, sigma_b2=0.05)
+>>> p.phase, round(p.c_star, 4), round(p.gradient_factor, 4)
+('chaotic', 0.4468, 1.0647)
 >>> round(critical_sigma_w2("tanh", sigma_b2=0.05).sigma_w2, 6)
-1.15...
+1.760955
 """
 
 from gradmath.meanfield.critical import CriticalPoint, critical_sigma_w2

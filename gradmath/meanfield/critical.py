@@ -12,7 +12,7 @@ Where h has no root (ReLU or a linear activation with σ_b² > 0) there is no cr
 point and the result says so.
 
 >>> round(critical_sigma_w2("tanh", 0.05).sigma_w2, 8)
-1.15...
+1.76095464
 >>> critical_sigma_w2("relu", 0.0).sigma_w2
 2.0
 >>> critical_sigma_w2("relu", 0.1).exists

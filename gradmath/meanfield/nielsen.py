@@ -19,14 +19,14 @@ The diagonal (x = x′) is summed exactly; the N(N − 1) off-diagonal terms are
 drawn pairs, and the prediction carries the standard error of that estimate. The prediction is
 √(E‖∂C/∂bˡ‖²), a root mean square over networks; a median over seeds (what
 :func:`gradmath.experiments.speeds.init_speeds` reports) sits somewhat below it (Jensen), and the layers
-here are 30 units wide, far from infinite: the comparison in ``docs/generated/meanfield/nielsen.md`` says
-how close it is.
+here are 30 units wide, far from infinite: the speeds table (``docs/generated/speeds/init.md``) says how
+close it is.
 
 >>> from gradmath.data import load_dataset
 >>> d = load_dataset("digits")
 >>> p = predict_speeds((64, 30, 30, 10), d.x, d.y, pairs=200)
->>> [f"{s:.3f}" for s in p.speeds]
-['0.0...', '0.3...']
+>>> [f"{s:.2f}" for s in p.speeds], f"{p.ratios[0]:.1f}"
+(['0.06', '0.30'], '4.9')
 """
 
 from __future__ import annotations

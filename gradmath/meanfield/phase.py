@@ -14,7 +14,7 @@ and the correlation map only through q* and c. So the whole grid shares its quad
 Each value is what :func:`gradmath.meanfield.mean_field` computes at that point (tests compare them).
 
 >>> d = phase_diagram("tanh", [0.5, 1.5, 2.5], [0.05])
->>> list(d.phase[:, 0])
+>>> [str(p) for p in d.phase[:, 0]]
 ['ordered', 'ordered', 'chaotic']
 """
 

@@ -2,9 +2,9 @@
 
 >>> p = mean_field("tanh", sigma_w2=1.5, sigma_b2=0.05)
 >>> p.phase
-'chaotic'
+'ordered'
 >>> round(p.q_star, 6), round(p.chi_1, 6)
-(0.500014, 1.146228)
+(0.418037, 0.938636)
 >>> mean_field("relu", sigma_w2=2.0, sigma_b2=0.0).chi_1      # ReLU's critical point (2, 0), exactly
 1.0
 """

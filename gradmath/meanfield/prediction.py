@@ -22,7 +22,7 @@ Layers use the proofs' numbering: input layer 1, hidden layers 2 … L − 1, ou
 >>> r.layers
 (2, 3)
 >>> [f"{m:.2g}" for m in r.predicted]
-['0.0...', '0.2...']
+['0.088', '0.41']
 """
 
 from __future__ import annotations
