@@ -237,20 +237,32 @@ def _combine(name: str, sup: Extremum, inf: Extremum) -> GammaResult:
         note = f"σ′ is unbounded (sup |σ′| = ∞, approached as x → {top.argmax})".replace("oo", "∞")
         return GammaResult(name, sp.oo, "oo", ("oo", "oo"), top.argmax, False,
                            "exact" if top.method == "exact" else top.method, False, sup, inf, note)
-    top = sup if float(sup) >= float(neg) else neg
+    top = sup if _sup_wins(sup, neg) else neg
     other = neg if top is sup else sup
-    lo = max(float(mpmath.mpf(top.enclosure[0])), float(mpmath.mpf(other.enclosure[0])))
-    enclosure = (top.enclosure[0] if float(mpmath.mpf(top.enclosure[0])) >= lo else other.enclosure[0],
-                 _max_text(top.enclosure[1], other.enclosure[1]))
+    enclosure = (_max_text(top.enclosure[0], other.enclosure[0]), _max_text(top.enclosure[1], other.enclosure[1]))
     exact = top.exact if method == "exact" else None
     note = "" if method != "estimate" else "estimate: the search could not prove an upper bound on all of ℝ"
     return GammaResult(name, exact, top.value, enclosure, top.argmax, top.attained, method, True, sup, inf, note)
 
 
+def _sup_wins(sup: Extremum, neg: Extremum) -> bool:
+    """Whether sup σ′ ≥ −inf σ′: decided exactly when both are exact, else on the 30-digit values."""
+    if sup.exact is not None and neg.exact is not None:
+        difference = sp.N(sup.exact - neg.exact, 60)
+        if difference.is_Number:
+            return bool(difference >= 0)
+    with mpmath.workdps(_DIGITS + 20):
+        return mpmath.mpf(sup.value) >= mpmath.mpf(neg.value)
+
+
 def _max_text(a: str, b: str) -> str:
-    if "oo" in (a, b):
-        return "oo"
-    return a if mpmath.mpf(a) >= mpmath.mpf(b) else b
+    """The larger of two decimal strings (``"oo"`` is +∞, ``"-oo"`` is −∞), compared exactly."""
+    with mpmath.workdps(_DIGITS + 20):
+        return a if _number(a) >= _number(b) else b
+
+
+def _number(text: str):
+    return mpmath.mpf(text.replace("oo", "inf"))
 
 
 def _neg(text: str) -> str:

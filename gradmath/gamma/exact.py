@@ -42,6 +42,8 @@ def limit_at(g: sp.Expr, end: sp.Expr, budget: Budget):
         return None
     if isinstance(value, sp.AccumBounds):
         return value
+    if value.has(sp.AccumBounds, sp.Limit, sp.nan, sp.zoo):  # e.g. 2*AccumBounds(-1, 1)/sqrt(pi), unevaluated
+        return None
     if value in (sp.oo, -sp.oo) or (value.is_real and value.is_finite and not value.has(sp.Limit)):
         return value
     return None

@@ -10,7 +10,9 @@ real x:
 * ``sign`` and ``Heaviside`` in σ are refused: σ jumps, its derivative there is a Dirac
   delta, and no finite γ bounds it (write ``max(0, x)`` or ``abs(x)`` instead);
 * ``exp, sin, cos, tanh, sinh, cosh, atan, asinh, erf, erfc, Abs, Max, Min`` and
-  ``Piecewise`` (the built-in ReLU) are defined everywhere; ``Abs``, ``Max``, ``Min`` and
+  ``Piecewise`` (the built-in ReLU) are defined everywhere (a ``Piecewise`` can come only
+  from a SymPy expression passed to the API, never from a string; its continuity at the
+  piece boundaries is the caller's responsibility, not checked here); ``Abs``, ``Max``, ``Min`` and
   ``Piecewise`` make σ′ jump at finitely many points, where σ′ takes the value of the
   piece that contains the point (the one-sided values are both counted in γ).
 
