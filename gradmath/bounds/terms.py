@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
+from gradmath.errors import InvalidParameterError
 from gradmath.network import SOFTMAX, Network
 from gradmath.norms import (
     UNIT_ROUNDOFF,
@@ -71,8 +72,16 @@ _LN10 = float(np.log(10.0))
 @lru_cache(maxsize=None)
 def _sup_abs_prime(name: str, expression) -> float:
     act = get_activation(name) if expression is None else Activation(name, expression)
-    negated = Activation(f"{act.name}-negated", -act.expression)  # its γ is −inf σ′
-    return max(_float_at_least(act.gamma), _float_at_least(negated.gamma))
+    gamma = act.gamma                      # γ = sup |σ′| (gradmath.gamma), with its rigorous enclosure
+    if not gamma.bounded:
+        raise InvalidParameterError(
+            f"bound (a) needs a finite γ = sup|σ′|, but σ′ of activation {act.name!r} is unbounded; "
+            "bound (a) does not apply (use an activation with bounded σ′)")
+    if gamma.method == "estimate":
+        raise InvalidParameterError(
+            f"bound (a) needs a proven upper bound of γ = sup|σ′|, but for activation {act.name!r} it is only "
+            f"estimated ({gamma.value}); bound (a) does not apply")
+    return _float_at_least(gamma)
 
 
 def _float_at_least(gamma) -> float:
