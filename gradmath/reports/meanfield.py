@@ -107,7 +107,7 @@ def _figure(d, fine_b, critical, line):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.2), layout="constrained")
     xi = np.where(np.isfinite(d.xi_c) & (d.xi_c > 0), d.xi_c, np.nan)
     mesh = left.pcolormesh(d.sigma_w2, d.sigma_b2, xi.T, shading="nearest", cmap="viridis",
                            norm=LogNorm(vmin=max(np.nanmin(xi), 0.1), vmax=max(np.nanmax(xi), 1.0)))
