@@ -233,3 +233,45 @@ def test_a_second_small_peak_rules_out_a_single_closed_form():
     assert len(oracle.level_intervals(prime, mpmath.mpf(1) / 200, **_FAST)) == 2
     for u in (2.0, 200.0):
         assert window_width(act, u).width == pytest.approx(float(oracle.width(prime, u, **_FAST)), rel=RTOL)
+
+
+# ----- random expressions from the γ tests' grammar: a window that agrees with γ, or one clear refusal -----
+from hypothesis import settings as _settings  # noqa: E402
+from hypothesis import given as _given  # noqa: E402
+
+from tests.test_gamma import CPU_LIMIT as _GAMMA_CPU, EXPRESSIONS as _EXPRESSIONS, _reference  # noqa: E402
+
+
+@_settings(max_examples=8, deadline=None)  # each derivation takes seconds: 8 keep CI under a minute here
+@_given(text=_EXPRESSIONS)
+def test_random_expressions_window_is_consistent_with_gamma_or_refused(text):
+    import time
+
+    import mpmath
+
+    from gradmath.activations import resolve_activation
+    from gradmath.errors import GradmathError
+    from gradmath.symbolic.window import derive_window
+
+    start = time.process_time()
+    try:
+        act = resolve_activation(text)
+        d = derive_window(act)
+    except GradmathError as err:
+        assert "\n" not in str(err)
+        return
+    # γ's own search, the window's SymPy steps and its checks each have their CPU budgets
+    assert time.process_time() - start < 4 * _GAMMA_CPU + 60
+    g = act.gamma
+    if not g.bounded:
+        assert not d.applies and d.reason
+        return
+    assert d.applies
+    if d.min_abs_w is not None and g.method != "estimate":
+        ref = _reference(act)
+        if ref is not None:
+            top, bottom, _ = ref
+            gamma = max(top, -bottom)
+            # 1/γ from the window against the sampled sup |σ′| (central differences in mpmath, refined)
+            assert abs(1 / mpmath.mpf(str(sp.N(d.min_abs_w, 30))) - gamma) <= mpmath.mpf(10) ** -6 * (1 + gamma), \
+                (text, d.min_abs_w, gamma)
