@@ -37,6 +37,18 @@ def _zero(q):
     return np.zeros_like(np.asarray(q, dtype=np.float64))
 
 
+def _linear_fixed_point(name: str, sigma_w2: float, sigma_b2: float, slope: float, feed: float, slope_text: str,
+                        fix: str) -> float:
+    """The fixed point of the linear length map q ↦ slope·q + feed: feed/(1 − slope), 0, or a refusal."""
+    if feed == 0 and slope <= 1:
+        return 0.0
+    if slope >= 1:
+        raise InvalidParameterError(
+            f"activation {name!r}: no finite fixed point q* for sigma_w2={sigma_w2:g}, sigma_b2={sigma_b2:g}: "
+            f"the length grows by {slope_text} = {slope:g} ≥ 1 per layer; {fix}")
+    return feed / (1.0 - slope)
+
+
 @dataclass(frozen=True)
 class Affine(Expectations):
     """φ(x) = a x + b."""
@@ -66,16 +78,8 @@ class Affine(Expectations):
 
     def q_star(self, sigma_w2: float, sigma_b2: float) -> float:
         """q* = (σ_w² b² + σ_b²)/(1 − σ_w² a²), or 0 when nothing feeds the length."""
-        chi = sigma_w2 * self.a**2
-        feed = sigma_w2 * self.b**2 + sigma_b2
-        if feed == 0 and chi <= 1:
-            return 0.0
-        if chi >= 1:
-            raise InvalidParameterError(
-                f"activation {self.name!r}: no finite fixed point q* for sigma_w2={sigma_w2:g}, "
-                f"sigma_b2={sigma_b2:g}: the length grows by sigma_w2·a² = {chi:g} ≥ 1 per layer; "
-                "use a smaller sigma_w2")
-        return feed / (1.0 - chi)
+        return _linear_fixed_point(self.name, sigma_w2, sigma_b2, sigma_w2 * self.a**2,
+                                   sigma_w2 * self.b**2 + sigma_b2, "sigma_w2·a²", "use a smaller sigma_w2")
 
 
 @dataclass(frozen=True)
@@ -106,15 +110,8 @@ class ReLU(Expectations):
 
     def q_star(self, sigma_w2: float, sigma_b2: float) -> float:
         """q* = σ_b²/(1 − σ_w²/2) for σ_w² < 2; 0 at σ_b² = 0, σ_w² ≤ 2."""
-        chi = sigma_w2 / 2.0
-        if sigma_b2 == 0 and chi <= 1:
-            return 0.0
-        if chi >= 1:
-            raise InvalidParameterError(
-                f"activation {self.name!r}: no finite fixed point q* for sigma_w2={sigma_w2:g}, "
-                f"sigma_b2={sigma_b2:g}: the length grows by sigma_w2/2 = {chi:g} ≥ 1 per layer "
-                "(ReLU's only critical point is (2, 0)); use sigma_w2 < 2")
-        return sigma_b2 / (1.0 - chi)
+        return _linear_fixed_point(self.name, sigma_w2, sigma_b2, sigma_w2 / 2.0, sigma_b2, "sigma_w2/2",
+                                   "ReLU's only critical point is (2, 0); use sigma_w2 < 2")
 
 
 @dataclass(frozen=True)
