@@ -218,3 +218,13 @@ def test_off_the_main_thread_builtins_agree_and_custom_ones_finish():
     assert (sigmoid.exact, sigmoid.method) == (sp.Rational(1, 4), "exact")
     assert custom.method in ("certified", "estimate")
     assert float(custom.enclosure[0]) <= 1.19967864025773383391636984864  # golden value above
+
+
+def test_gamma_inside_another_cpu_time_limit_gets_the_same_answer():
+    """The window's SymPy steps run under their own CPU-time limit; γ computed inside one is unchanged."""
+    from gradmath.symbolic.level_set import time_limit
+
+    outside = derive_gamma(resolve_activation("x*tanh(x)"))
+    with time_limit(120):
+        inside = derive_gamma(resolve_activation("x*tanh(x)"))
+    assert (inside.method, inside.value, inside.enclosure) == (outside.method, outside.value, outside.enclosure)

@@ -78,12 +78,17 @@ class Budget:
         def _ring(signum, frame):
             raise OutOfTime(f"a symbolic step ran past {limit:.2g} s")
 
-        if signal.getitimer(signal.ITIMER_PROF)[0]:  # someone else's timer (a profiler): leave it alone
-            raise OutOfTime("another CPU-time timer is running")
+        outer = signal.getitimer(signal.ITIMER_PROF)[0]
+        if outer and outer <= limit:  # an enclosing limit (the window's, say) ends first: it stays in charge
+            yield
+            return
         previous = signal.signal(signal.SIGPROF, _ring)
+        start = time.process_time()
         signal.setitimer(signal.ITIMER_PROF, limit)
         try:
             yield
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.signal(signal.SIGPROF, previous)
+            if outer:  # give the enclosing limit what is left of it
+                signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))
