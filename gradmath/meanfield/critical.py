@@ -6,7 +6,7 @@ Eliminating σ_w² = 1/E[φ′²] leaves one equation in q alone (proofs/meanfie
     h(q) = q − σ_b² − E[φ(√q z)²] / E[φ′(√q z)²] = 0,
 
 solved by bracketing (float64) and then, for ``digits``, by :func:`mpmath.findroot` on
-mpmath quadratures at ``digits + 10`` working digits, started from the float64 root.
+mpmath quadratures at ``digits + 6`` working digits, started from the float64 root.
 With σ_b² = 0 and φ(0) = 0 the root is q = 0 and σ_w² = 1/φ′(0)² (tanh: 1).
 Where h has no root (ReLU or a linear activation with σ_b² > 0) there is no critical
 point and the result says so.
@@ -31,7 +31,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.fixed_points import Q_MAX
 from gradmath.meanfield.parameters import parse_parameters
 from gradmath.meanfield.point import MAX_DIGITS, expectations_for
-from gradmath.meanfield.precise import MpExpectations
+from gradmath.meanfield.precise import GUARD_DIGITS, MpExpectations
 from gradmath.validation import check_int
 
 __all__ = ["CriticalPoint", "critical_sigma_w2", "MAX_DIGITS"]
@@ -78,7 +78,7 @@ def critical_sigma_w2(activation, sigma_b2: float | str, *, digits: int | None =
         if digits is None:
             w = 1.0 / prime0**2
             return CriticalPoint(name, sb2, True, w, 0.0, repr(w), None, e.method, (note,))
-        with mpmath.workdps(digits + 10):
+        with mpmath.workdps(digits + GUARD_DIGITS):
             w = 1 / p.activation.prime_mp(mpmath.mpf(0)) ** 2
             return CriticalPoint(name, sb2, True, float(w), 0.0, mpmath.nstr(w, digits), digits, "mpmath", (note,))
 
@@ -106,7 +106,7 @@ def critical_sigma_w2(activation, sigma_b2: float | str, *, digits: int | None =
 
 def _refine(act, sigma_b2: float, sigma_b2_text: str, q0: float, digits: int) -> CriticalPoint:
     """The root of h to ``digits`` digits by mpmath quadrature and findroot, started at the float64 root."""
-    with mpmath.workdps(digits + 10):
+    with mpmath.workdps(digits + GUARD_DIGITS):
         sb2 = mpmath.mpf(sigma_b2_text)
 
         mp = MpExpectations(act)
@@ -127,4 +127,4 @@ def _refine(act, sigma_b2: float, sigma_b2_text: str, q0: float, digits: int) ->
             raise InvalidParameterError(f"the critical point of {act.name!r} did not converge to {digits} digits "
                                         f"(residual {mpmath.nstr(check, 3)}); try fewer digits")
         return CriticalPoint(act.name, sigma_b2, True, float(w), float(q), mpmath.nstr(w, digits), digits, "mpmath",
-                             (f"h(q*) = {mpmath.nstr(check, 3)} at {digits + 10} working digits",))
+                             (f"h(q*) = {mpmath.nstr(check, 3)} at {digits + GUARD_DIGITS} working digits",))

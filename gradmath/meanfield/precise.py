@@ -15,7 +15,11 @@ import mpmath
 
 from gradmath.errors import InvalidParameterError
 
-__all__ = ["MpExpectations", "refine_point"]
+__all__ = ["MpExpectations", "refine_point", "GUARD_DIGITS"]
+
+#: Working digits beyond those asked for: the quadrature's own error estimate keeps it a few digits below
+#: the working precision, and results are accepted only when the residual is below 10^−(digits+2).
+GUARD_DIGITS = 6
 
 _POINTS = [-mpmath.inf, 0, mpmath.inf]
 
@@ -62,7 +66,7 @@ class MpExpectations:
 def refine_point(point, params, digits: int):
     """``point`` with q*, χ₁, 𝓛′(q*), ξ_q and ξ_∇ recomputed to ``digits`` digits (its ``precise`` field)."""
     act = params.activation
-    with mpmath.workdps(digits + 10):
+    with mpmath.workdps(digits + GUARD_DIGITS):
         sw2, sb2 = mpmath.mpf(params.sigma_w2_text), mpmath.mpf(params.sigma_b2_text)
         mp = MpExpectations(act)
         if point.q_star == 0:
@@ -94,4 +98,4 @@ def refine_point(point, params, digits: int):
                        ("xi_c", None if chi == 1 else -1 / mpmath.log(chi))]
         precise = tuple((name, "oo" if v is None else mpmath.nstr(v, digits)) for name, v in values)
     return dataclasses.replace(point, digits=digits, precise=precise,
-                               notes=point.notes + (f"precise values by mpmath at {digits + 10} working digits",))
+                               notes=point.notes + (f"precise values by mpmath at {digits + GUARD_DIGITS} working digits",))
