@@ -214,3 +214,28 @@ def test_ctrl_c_stops_the_run_with_exit_code_130(capsys, monkeypatch):
     code, out, err = _run(capsys, "--seeds", "5")
     assert code == 130 and out == "" and err == "gradmath: interrupted\n"
     assert len(calls) == 2
+
+
+def test_meanfield_prediction_beside_the_rms_over_seeds(capsys):
+    import json
+
+    from gradmath.cli import main
+
+    assert main(["speeds", "--seeds", "8", "--sizes", "64,30,30,10", "--meanfield", "--quiet", "--json"]) == 0
+    mf = json.loads(capsys.readouterr().out)["meanfield"]
+    assert len(mf["speeds"]) == len(mf["rms_over_seeds"]) == 2
+    # 8 seeds of width 30: the RMS is within a few tens of percent of the infinite-width prediction
+    assert all(0.7 < p / r < 1.4 for p, r in zip(mf["speeds"], mf["rms_over_seeds"]))
+    assert main(["speeds", "--seeds", "2", "--sizes", "64,30,30,10", "--meanfield", "--quiet"]) == 0
+    assert "mean-field prediction" in capsys.readouterr().out
+
+
+def test_meanfield_is_for_random_networks_only(tmp_path, capsys):
+    from gradmath.cli import main
+    from gradmath.formats import save_network
+    from gradmath.network import Network
+
+    path = save_network(Network.random((64, 30, 10), seed=0, cost="cross-entropy"), tmp_path / "net.npz")
+    assert main(["speeds", "--model", str(path), "--meanfield", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "verify MODEL --meanfield" in err and len(err.strip().splitlines()) == 1

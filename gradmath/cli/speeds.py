@@ -9,6 +9,7 @@ from gradmath.cli.verify import add_model_options, load_model
 
 EXAMPLES = """examples:
   gradmath speeds                                   digits, [64, 30, 30, 10], 20 seeds
+  gradmath speeds --sizes 64,30,30,30,10 --meanfield  beside the mean-field prediction (Nielsen's ≈5×)
   gradmath speeds --sizes 64,30,30,30,30,10 --seeds 50 --json
   gradmath speeds --sizes 64,30,30,10 --epochs 500 --bounds
   gradmath speeds --data /usr/share/dataset-fashion-mnist --sizes 784,30,30,30,10
@@ -62,6 +63,9 @@ def register(subparsers) -> None:
     p.add_argument("--examples", type=integer, default=1000, help="training examples used (default 1000)")
     p.add_argument("--bounds", action="store_true",
                    help="with --epochs: check the verifier's bounds on every example at every epoch")
+    p.add_argument("--meanfield", action="store_true",
+                   help="also predict the speeds at initialisation by mean-field theory (random networks; compare "
+                        "with the root mean square over the seeds)")
     add_output_options(p)
     p.set_defaults(handler=run)
 
@@ -104,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     epochs = None if args.epochs is None else check_int("epochs", args.epochs, min_value=0, max_value=MAX_EPOCHS)
     if args.bounds and epochs is None:
         raise InvalidParameterError("--bounds needs --epochs (the bounds are checked along training)")
+    if args.meanfield and args.model is not None:
+        raise InvalidParameterError("--meanfield predicts random networks; for a model file use "
+                                    "gradmath verify MODEL --meanfield")
     # The whole run, before any of it starts: the random networks, then the epochs (twice with --bounds).
     passes = (1 if args.model is not None else seeds)
     if epochs is not None:
@@ -124,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             payload.update({k: v for k, v in init.to_json().items() if k in ("hidden_activation", "seeds", "seed")})
             payload["init"] = init.to_json()["init"]
             network = Network.random(sizes, seed=seed, hidden_activation=args.activation)
+            if args.meanfield:
+                payload["meanfield"] = _meanfield(sizes, data, examples, args.activation, init.values)
         if epochs is not None:
             run_ = training_speeds(network, data.x, data.y, epochs=epochs, eta=args.eta, lmbda=args.lmbda,
                                    examples=examples, bounds=args.bounds,
@@ -143,6 +152,18 @@ def run(args: argparse.Namespace) -> int:
 
 #: How the tables number layers: the book's hidden layers, and the proofs' and verifier's l beside them.
 LAYER_NOTE = "hidden layer k: 1 = first hidden layer (network layer l = k + 1, input l = 1, output l = L)"
+
+
+def _meanfield(sizes, data, examples: int, activation: str, values) -> dict:
+    """The mean-field prediction of the speeds (√E‖∂C/∂bˡ‖²) beside the root mean square over the seeds."""
+    import numpy as np
+
+    from gradmath.meanfield.nielsen import predict_speeds
+
+    p = predict_speeds(sizes, data.x, data.y, examples=examples, activation=activation)
+    return {**p.to_json(), "rms_over_seeds": np.sqrt(np.mean(np.asarray(values) ** 2, axis=0)).tolist(),
+            "note": "mean-field prediction of sqrt(E||dC/db^l||^2) for infinite width (proofs/meanfield.md, "
+                    "Theorem 7), to compare with rms_over_seeds"}
 
 
 def _book_row(sizes) -> tuple[float, ...] | None:
@@ -167,6 +188,12 @@ def _text(payload: dict) -> str:
         for row in payload["init"]:
             line = f"{row['layer']:>14}  {row['median']:9.4g}  {row['q1']:9.4g}  {row['q3']:9.4g}"
             lines.append(line + (f"  {book[row['layer'] - 1]:9.4g}" if book else ""))
+        if "meanfield" in payload:
+            mf = payload["meanfield"]
+            lines.append("mean-field prediction (√E‖∂C/∂bˡ‖², infinite width) against the RMS over the seeds:")
+            lines.append(f"{'hidden layer k':>14}  {'RMS':>9}  {'predicted':>9}  {'± (pairs)':>9}")
+            for k, (rms, pred, se) in enumerate(zip(mf["rms_over_seeds"], mf["speeds"], mf["standard_error"])):
+                lines.append(f"{k + 1:>14}  {rms:9.4g}  {pred:9.4g}  {se:9.1g}")
     else:
         lines.append(f"speed of learning of {payload['model']['path']} on {data['name']} "
                      f"({payload['examples']} examples), sizes {payload['sizes']}")
