@@ -9,7 +9,7 @@ from gradmath.cli.verify import add_model_options, load_model
 
 EXAMPLES = """examples:
   gradmath speeds                                   digits, [64, 30, 30, 10], 20 seeds
-  gradmath speeds --sizes 64,30,30,30,10 --meanfield  beside the mean-field prediction (Nielsen's ≈5×)
+  gradmath speeds --sizes 64,30,30,30,10 --meanfield  beside the mean-field prediction
   gradmath speeds --sizes 64,30,30,30,30,10 --seeds 50 --json
   gradmath speeds --sizes 64,30,30,10 --epochs 500 --bounds
   gradmath speeds --data /usr/share/dataset-fashion-mnist --sizes 784,30,30,30,10

@@ -60,8 +60,19 @@ _DIGITS = 30
 _RANK = {"estimate": 0, "certified": 1, "exact": 2}
 
 
+class _Value:
+    """What an extremum and γ share: ``status`` (= ``method``) and ``float()`` (``inf`` when unbounded)."""
+
+    @property
+    def status(self) -> str:
+        return self.method
+
+    def __float__(self) -> float:
+        return float(mpmath.mpf(self.value.replace("oo", "inf")))
+
+
 @dataclass(frozen=True)
-class Extremum:
+class Extremum(_Value):
     """sup σ′ or inf σ′ (or sup |σ′|) with the argument behind it.
 
     Attributes
@@ -89,12 +100,6 @@ class Extremum:
     method: str
     bounded: bool = True
 
-    @property
-    def status(self) -> str:
-        return self.method
-
-    def __float__(self) -> float:
-        return float(mpmath.mpf(self.value.replace("oo", "inf")))
 
     def negated(self) -> Extremum:
         return Extremum(None if self.exact is None else -self.exact, _neg(self.value),
@@ -109,7 +114,7 @@ class Extremum:
 
 
 @dataclass(frozen=True)
-class GammaResult:
+class GammaResult(_Value):
     """γ = sup |σ′| of one activation, with sup σ′ (``sup``) and inf σ′ (``inf``).
 
     The first fields describe γ = sup |σ′| (what the bounds and the window use):
@@ -131,12 +136,6 @@ class GammaResult:
     inf: Extremum | None = field(default=None, compare=False)
     note: str = ""
 
-    @property
-    def status(self) -> str:
-        return self.method
-
-    def __float__(self) -> float:
-        return float(mpmath.mpf(self.value.replace("oo", "inf")))
 
     def to_json(self) -> dict:
         return {

@@ -24,9 +24,9 @@ True
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 import time
+
+from gradmath.cputime import cpu_time_limit, timer_usable
 
 __all__ = ["Budget", "OutOfTime"]
 
@@ -66,7 +66,7 @@ class Budget:
         by the size of the expression (the parser's limits), such as assumption queries.
         """
         limit = min(seconds, self.left())
-        usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        usable = timer_usable()
         if not usable and (untimed_elsewhere or self.trusted):
             yield
             return
@@ -74,21 +74,5 @@ class Budget:
             raise OutOfTime("no time left for a symbolic step")
         if not usable:
             raise OutOfTime("symbolic steps need the main thread's timer")
-
-        def _ring(signum, frame):
-            raise OutOfTime(f"a symbolic step ran past {limit:.2g} s")
-
-        outer = signal.getitimer(signal.ITIMER_PROF)[0]
-        if outer and outer <= limit:  # an enclosing limit (the window's, say) ends first: it stays in charge
+        with cpu_time_limit(limit, lambda: OutOfTime(f"a symbolic step ran past {limit:.2g} s")):
             yield
-            return
-        previous = signal.signal(signal.SIGPROF, _ring)
-        start = time.process_time()
-        signal.setitimer(signal.ITIMER_PROF, limit)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_PROF, 0)
-            signal.signal(signal.SIGPROF, previous)
-            if outer:  # give the enclosing limit what is left of it
-                signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))

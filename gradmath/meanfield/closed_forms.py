@@ -33,6 +33,11 @@ from gradmath.meanfield.expectations import Expectations
 __all__ = ["closed_form_for", "Affine", "ReLU", "ScaledErf"]
 
 
+def _pair(q, c) -> tuple[np.ndarray, np.ndarray]:
+    """q and c as float64 arrays of one broadcast shape."""
+    return np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+
+
 def _zero(q):
     return np.zeros_like(np.asarray(q, dtype=np.float64))
 
@@ -69,11 +74,11 @@ class Affine(Expectations):
         return self.a**2 + _zero(q), _zero(q)
 
     def cross(self, q, c):
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c = _pair(q, c)
         return self.a**2 * q * c + self.b**2, _zero(q)
 
     def prime_cross(self, q, c):
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c = _pair(q, c)
         return self.a**2 + _zero(q), _zero(q)
 
     def q_star(self, sigma_w2: float, sigma_b2: float) -> float:
@@ -100,12 +105,12 @@ class ReLU(Expectations):
         return 0.5 + _zero(q), _zero(q)
 
     def cross(self, q, c):
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c = _pair(q, c)
         c = np.clip(c, -1.0, 1.0)
         return q * (np.sqrt(1.0 - c * c) + (np.pi - np.arccos(c)) * c) / (2.0 * np.pi), _zero(q)
 
     def prime_cross(self, q, c):
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c = _pair(q, c)
         return (np.pi - np.arccos(np.clip(c, -1.0, 1.0))) / (2.0 * np.pi) + _zero(q), _zero(q)
 
     def q_star(self, sigma_w2: float, sigma_b2: float) -> float:
@@ -138,12 +143,12 @@ class ScaledErf(Expectations):
         return 2.0 * self.beta**2 / np.pi * d, _zero(q)
 
     def cross(self, q, c):
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c = _pair(q, c)
         a2 = self.a**2
         return 2.0 * self.beta**2 / np.pi * np.arcsin(2.0 * a2 * q * c / (1.0 + 2.0 * a2 * q)), _zero(q)
 
     def prime_cross(self, q, c):
-        q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        q, c = _pair(q, c)
         a2 = self.a**2
         det = (1.0 + 2.0 * a2 * q) ** 2 - 4.0 * a2 * a2 * q * q * c * c
         return 4.0 * self.beta**2 * a2 / np.pi / np.sqrt(det), _zero(q)

@@ -27,9 +27,6 @@ True
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
 from contextlib import contextmanager
 
 import mpmath
@@ -37,6 +34,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation
+from gradmath.cputime import cpu_time_limit, timer_usable
 from gradmath.errors import GradmathError
 from gradmath.expressions import X
 
@@ -74,28 +72,11 @@ def time_limit(seconds: float = SOLVE_SECONDS):
     ...     sp.solve(X**2 - 4, X)
     [-2, 2]
     """
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
+    if not timer_usable():
         yield
         return
-
-    def _raise(signum, frame):
-        raise SymbolicTimeout(f"a SymPy call took longer than {seconds:g} s of CPU time")
-
-    outer, _ = signal.getitimer(signal.ITIMER_PROF)
-    if outer and outer < seconds:  # an enclosing limit ends first: leave it alone
+    with cpu_time_limit(seconds, lambda: SymbolicTimeout(f"a SymPy call took longer than {seconds:g} s of CPU time")):
         yield
-        return
-    previous = signal.signal(signal.SIGPROF, _raise)
-    start = time.process_time()
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
-        if outer:  # give an enclosing limit what is left of it
-            signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))
 
 
 def pieces(derivative: sp.Expr) -> list[tuple[sp.Expr, sp.Basic]]:
