@@ -1,0 +1,77 @@
+"""The Sphinx extension behind gradmath's site: reads proofs/, docs/generated/ and the parser at build time.
+
+Every page is rewritten as it is read (``source-read``), never in its file:
+
+- ``proofs/NAME`` ← ``proofs/NAME.md`` (``gradmath_proofs``), ``proofs/index`` ← ``proofs/README.md``;
+- a page of ``docs/`` has its generated blocks replaced by includes of ``docs/generated/``
+  (``gradmath_generated``), links into ``../proofs/`` pointed at the proof pages, and backquoted
+  ``gradmath SUBCOMMAND`` linked to the command-line reference (``gradmath_cli``);
+- the test files become pages of their own (``gradmath_tests``) and MathJax 3 is copied next to
+  the pages (``gradmath_mathjax``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import gradmath_cli
+import gradmath_generated
+import gradmath_proofs
+import gradmath_tests
+
+
+def _builder_inited(app):
+    gradmath_proofs.write_stubs(Path(app.srcdir), Path(app.config.gradmath_root))
+
+
+def _docs_links(text: str) -> str:
+    text = re.sub(r"\]\(\.\./proofs/README\.md\)", "](proofs/index.md)", text)
+    text = text.replace("](generated/)", "](artifacts.md)")
+    return re.sub(r"\]\(\.\./proofs/([\w-]+\.md(?:#[\w-]+)?)\)", r"](proofs/\1)", text)
+
+
+def _source_read(app, docname, source):
+    root, srcdir = Path(app.config.gradmath_root), Path(app.srcdir)
+    commands = set(gradmath_cli.subcommands()) - {""}
+    if docname == "proofs/index":
+        readme = root / "proofs" / "README.md"
+        app.env.note_dependency(str(readme))
+        names = [p.stem for p in gradmath_proofs.proof_files(root)]
+        source[0] = gradmath_proofs.render_index(readme.read_text(encoding="utf-8"), names)
+    elif docname.startswith("proofs/"):
+        proof = root / "proofs" / f"{docname.split('/', 1)[1]}.md"
+        app.env.note_dependency(str(proof))
+        name = proof.stem
+        text, labels = gradmath_proofs.render_proof(proof.read_text(encoding="utf-8"), name)
+        text = gradmath_proofs._refer_to_statements(text, name, labels)
+        found: set[str] = set()
+        text = gradmath_proofs.link_tests(text, proof, root, found)
+        for test in found:
+            app.env.note_dependency(str(root / test))
+        text = gradmath_proofs.link_commands(text, commands)
+        source[0] = gradmath_proofs.fix_links(text)
+    elif docname.startswith("generated/"):
+        rel = docname.split("/", 1)[1]
+        if not source[0].lstrip().startswith("# "):
+            source[0] = f"# `docs/generated/{rel}.md`\n\n" + source[0]
+    else:
+        page = Path(app.env.doc2path(docname))
+        text = gradmath_generated.include_blocks(source[0], page, srcdir / "generated")
+        text = gradmath_proofs.link_commands(_docs_links(text), commands)
+        if gradmath_cli.MARKER in text:
+            text = gradmath_cli.reference(text)
+        if gradmath_generated.MARKER in text:
+            text = gradmath_generated.artifacts_page(text, srcdir / "generated")
+        source[0] = text
+
+
+def setup(app):
+    app.add_config_value("gradmath_root", str(Path(__file__).resolve().parents[2]), "env")
+    app.add_role("gradmath-test", gradmath_tests.test_role)
+    app.connect("builder-inited", _builder_inited)
+    app.connect("source-read", _source_read)
+    app.connect("html-collect-pages", gradmath_tests.collect_pages)
+    app.setup_extension("gradmath_mathjax")
+    app.setup_extension("gradmath_api")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
