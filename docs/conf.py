@@ -32,6 +32,20 @@ exclude_patterns = ["_build", "_ext"]
 suppress_warnings = ["myst.header"]  # generated tables start at ### under the page's own headings
 gradmath_root = str(HERE.parent)
 
+# What `gradmath reproduce` writes for each proof (docs/generated/…), included at the end of its page.
+gradmath_proof_generated = {
+    "chain-product": ["derivations/nielsen-122.md"],
+    "matrix-form": ["derivations/matrix-2-3-2.md"],
+    "gamma": ["gamma.md"],
+    "window": ["window/derivations.md", "window/table.md", "window/maximum.md"],
+    "tanh-relation": ["window/table.md"],
+    "exploding": ["window/exploding.md"],
+    "identity-neuron": ["window/identity.md"],
+    "induced-norm-bounds": ["verification/verification.md"],
+    "dual-norm-correction": ["verification/counterexample.md"],
+    "meanfield": ["meanfield/points.md", "meanfield/critical.md"],
+}
+
 # MyST: $…$ and $$…$$ mathematics, ::: fences for the theorem blocks, anchors for ## headings.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3

@@ -19,6 +19,9 @@ import gradmath_cli
 import gradmath_generated
 import gradmath_proofs
 import gradmath_tests
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 
 def _builder_inited(app):
@@ -29,6 +32,21 @@ def _docs_links(text: str) -> str:
     text = re.sub(r"\]\(\.\./proofs/README\.md\)", "](proofs/index.md)", text)
     text = text.replace("](generated/)", "](artifacts.md)")
     return re.sub(r"\]\(\.\./proofs/([\w-]+\.md(?:#[\w-]+)?)\)", r"](proofs/\1)", text)
+
+
+def _reproduced(name: str, files: list[str], srcdir: Path, proof: Path) -> str:
+    """The section that includes what `gradmath reproduce` writes for this proof."""
+    if not files:
+        return ""
+    parts = ["", "## What `gradmath reproduce` writes for it", ""]
+    for rel in files:
+        if not (srcdir / "generated" / rel).is_file():
+            logger.warning(f"gradmath_proof_generated names generated/{rel} for {proof.name}, which does not exist",
+                           location=(str(proof), 1))
+            continue
+        parts += [f"From [`docs/generated/{rel}`](../generated/{rel}):", "",
+                  f"```{{include}} ../generated/{rel}", ":heading-offset: 2", "```", ""]
+    return "\n".join(parts)
 
 
 def _source_read(app, docname, source):
@@ -50,7 +68,8 @@ def _source_read(app, docname, source):
         for test in found:
             app.env.note_dependency(str(root / test))
         text = gradmath_proofs.link_commands(text, commands)
-        source[0] = gradmath_proofs.fix_links(text)
+        text = gradmath_proofs.fix_links(text)
+        source[0] = text + _reproduced(name, app.config.gradmath_proof_generated.get(name, []), srcdir, proof)
     elif docname.startswith("generated/"):
         rel = docname.split("/", 1)[1]
         if not source[0].lstrip().startswith("# "):
@@ -67,6 +86,7 @@ def _source_read(app, docname, source):
 
 
 def setup(app):
+    app.add_config_value("gradmath_proof_generated", {}, "env")
     app.add_config_value("gradmath_root", str(Path(__file__).resolve().parents[2]), "env")
     app.add_role("gradmath-test", gradmath_tests.test_role)
     app.connect("builder-inited", _builder_inited)
