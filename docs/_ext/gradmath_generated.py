@@ -31,11 +31,11 @@ def include_blocks(text: str, page: Path, generated: Path) -> str:
         source = generated / name
         if not source.is_file():
             logger.warning(f"{page.name} embeds {name}, which docs/generated/ does not hold; run gradmath reproduce",
-                           location=(str(page), line))
+                           location=f"{page}:{line}")
             return m.group(0)
         if source.read_text(encoding="utf-8").strip("\n") != m.group("body").strip("\n"):
             logger.warning(f"{page.name}: the block {name} differs from docs/generated/{name} (stale); "
-                           "run gradmath reproduce, then python -m gradmath.reports.embed", location=(str(page), line))
+                           "run gradmath reproduce, then python -m gradmath.reports.embed", location=f"{page}:{line}")
         return f"{m.group(1)}\n```{{include}} generated/{name}\n```\n\n<!-- end generated -->"
 
     return _BLOCK.sub(repl, text)

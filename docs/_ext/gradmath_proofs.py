@@ -142,10 +142,11 @@ def link_tests(text: str, proof: Path, root: Path, found: set[str]) -> str:
     """Turn the backquoted tests of the "Checked by" section into links; warn on a test that does not exist."""
     match = re.search(r"(?im)^#+\s*checked by.*$", text)
     if not match:
-        logger.warning(f"{proof.name} has no 'Checked by' section", location=(str(proof), 1))
+        logger.warning(f"{proof.name} has no 'Checked by' section", location=f"{proof}:1")
         return text
     head, section = text[:match.end()], text[match.end():]
-    offset_line = text[:match.end()].count("\n") + 1
+    original = re.search(r"(?im)^#+\s*checked by.*$", proof.read_text(encoding="utf-8"))
+    offset_line = proof.read_text(encoding="utf-8")[:original.end()].count("\n") + 1 if original else 1
     current: Path | None = None
     names: dict[Path, set[str]] = {}
 
@@ -158,7 +159,7 @@ def link_tests(text: str, proof: Path, root: Path, found: set[str]) -> str:
             current = root / file_match.group(1)
             if not current.is_file():
                 logger.warning(f"{proof.name} names {file_match.group(1)}, which does not exist",
-                               location=(str(proof), line))
+                               location=f"{proof}:{line}")
                 current = None
                 return m.group(0)
             found.add(file_match.group(1))
@@ -169,7 +170,7 @@ def link_tests(text: str, proof: Path, root: Path, found: set[str]) -> str:
             return m.group(0)
         if func and func not in names.setdefault(current, _test_names(current)):
             logger.warning(f"{proof.name} names {func}, which is not in {current.relative_to(root).as_posix()}",
-                           location=(str(proof), line))
+                           location=f"{proof}:{line}")
             return m.group(0)
         target = current.relative_to(root).as_posix() + (f"::{func}" if func else "")
         return f"{{gradmath-test}}`{token} <{target}>`"

@@ -42,7 +42,7 @@ def _reproduced(name: str, files: list[str], srcdir: Path, proof: Path) -> str:
     for rel in files:
         if not (srcdir / "generated" / rel).is_file():
             logger.warning(f"gradmath_proof_generated names generated/{rel} for {proof.name}, which does not exist",
-                           location=(str(proof), 1))
+                           location=f"{proof}:1")
             continue
         parts += [f"From [`docs/generated/{rel}`](../generated/{rel}):", "",
                   f"```{{include}} ../generated/{rel}", ":heading-offset: 2", "```", ""]
