@@ -68,7 +68,17 @@ numpydoc_xref_param_type = False
 numpydoc_class_members_toctree = False
 
 bibtex_bibfiles = ["references.bib"]
+# Author–year mentions in proofs/ and docs/ that become citations of docs/references.bib.
+gradmath_citations = {
+    "Poole et al. 2016": "poole2016",
+    "Schoenholz et al. 2017": "schoenholz2017",
+    "Hanin 2018": "hanin2018",
+    "Williams 1998": "williams1998",
+    "Cho and Saul 2009": "cho2009",
+    "Higham": "higham2002",
+}
 bibtex_default_style = "plain"
+bibtex_cite_id = "cite-{key}"  # stable anchors: bibliography.html#cite-poole2016
 bibtex_reference_style = "author_year"
 
 # Offline: MathJax 3 is copied into _static/mathjax by gradmath_mathjax; no CDN.

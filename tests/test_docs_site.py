@@ -246,3 +246,29 @@ def test_defects_fail_the_build_with_a_line_naming_the_file(tmp_path):
     assert re.search(r"broken\.md:\d+: (WARNING|ERROR): .*no-such-page", log), log
     assert re.search(r"activations\.md:\d+: (WARNING|ERROR): activations\.md: the block gamma\.md differs from "
                      r"docs/generated/gamma\.md \(stale\)", log), log
+
+
+def _conf_value(name: str):
+    import ast
+
+    tree = ast.parse((ROOT / "docs" / "conf.py").read_text(encoding="utf-8"))
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == name for t in n.targets)]
+    return ast.literal_eval(value)
+
+
+def test_every_paper_cited_in_proofs_and_docs_is_in_the_bibliography(site):
+    citations = _conf_value("gradmath_citations")
+    bib = (ROOT / "docs" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"@\w+\{([\w-]+),", bib))
+    assert set(citations.values()) <= keys
+    assert {"nielsen2015", "milman-stackexchange"} <= keys
+    mention = re.compile(r"\b([A-Z][a-z]+(?: et al\.| and [A-Z][a-z]+)?),? ((?:19|20)\d\d)\b")
+    for path in [*PROOFS, *(ROOT / "docs").glob("*.md")]:
+        for author, year in mention.findall(path.read_text(encoding="utf-8")):
+            assert f"{author} {year}" in citations, f"{path.name} cites {author} {year}, not in docs/references.bib"
+    page = (site / "proofs" / "meanfield.html").read_text(encoding="utf-8")
+    for key in ("poole2016", "schoenholz2017", "hanin2018"):
+        assert f'href="../bibliography.html#cite-{key}"' in page, key  # a stable anchor per reference
+    bibliography = _text((site / "bibliography.html").read_text(encoding="utf-8"))
+    assert "Neural Networks and Deep Learning" in bibliography and "Cross Validated" in bibliography

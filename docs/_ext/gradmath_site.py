@@ -34,6 +34,24 @@ def _docs_links(text: str) -> str:
     return re.sub(r"\]\(\.\./proofs/([\w-]+\.md(?:#[\w-]+)?)\)", r"](proofs/\1)", text)
 
 
+def _cite(text: str, citations: dict[str, str]) -> str:
+    """Author–year mentions (outside code) → citations of the bibliography."""
+    if not citations:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(citations, key=len, reverse=True)) + r")\b")
+    out, in_code = [], False
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("```", "````")):
+            in_code = not in_code
+        if in_code or line.startswith("    ") or line.startswith("::::") or line.startswith("#"):
+            out.append(line)
+            continue
+        parts = re.split(r"(`[^`]*`)", line)
+        out.append("".join(p if i % 2 else pattern.sub(lambda m: f"{{cite:t}}`{citations[m.group(1)]}`", p)
+                           for i, p in enumerate(parts)))
+    return "\n".join(out)
+
+
 def _reproduced(name: str, files: list[str], srcdir: Path, proof: Path) -> str:
     """The section that includes what `gradmath reproduce` writes for this proof."""
     if not files:
@@ -68,7 +86,7 @@ def _source_read(app, docname, source):
         for test in found:
             app.env.note_dependency(str(root / test))
         text = gradmath_proofs.link_commands(text, commands)
-        text = gradmath_proofs.fix_links(text)
+        text = _cite(gradmath_proofs.fix_links(text), app.config.gradmath_citations)
         source[0] = text + _reproduced(name, app.config.gradmath_proof_generated.get(name, []), srcdir, proof)
     elif docname.startswith("generated/"):
         rel = docname.split("/", 1)[1]
@@ -78,6 +96,7 @@ def _source_read(app, docname, source):
         page = Path(app.env.doc2path(docname))
         text = gradmath_generated.include_blocks(source[0], page, srcdir / "generated")
         text = gradmath_proofs.link_commands(_docs_links(text), commands)
+        text = _cite(text, app.config.gradmath_citations)
         if gradmath_cli.MARKER in text:
             text = gradmath_cli.reference(text)
         if gradmath_generated.MARKER in text:
@@ -87,6 +106,7 @@ def _source_read(app, docname, source):
 
 def setup(app):
     app.add_config_value("gradmath_proof_generated", {}, "env")
+    app.add_config_value("gradmath_citations", {}, "env")
     app.add_config_value("gradmath_root", str(Path(__file__).resolve().parents[2]), "env")
     app.add_role("gradmath-test", gradmath_tests.test_role)
     app.connect("builder-inited", _builder_inited)
