@@ -36,7 +36,8 @@ def include_blocks(text: str, page: Path, generated: Path) -> str:
         if source.read_text(encoding="utf-8").strip("\n") != m.group("body").strip("\n"):
             logger.warning(f"{page.name}: the block {name} differs from docs/generated/{name} (stale); "
                            "run gradmath reproduce, then python -m gradmath.reports.embed", location=f"{page}:{line}")
-        return f"{m.group(1)}\n```{{include}} generated/{name}\n```\n\n<!-- end generated -->"
+        # One level down, so a generated file's own title does not become a second title of the page.
+        return f"{m.group(1)}\n```{{include}} generated/{name}\n:heading-offset: 1\n```\n\n<!-- end generated -->"
 
     return _BLOCK.sub(repl, text)
 
