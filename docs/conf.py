@@ -86,6 +86,7 @@ mathjax_path = "mathjax/tex-chtml.js"
 
 html_theme = "alabaster"
 html_title = "gradmath"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["gradmath.css"]
 html_copy_source = False
 html_show_sourcelink = False

@@ -272,3 +272,32 @@ def test_every_paper_cited_in_proofs_and_docs_is_in_the_bibliography(site):
         assert f'href="../bibliography.html#cite-{key}"' in page, key  # a stable anchor per reference
     bibliography = _text((site / "bibliography.html").read_text(encoding="utf-8"))
     assert "Neural Networks and Deep Learning" in bibliography and "Cross Validated" in bibliography
+
+
+def _extension(name: str):
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        import importlib
+
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+
+
+def test_a_proof_becomes_numbered_blocks_with_labels():
+    proofs = _extension("gradmath_proofs")
+    text = ("# T\n\n## Statement\n\nFor all x, P(x).\n\n**Corollary (c).** Q.\n\n## Proof\n\nBy Lemma 2. ∎\n\n"
+            "## Lemma 2 (l)\n\nR.\n\n*Proof.* S. ∎\n\n## Checked by\n\n- `tests/test_chain.py`\n")
+    rendered, labels = proofs.render_proof(text, "t")
+    assert labels == ["t", "t-corollary-1", "t-lemma-2"]
+    assert "::::{prf:theorem}\n:label: t\n" in rendered and "::::{prf:corollary} c\n:label: t-corollary-1" in rendered
+    assert "::::{prf:lemma} l\n:label: t-lemma-2" in rendered and rendered.count("::::{prf:proof}") == 2
+    assert "By {prf:ref}`t-lemma-2`" in proofs._refer_to_statements(rendered, "t", labels)
+
+
+def test_a_new_docs_page_joins_the_guide(tmp_path):
+    site_ext = _extension("gradmath_site")
+    for name in ("a", "b", "new"):
+        (tmp_path / f"{name}.md").write_text("# x\n", encoding="utf-8")
+    index = "# I\n\n```{toctree}\n:caption: Guide\n\na\n```\n\n```{toctree}\n:caption: Reference\n\nb\n```\n"
+    assert site_ext._guide_pages(index, tmp_path) == index.replace("\na\n```", "\na\nnew\n```", 1)

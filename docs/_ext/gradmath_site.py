@@ -67,8 +67,23 @@ def _reproduced(name: str, files: list[str], srcdir: Path, proof: Path) -> str:
     return "\n".join(parts)
 
 
+def _guide_pages(text: str, srcdir: Path) -> str:
+    """A page of docs/ that no table of contents of the index names goes into the Guide's, at its end."""
+    listed = set(re.findall(r"(?m)^([\w/.-]+)$", text))
+    missing = sorted(p.stem for p in srcdir.glob("*.md") if p.stem != "index" and p.stem not in listed)
+    if not missing:
+        return text
+    head, sep, rest = text.partition(":caption: Guide\n")
+    if not sep:
+        return text
+    body, fence, tail = rest.partition("```")
+    return head + sep + body.rstrip("\n") + "\n" + "\n".join(missing) + "\n" + fence + tail
+
+
 def _source_read(app, docname, source):
     root, srcdir = Path(app.config.gradmath_root), Path(app.srcdir)
+    if docname == "index":
+        source[0] = _guide_pages(source[0], srcdir)
     commands = set(gradmath_cli.subcommands()) - {""}
     if docname == "proofs/index":
         readme = root / "proofs" / "README.md"
@@ -104,6 +119,16 @@ def _source_read(app, docname, source):
         source[0] = text
 
 
+def _outdated(app, env, added, changed, removed):
+    """A page added or removed changes the tables of contents that are made when the index pages are read."""
+    again = []
+    if any(d.startswith("proofs/") for d in added | removed):
+        again.append("proofs/index")
+    if any("/" not in d for d in added | removed):
+        again.append("index")
+    return again
+
+
 def setup(app):
     app.add_config_value("gradmath_proof_generated", {}, "env")
     app.add_config_value("gradmath_citations", {}, "env")
@@ -111,6 +136,7 @@ def setup(app):
     app.add_role("gradmath-test", gradmath_tests.test_role)
     app.connect("builder-inited", _builder_inited)
     app.connect("source-read", _source_read)
+    app.connect("env-get-outdated", _outdated)
     app.connect("html-collect-pages", gradmath_tests.collect_pages)
     app.setup_extension("gradmath_mathjax")
     app.setup_extension("gradmath_api")
