@@ -25,7 +25,12 @@ logger = logging.getLogger(__name__)
 
 
 def _builder_inited(app):
-    gradmath_proofs.write_stubs(Path(app.srcdir), Path(app.config.gradmath_root))
+    root = Path(app.config.gradmath_root)
+    gradmath_proofs.write_stubs(Path(app.srcdir), root)
+    for name in app.config.gradmath_proof_generated:
+        if not (root / "proofs" / f"{name}.md").is_file():
+            logger.warning(f"gradmath_proof_generated names proofs/{name}.md, which does not exist",
+                           location=str(Path(app.confdir) / "conf.py"))
 
 
 def _docs_links(text: str) -> str:
@@ -56,7 +61,8 @@ def _reproduced(name: str, files: list[str], srcdir: Path, proof: Path) -> str:
     """The section that includes what `gradmath reproduce` writes for this proof."""
     if not files:
         return ""
-    parts = ["", "## What `gradmath reproduce` writes for it", ""]
+    parts = ["", "## What `gradmath reproduce` writes for it", "",
+             "Regenerated, byte for byte, by {ref}`gradmath reproduce <cli-reproduce>`:", ""]
     for rel in files:
         if not (srcdir / "generated" / rel).is_file():
             logger.warning(f"gradmath_proof_generated names generated/{rel} for {proof.name}, which does not exist",
