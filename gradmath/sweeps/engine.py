@@ -1,0 +1,226 @@
+"""Run a sweep: serially, on a Dask ``LocalCluster``, or on an existing Dask cluster by its scheduler address.
+
+Workers only compute (:func:`gradmath.sweeps.point.run_task`); this process writes each result into the store
+as it arrives, so remote workers need no access to the store and a point is stored exactly once. Points already
+stored are skipped (``reused``); the rest are submitted a window at a time (bounded memory for 10⁶ points).
+A worker that dies is replaced by Dask (its nanny) and its points rerun elsewhere; since each point's random
+stream depends only on the point (:mod:`gradmath.sweeps.point`), the store is the same bit for bit whichever
+engine ran it, and after any number of interruptions.
+
+>>> import tempfile, pathlib
+>>> from gradmath.sweeps.grid import make_grid
+>>> g = make_grid(sigma_w2="1,2", depth="3", width="10")
+>>> with tempfile.TemporaryDirectory() as d:
+...     r = run_sweep(g, pathlib.Path(d) / "s.zarr", engine="serial")
+...     again = run_sweep(g, pathlib.Path(d) / "s.zarr", engine="serial")
+>>> (r.points, r.computed, r.reused), (again.computed, again.reused)
+((2, 2, 0), (0, 2))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradmath.errors import GradmathError, InvalidParameterError
+from gradmath.sweeps.grid import FORMAT_VERSION, Grid
+from gradmath.sweeps.point import run_task
+from gradmath.sweeps.prediction import predict_grid
+from gradmath.sweeps.store import open_store
+
+__all__ = ["SweepResult", "run_sweep", "SchedulerError", "ENGINES", "SERIAL_POINTS", "CONNECT_TIMEOUT"]
+
+ENGINES = ("auto", "serial", "local")
+#: Grids of at most this many points run serially under ``auto`` (a cluster takes seconds to start).
+SERIAL_POINTS = 4
+#: Seconds to wait for a scheduler before giving up.
+CONNECT_TIMEOUT = 5.0
+#: Most workers of a local cluster.
+MAX_WORKERS = 512
+
+
+class SchedulerError(GradmathError, ConnectionError):
+    """The scheduler cannot be reached, or its workers run another gradmath."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a run did: the store, the grid's points, how many were computed now and how many were found stored."""
+
+    store: Path
+    points: int
+    computed: int
+    reused: int
+    engine: str
+    workers: int
+    dashboard: str | None = None
+
+    def to_json(self) -> dict:
+        return {"store": str(self.store), "points": self.points, "computed": self.computed, "reused": self.reused,
+                "engine": self.engine, "workers": self.workers, "dashboard": self.dashboard}
+
+
+def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None = None, workers: int | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              dashboard: Callable[[str], None] | None = None,
+              connect_timeout: float = CONNECT_TIMEOUT) -> SweepResult:
+    """Compute every point of ``grid`` not yet in ``store`` and store it.
+
+    ``engine``: ``"serial"`` (this process), ``"local"`` (a ``LocalCluster`` of ``workers`` processes, default
+    one per core) or ``"auto"`` (serial for at most :data:`SERIAL_POINTS` points left, else local);
+    ``scheduler="tcp://HOST:PORT"`` uses that cluster instead. ``progress(done, total)`` is called after each
+    point is stored; ``dashboard(address)`` once, when the cluster has a dashboard.
+
+    Raises
+    ------
+    SchedulerError
+        The scheduler does not answer within ``connect_timeout`` seconds.
+    gradmath.sweeps.store.StoreError
+        The store belongs to another grid or version, or cannot be written.
+    """
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
+    if workers is not None:
+        from gradmath.validation import check_int
+
+        workers = check_int("workers", workers, min_value=1, max_value=MAX_WORKERS)
+    if scheduler is not None:
+        scheduler = _check_address(scheduler)
+    st = open_store(store, grid)
+    done = st.done()
+    todo = [index for index in grid.indices() if not done[index]]
+    reused = grid.size - len(todo)
+    if progress is not None and reused:
+        progress(reused, grid.size)
+    if not todo:
+        return SweepResult(st.path, grid.size, 0, reused, "none", 0)
+    count = reused
+    predicted, _ = predict_grid(grid)
+
+    def store_one(index, result):
+        nonlocal count
+        at = tuple(index[:3])
+        st.write_point(index, {**result, **{name: predicted[name][at] for name in predicted}})
+        count += 1
+        if progress is not None:
+            progress(count, grid.size)
+
+    if scheduler is None and (engine == "serial" or (engine == "auto" and len(todo) <= SERIAL_POINTS)):
+        for index in todo:
+            store_one(index, run_task(grid.task(index)))
+        return SweepResult(st.path, grid.size, len(todo), reused, "serial", 1)
+    with _client(scheduler, workers, connect_timeout) as (client, kind):
+        link = _dashboard(client)
+        if link is not None and dashboard is not None:
+            dashboard(link)
+        nworkers = len(client.scheduler_info().get("workers", {}))
+        _run_distributed(client, grid, todo, store_one)
+    return SweepResult(st.path, grid.size, len(todo), reused, kind, nworkers, link)
+
+
+def _check_address(address: str) -> str:
+    text = str(address).strip()
+    if len(text) > 300 or not text.startswith(("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")) \
+            or text.count(":") < 2:
+        raise InvalidParameterError(f"--scheduler {address[:60]!r} is not an address such as tcp://HOST:PORT")
+    return text
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int | None, connect_timeout: float):
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s",
+                          "distributed.scheduler.allowed-failures": 5}):
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+            except (OSError, TimeoutError) as err:
+                raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} within "
+                                     f"{connect_timeout:g} s ({type(err).__name__}); check the address and that the "
+                                     "scheduler is running") from None
+            try:
+                yield client, "scheduler"
+            finally:
+                client.close()
+            return
+        n = workers or (os.cpu_count() or 1)
+        dashboard = ":0" if _has_dashboard() else None
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard,
+                               silence_logs=50)
+        try:
+            client = Client(cluster, set_as_default=False)
+            try:
+                yield client, "local"
+            finally:
+                client.close()
+        finally:
+            cluster.close()
+
+
+def _has_dashboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _dashboard(client) -> str | None:
+    try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        return client.dashboard_link
+    except Exception:  # noqa: BLE001 - a dashboard is a convenience
+        return None
+
+
+def _run_distributed(client, grid: Grid, todo: list, store_one) -> None:
+    """Submit ``todo`` a window at a time; store each result as it arrives."""
+    from distributed import KilledWorker, as_completed
+
+    from gradmath import __version__
+
+    expected = f"{__version__}/{FORMAT_VERSION}"
+    token = uuid.uuid4().hex[:12]
+    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
+    window = max(4 * threads, 16)
+    pending = iter(todo)
+    index_of, live = {}, {}
+
+    def submit(index):
+        future = client.submit(run_task, grid.task(index), key=f"gradmath-point-{token}-{'-'.join(map(str, index))}",
+                               pure=False, retries=1)
+        index_of[future.key] = index
+        live[future.key] = future
+        return future
+
+    first = [submit(index) for _, index in zip(range(window), pending)]
+    queue = as_completed(first, loop=client.loop)
+    try:
+        for future in queue:
+            try:
+                result = future.result()
+            except KilledWorker:
+                raise SchedulerError(f"point {index_of[future.key]} killed {_allowed_failures()} workers in turn; "
+                                     "it needs more memory than a worker has (smaller --width or --depth)") from None
+            if result.get("version") != expected:
+                raise SchedulerError(f"the workers run gradmath {result.get('version')}, this process {expected}; "
+                                     "install the same version on both")
+            store_one(index_of.pop(future.key), result)
+            live.pop(future.key).release()
+            nxt = next(pending, None)
+            if nxt is not None:
+                queue.add(submit(nxt))
+    finally:
+        if live:
+            client.cancel(list(live.values()), force=True)
+
+
+def _allowed_failures() -> int:
+    import dask
+
+    return int(dask.config.get("distributed.scheduler.allowed-failures")) + 1
