@@ -90,6 +90,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
         workers = check_int("workers", workers, min_value=1, max_value=MAX_WORKERS)
     if scheduler is not None:
         scheduler = _check_address(scheduler)
+        _probe(scheduler, connect_timeout)           # before the store is touched
     st = open_store(store, grid)
     done = st.done()
     todo = [index for index in grid.indices() if not done[index]]
@@ -161,6 +162,23 @@ def _client(scheduler: str | None, workers: int | None, connect_timeout: float):
                 client.close()
         finally:
             cluster.close()
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail at once when a tcp:// address refuses connections (Dask would retry until its timeout)."""
+    import socket
+
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    if not port.isdigit() or not host:
+        raise InvalidParameterError(f"--scheduler {address[:60]!r} is not an address such as tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {address} ({err.strerror or type(err).__name__}); "
+                             "check the address and that the scheduler is running") from None
 
 
 def _has_dashboard() -> bool:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PointTask", "measure_point", "run_task", "one_thread", "input_width", "DATA_SOURCES", "MAX_WEIGHTS",
+__all__ = ["PointTask", "measure_point", "run_task", "one_thread", "input_width", "registered_name", "DATA_SOURCES", "MAX_WEIGHTS",
            "LAYER_VARIABLES", "EXAMPLE_VARIABLES"]
 
 #: Where a point's inputs come from: Gaussian inputs with unit length per unit and pairwise correlation c0,
@@ -104,10 +104,9 @@ def _inputs(task: PointTask, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def _network(task: PointTask, rng: np.random.Generator, n0: int):
-    from gradmath.activations import resolve_activation
     from gradmath.network import Network
 
-    name = resolve_activation(task.activation).name       # registers an expression in a fresh worker
+    name = registered_name(task.activation)
     sizes = (n0,) + (task.width,) * task.depth
     weights, biases = [], []
     for m, n in zip(sizes, sizes[1:]):
@@ -118,6 +117,29 @@ def _network(task: PointTask, rng: np.random.Generator, n0: int):
         weights.append(w)
         biases.append(b)
     return Network(tuple(weights), tuple(biases), name, name, "quadratic")
+
+
+def registered_name(spec: str) -> str:
+    """A registered activation's name, or a name under which the expression ``spec`` is registered here.
+
+    An expression (``"erf(x)"``) is registered as ``sweep_<12 hex digits of its SHA-256>``, in this process
+    and, when a task runs there, in a fresh worker (parsed by :mod:`gradmath.expressions`, never ``eval``).
+
+    >>> registered_name("tanh"), registered_name("erf(x)")
+    ('tanh', 'sweep_825163766c8b')
+    """
+    import hashlib
+
+    from gradmath.activations import activation_names, register_activation, resolve_activation
+
+    key = str(spec).strip().lower()
+    if key in activation_names():
+        return key
+    resolve_activation(spec)                       # parses it, or raises a clear error
+    name = "sweep_" + hashlib.sha256(spec.strip().encode()).hexdigest()[:12]
+    if name not in activation_names():
+        register_activation(name, spec.strip(), description=f"custom: {spec.strip()}")
+    return name
 
 
 def measure_point(task: PointTask) -> dict:
