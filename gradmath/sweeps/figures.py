@@ -4,7 +4,7 @@
 last layer, mean over seeds) on the (σ_w², σ_b²) grid: near 0 in the ordered phase, where inputs collapse
 together, and large in the chaotic one. Over it the theoretical critical line χ₁ = 1
 (:func:`gradmath.meanfield.critical_sigma_w2`) and the contour where the trainable depth 6ξ_c of
-Schoenholz et al. equals the network's depth (:func:`gradmath.meanfield.phase.phase_diagram`).
+Schoenholz et al. equals the network's depth, from the stored χ_c (ξ_c = −1/ln χ_c) on the sweep's own grid.
 :func:`slope_figure`: the fitted per-layer slope of ln‖δˡ‖ (:mod:`gradmath.sweeps.slopes`) at every
 (activation, σ_w², σ_b²) against −½ ln χ₁, with the spread over seeds as error bars.
 """
@@ -30,7 +30,6 @@ def _pyplot():
 def phase_figure(ds, activation: str, *, depth: int | None = None, width: int | None = None):
     """The measured order/chaos diagram of ``activation`` at one depth and width (default: the largest)."""
     from gradmath.meanfield import critical_sigma_w2
-    from gradmath.meanfield.phase import phase_diagram
 
     plt = _pyplot()
     depth = int(ds["depth"].values.max()) if depth is None else depth
@@ -50,12 +49,14 @@ def phase_figure(ds, activation: str, *, depth: int | None = None, width: int | 
     crit = [critical_sigma_w2(activation, float(x)) for x in fine_b]
     ax.plot([p.sigma_w2 if p.exists else np.nan for p in crit], fine_b, color="cyan", linewidth=2.0,
             marker="" if b.size > 1 else "|", markersize=20, label="critical line χ₁ = 1 (theory)")
-    fine_w = np.linspace(float(w.min()), float(w.max()), 41)
-    if b.size > 1:
-        d = phase_diagram(activation, fine_w, fine_b)
-        six = 6 * d.xi_c
-        finite = np.where(np.isfinite(six), six, 1e6)
-        ax.contour(fine_w, fine_b, finite.T, levels=[depth], colors="white", linestyles="--")
+    if b.size > 1 and w.size > 1:
+        chi_c = np.asarray(ds["chi_c"].sel(activation=activation, depth=depth, width=width).isel(seed=0)
+                           .transpose("sigma_w2", "sigma_b2"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            six = np.where(np.isfinite(chi_c) & (chi_c > 0), -6.0 / np.log(chi_c), np.nan)
+        six = np.where(np.isfinite(six) | np.isnan(chi_c), six, 1e9)     # χ_c = 1: an infinite depth scale
+        if np.nanmin(six) < depth < np.nanmax(six):
+            ax.contour(w, b, six.T, levels=[depth], colors="white", linestyles="--")
         ax.plot([], [], color="white", linestyle="--", label=f"6ξ_c = {depth} (theory)")
     ax.set_xlim(float(w.min()), float(w.max()))
     ax.set_xlabel("σ_w²")
