@@ -119,3 +119,12 @@ def test_a_worker_killed_mid_sweep_is_replaced_and_the_store_is_the_same(tmp_pat
         assert store_bytes(tmp_path / "s.zarr") == reference["slow"]
         client.wait_for_workers(2, timeout=30)          # the nanny started a new worker
         assert killed[0] not in client.run(os.getpid).values()
+
+
+def test_speeds_with_many_seeds_through_the_engine_equal_the_serial_speeds(scheduler, capsys):
+    args = ["speeds", "--seeds", "60", "--examples", "300", "--json", "--quiet"]
+    assert main(args) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main(args + ["--scheduler", scheduler]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert remote["init"] == serial["init"] and remote["seeds"] == 60

@@ -32,7 +32,8 @@ from gradmath.sweeps.point import run_task
 from gradmath.sweeps.prediction import predict_grid
 from gradmath.sweeps.store import open_store
 
-__all__ = ["SweepResult", "run_sweep", "SchedulerError", "ENGINES", "SERIAL_POINTS", "CONNECT_TIMEOUT"]
+__all__ = ["SweepResult", "run_sweep", "stream", "cluster_client", "SchedulerError", "ENGINES", "SERIAL_POINTS",
+           "CONNECT_TIMEOUT"]
 
 ENGINES = ("auto", "serial", "local")
 #: Grids of at most this many points run serially under ``auto`` (a cluster takes seconds to start).
@@ -114,7 +115,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
         for index in todo:
             store_one(index, run_task(grid.task(index)))
         return SweepResult(st.path, grid.size, len(todo), reused, "serial", 1)
-    with _client(scheduler, workers, connect_timeout) as (client, kind):
+    with cluster_client(scheduler, workers, connect_timeout) as (client, kind):
         link = _dashboard(client)
         if link is not None and dashboard is not None:
             dashboard(link)
@@ -132,13 +133,14 @@ def _check_address(address: str) -> str:
 
 
 @contextlib.contextmanager
-def _client(scheduler: str | None, workers: int | None, connect_timeout: float):
+def cluster_client(scheduler: str | None, workers: int | None, connect_timeout: float):
     import dask
     from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s",
                           "distributed.scheduler.allowed-failures": 5}):
         if scheduler is not None:
+            _probe(scheduler, connect_timeout)
             try:
                 client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
             except (OSError, TimeoutError) as err:
@@ -197,38 +199,50 @@ def _dashboard(client) -> str | None:
 
 
 def _run_distributed(client, grid: Grid, todo: list, store_one) -> None:
-    """Submit ``todo`` a window at a time; store each result as it arrives."""
-    from distributed import KilledWorker, as_completed
-
+    """Every point of ``todo`` through :func:`stream`, checking that the workers run this gradmath."""
     from gradmath import __version__
 
     expected = f"{__version__}/{FORMAT_VERSION}"
+
+    def check_and_store(index, result):
+        if result.get("version") != expected:
+            raise SchedulerError(f"the workers run gradmath {result.get('version')}, this process {expected}; "
+                                 "install the same version on both")
+        store_one(index, result)
+
+    stream(client, run_task, [(index, grid.task(index)) for index in todo], check_and_store, what="point")
+
+
+def stream(client, function, items: list, on_result, *, what: str = "task", extra=()) -> None:
+    """Run ``function(argument, *extra)`` for each ``(label, argument)`` of ``items`` on ``client``'s workers,
+    a window of 4 per worker thread at a time, calling ``on_result(label, result)`` in this process as each
+    finishes. Tasks still running when this returns or raises (Ctrl-C included) are cancelled."""
+    from distributed import KilledWorker, as_completed
+
     token = uuid.uuid4().hex[:12]
     threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()) or 1
     window = max(4 * threads, 16)
-    pending = iter(todo)
-    index_of, live = {}, {}
+    pending = iter(items)
+    label_of, live = {}, {}
 
-    def submit(index):
-        future = client.submit(run_task, grid.task(index), key=f"gradmath-point-{token}-{'-'.join(map(str, index))}",
+    def submit(item):
+        label, argument = item
+        future = client.submit(function, argument, *extra, key=f"gradmath-{what}-{token}-{len(label_of)}",
                                pure=False, retries=1)
-        index_of[future.key] = index
+        label_of[future.key] = label
         live[future.key] = future
         return future
 
-    first = [submit(index) for _, index in zip(range(window), pending)]
+    first = [submit(item) for _, item in zip(range(window), pending)]
     queue = as_completed(first, loop=client.loop)
     try:
         for future in queue:
             try:
                 result = future.result()
             except KilledWorker:
-                raise SchedulerError(f"point {index_of[future.key]} killed {_allowed_failures()} workers in turn; "
-                                     "it needs more memory than a worker has (smaller --width or --depth)") from None
-            if result.get("version") != expected:
-                raise SchedulerError(f"the workers run gradmath {result.get('version')}, this process {expected}; "
-                                     "install the same version on both")
-            store_one(index_of.pop(future.key), result)
+                raise SchedulerError(f"{what} {label_of[future.key]} killed {_allowed_failures()} workers in turn; "
+                                     "it needs more memory than a worker has") from None
+            on_result(label_of.pop(future.key), result)
             live.pop(future.key).release()
             nxt = next(pending, None)
             if nxt is not None:
