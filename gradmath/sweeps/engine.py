@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,11 +125,15 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
     return SweepResult(st.path, grid.size, len(todo), reused, kind, nworkers, link)
 
 
+_ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9._\-]{1,253}:[0-9]{1,5}|(tcp|tls)://\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}")
+
+
 def _check_address(address: str) -> str:
+    """``tcp://HOST:PORT`` or ``tls://HOST:PORT`` (IPv6 hosts in brackets), else one line of error."""
     text = str(address).strip()
-    if len(text) > 300 or not text.startswith(("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")) \
-            or text.count(":") < 2:
-        raise InvalidParameterError(f"--scheduler {address[:60]!r} is not an address such as tcp://HOST:PORT")
+    if not _ADDRESS.fullmatch(text):
+        shown = text if len(text) <= 60 else text[:60] + "..."
+        raise InvalidParameterError(f"--scheduler {shown!r} is not an address such as tcp://HOST:PORT")
     return text
 
 
@@ -140,6 +145,7 @@ def cluster_client(scheduler: str | None, workers: int | None, connect_timeout: 
     with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s",
                           "distributed.scheduler.allowed-failures": 5}):
         if scheduler is not None:
+            scheduler = _check_address(scheduler)
             _probe(scheduler, connect_timeout)
             try:
                 client = Client(scheduler, timeout=connect_timeout, set_as_default=False)

@@ -94,11 +94,11 @@ def make_grid(*, activation="tanh", sigma_w2="1.5", sigma_b2="0.05", depth="30",
     :data:`gradmath.sweeps.point.MAX_WEIGHTS` weights in the largest network and :data:`MAX_STORE_VALUES`
     stored values.
     """
+    named = (parse_axis("activation", activation), parse_axis("sigma_w2", sigma_w2),
+             parse_axis("sigma_b2", sigma_b2), parse_axis("depth", depth), parse_axis("width", width))
     seeds = check_int("seeds", seeds, min_value=1, max_value=100_000)
     seed = check_int("seed", seed, min_value=0, max_value=2**62)
-    axes = (parse_axis("activation", activation), parse_axis("sigma_w2", sigma_w2),
-            parse_axis("sigma_b2", sigma_b2), parse_axis("depth", depth), parse_axis("width", width),
-            Axis("seed", tuple(range(seed, seed + seeds))))
+    axes = named + (Axis("seed", tuple(range(seed, seed + seeds))),)
     grid = Grid(axes, batch=check_int("batch", batch, min_value=2, max_value=MAX_BATCH),
                 data=check_choice("data", data, DATA_SOURCES),
                 c0=check_real("c0", c0, min_value=0.0, max_value=1.0))
