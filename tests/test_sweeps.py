@@ -189,3 +189,15 @@ def test_an_unreachable_scheduler_is_one_line_exit_2_quickly(tmp_path, capsys):
     with pytest.raises(InvalidParameterError, match="not an address"):
         run_sweep(make_grid(), tmp_path / "y", scheduler="127.0.0.1")
     assert issubclass(SchedulerError, ConnectionError) and issubclass(StoreError, ValueError)
+
+
+def test_a_missing_extra_is_named_in_one_line(tmp_path, monkeypatch):
+    import importlib.util
+
+    from gradmath.errors import MissingDependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "zarr" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match=r"need zarr: pip install 'gradmath\[sweeps\]'"):
+        run_sweep(make_grid(), tmp_path / "s.zarr")
+    assert not (tmp_path / "s.zarr").exists()

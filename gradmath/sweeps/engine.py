@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradmath.errors import GradmathError, InvalidParameterError
+from gradmath.errors import GradmathError, InvalidParameterError, MissingDependencyError
 from gradmath.sweeps.grid import FORMAT_VERSION, Grid
 from gradmath.sweeps.point import run_task
 from gradmath.sweeps.prediction import predict_grid
@@ -86,6 +86,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
     """
     if engine not in ENGINES:
         raise InvalidParameterError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
+    require_sweeps()
     if workers is not None:
         from gradmath.validation import check_int
 
@@ -128,6 +129,15 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
 _ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9._\-]{1,253}:[0-9]{1,5}|(tcp|tls)://\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}")
 
 
+def require_sweeps(modules=("dask", "distributed", "xarray", "zarr")) -> None:
+    """One line naming the extra to install when Dask, xarray or Zarr is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingDependencyError(f"sweeps need {', '.join(missing)}: pip install 'gradmath[sweeps]'")
+
+
 def _check_address(address: str) -> str:
     """``tcp://HOST:PORT`` or ``tls://HOST:PORT`` (IPv6 hosts in brackets), else one line of error."""
     text = str(address).strip()
@@ -139,6 +149,8 @@ def _check_address(address: str) -> str:
 
 @contextlib.contextmanager
 def cluster_client(scheduler: str | None, workers: int | None, connect_timeout: float):
+    """A Dask client of the scheduler at ``scheduler``, or of a new LocalCluster of ``workers`` processes."""
+    require_sweeps(("dask", "distributed"))
     import dask
     from distributed import Client, LocalCluster
 

@@ -39,6 +39,13 @@ __all__ = ["SweepStore", "open_store", "StoreError"]
 _MARK = "gradmath_sweep"
 
 
+def _format_2() -> dict:
+    """Zarr format 2 (stable for strings, read by zarr 2 and 3); zarr 2 writes nothing else and takes no keyword."""
+    import zarr
+
+    return {"zarr_format": 2} if int(zarr.__version__.split(".")[0]) >= 3 else {}
+
+
 class StoreError(DataError):
     """A store that cannot be used (another grid, another version, not a sweep store, a full disk)."""
 
@@ -92,8 +99,8 @@ def _create(path: Path, grid: Grid) -> None:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
         try:
-            ds.to_zarr(tmp / "store", mode="w-", compute=False, consolidated=True, zarr_format=2,
-                       encoding=encoding)
+            ds.to_zarr(tmp / "store", mode="w-", compute=False, consolidated=True, encoding=encoding,
+                       **_format_2())
             os.replace(tmp / "store", path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -109,7 +116,7 @@ class SweepStore:
 
         self.path, self.grid = Path(path), grid
         try:
-            self._group = zarr.open_group(str(self.path), mode="r+", zarr_format=2)
+            self._group = zarr.open_group(str(self.path), mode="r+", **_format_2())
             attrs = dict(self._group.attrs)
         except Exception:  # noqa: BLE001 - any unreadable folder: refused, untouched
             raise StoreError(f"{self.path} exists and is not a gradmath sweep store; choose another --out "
