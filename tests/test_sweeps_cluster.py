@@ -27,8 +27,9 @@ pytest.importorskip("distributed")
 # σ_w² in tanh's ordered phase (critical σ_w² = 1.76 at σ_b² = 0.05): the prediction needs no c* solve, so
 # the tests spend their time on the cluster, not on quadrature.
 GRID = dict(activation="tanh,erf(x)", sigma_w2="0.5:1.5:3", sigma_b2="0.05", depth="5", width="16", seeds=2, batch=3)
-#: Points slow enough (tens of ms each) that a worker can be killed while some are still to run.
-SLOW = dict(activation="tanh", sigma_w2="0.5:1.5:8", sigma_b2="0.05", depth="30", width="200", seeds=2, batch=8)
+#: Points slow enough (tens of ms each) that a worker can be killed while some are still to run, and more of
+#: them (24) than the engine keeps in flight on 2 workers (16), so the window refills.
+SLOW = dict(activation="tanh", sigma_w2="0.5:1.5:8", sigma_b2="0.05", depth="30", width="200", seeds=3, batch=8)
 CLI = ["--activation", "tanh,erf(x)", "--sigma-w2", "0.5:1.5:3", "--sigma-b2", "0.05", "--depth", "5", "--width", "16",
        "--seeds", "2", "--batch", "3"]
 
@@ -115,7 +116,7 @@ def test_a_worker_killed_mid_sweep_is_replaced_and_the_store_is_the_same(tmp_pat
                 killed.append(pid)
 
         r = run_sweep(make_grid(**SLOW), tmp_path / "s.zarr", scheduler=scheduler, progress=kill_one)
-        assert killed and r.computed == 16
+        assert killed and r.computed == 24
         assert store_bytes(tmp_path / "s.zarr") == reference["slow"]
         client.wait_for_workers(2, timeout=30)          # the nanny started a new worker
         assert killed[0] not in client.run(os.getpid).values()

@@ -20,6 +20,7 @@ engine ran it, and after any number of interruptions.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import uuid
@@ -242,10 +243,11 @@ def stream(client, function, items: list, on_result, *, what: str = "task", extr
     window = max(4 * threads, 16)
     pending = iter(items)
     label_of, live = {}, {}
+    serial = itertools.count()
 
     def submit(item):
         label, argument = item
-        future = client.submit(function, argument, *extra, key=f"gradmath-{what}-{token}-{len(label_of)}",
+        future = client.submit(function, argument, *extra, key=f"gradmath-{what}-{token}-{next(serial)}",
                                pure=False, retries=1)
         label_of[future.key] = label
         live[future.key] = future
