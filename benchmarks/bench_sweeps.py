@@ -81,7 +81,7 @@ def main() -> None:
         t = time.perf_counter()
         run_sweep(grid, Path(d) / "local.zarr", engine="local", workers=args.workers)
         local = time.perf_counter() - t
-    tasks = [((i,), grid.task((i % 4, 0, 0, 0, 0, i // 4))) for i in range(grid.size)]
+    tasks = [((i,), grid.task((0, i % 4, 0, 0, 0, i // 4))) for i in range(grid.size)]
     with cluster_client(None, args.workers, 5.0) as (client, _):
         client.submit(run_task, tasks[0][1]).result()               # workers warm (imports done)
         t = time.perf_counter()
