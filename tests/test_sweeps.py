@@ -201,3 +201,32 @@ def test_a_missing_extra_is_named_in_one_line(tmp_path, monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"need zarr: pip install 'gradmath\[sweeps\]'"):
         run_sweep(make_grid(), tmp_path / "s.zarr")
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_ctrl_c_on_the_command_line_leaves_a_store_that_resumes_to_the_same_bytes(tmp_path):
+    """A real SIGINT to ``python -m gradmath sweep`` part-way: exit 130, every stored point whole, and the
+    rerun finishes it to the bytes of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    axes = ["--sigma-w2", "0.5:1.5:6", "--depth", "30", "--width", "200", "--seeds", "2", "--engine", "serial",
+            "--no-figures", "--quiet"]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "gradmath", "sweep", *axes, "--out", str(tmp_path / "cut")],
+                            env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    flags = tmp_path / "cut" / "sweep.zarr" / "done"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(list(flags.glob("[0-9]*"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    import xarray as xr
+
+    stored = int(xr.open_zarr(tmp_path / "cut" / "sweep.zarr")["done"].sum())
+    assert proc.returncode == 130 and "interrupted" in err and 3 <= stored < 12, (proc.returncode, err, stored)
+    assert main(["sweep", *axes, "--out", str(tmp_path / "cut"), "--json"]) == 0
+    assert main(["sweep", *axes, "--out", str(tmp_path / "whole")]) == 0
+    assert store_bytes(tmp_path / "cut" / "sweep.zarr") == store_bytes(tmp_path / "whole" / "sweep.zarr")

@@ -34,12 +34,12 @@ from gradmath.sweeps.point import run_task
 from gradmath.sweeps.prediction import predict_grid
 from gradmath.sweeps.store import open_store
 
-__all__ = ["SweepResult", "run_sweep", "stream", "cluster_client", "SchedulerError", "ENGINES", "SERIAL_POINTS",
+__all__ = ["SweepResult", "run_sweep", "stream", "cluster_client", "SchedulerError", "ENGINES", "SERIAL_SECONDS",
            "CONNECT_TIMEOUT"]
 
 ENGINES = ("auto", "serial", "local")
-#: Grids of at most this many points run serially under ``auto`` (a cluster takes seconds to start).
-SERIAL_POINTS = 4
+#: Under ``auto``, work estimated below this many seconds runs serially (a local cluster takes seconds to start).
+SERIAL_SECONDS = 5.0
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT = 5.0
 #: Most workers of a local cluster.
@@ -74,7 +74,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
     """Compute every point of ``grid`` not yet in ``store`` and store it.
 
     ``engine``: ``"serial"`` (this process), ``"local"`` (a ``LocalCluster`` of ``workers`` processes, default
-    one per core) or ``"auto"`` (serial for at most :data:`SERIAL_POINTS` points left, else local);
+    one per core) or ``"auto"`` (serial when the points left are estimated under :data:`SERIAL_SECONDS`, else local);
     ``scheduler="tcp://HOST:PORT"`` uses that cluster instead. ``progress(done, total)`` is called after each
     point is stored; ``dashboard(address)`` once, when the cluster has a dashboard.
 
@@ -114,7 +114,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
         if progress is not None:
             progress(count, grid.size)
 
-    if scheduler is None and (engine == "serial" or (engine == "auto" and len(todo) <= SERIAL_POINTS)):
+    if scheduler is None and (engine == "serial" or (engine == "auto" and _serial_is_enough(grid, todo))):
         for index in todo:
             store_one(index, run_task(grid.task(index)))
         return SweepResult(st.path, grid.size, len(todo), reused, "serial", 1)
@@ -128,6 +128,16 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
 
 
 _ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9._\-]{1,253}:[0-9]{1,5}|(tcp|tls)://\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}")
+
+
+def _serial_is_enough(grid: Grid, todo: list) -> bool:
+    """True when the points left would take under :data:`SERIAL_SECONDS` on one core (estimated from their
+    sizes: about 20 ns a weight to draw and 2 ns a weight and example forward and back, as measured by
+    ``benchmarks/bench_sweeps.py`` on a 2-core machine)."""
+    depth, width = grid.axis("depth").values, grid.axis("width").values
+    per_weight = 2e-8 + 2e-9 * grid.batch
+    seconds = sum(depth[i[3]] * width[i[4]] ** 2 for i in todo) * per_weight
+    return seconds < SERIAL_SECONDS
 
 
 def require_sweeps(modules=("dask", "distributed", "xarray", "zarr")) -> None:
