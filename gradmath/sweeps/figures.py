@@ -28,23 +28,53 @@ def _pyplot():
 
 
 def phase_figure(ds, activation: str, *, depth: int | None = None, width: int | None = None):
-    """The measured order/chaos diagram of ``activation`` at one depth and width (default: the largest)."""
-    from gradmath.meanfield import critical_sigma_w2
+    """The measured order/chaos diagram of ``activation`` at one depth and width (default: the largest):
+    1 − cᴸ on the left, the measured gradient depth scale 1/|2·slope| of ‖δˡ‖ on the right, with the theory
+    (critical line, 6ξ_c = L) drawn over both."""
+    from matplotlib.colors import LogNorm
 
     plt = _pyplot()
     depth = int(ds["depth"].values.max()) if depth is None else depth
     width = int(ds["width"].values.max()) if width is None else width
-    c = last_correlation(ds).sel(activation=activation, depth=depth, width=width).mean("seed")
+    at = dict(activation=activation, depth=depth, width=width)
+    c = last_correlation(ds).sel(**at).mean("seed")
+    slope = measured_slopes(ds).sel(**at).mean("seed")
     w, b = ds["sigma_w2"].values, ds["sigma_b2"].values
-    fig, ax = plt.subplots(figsize=(6.0, 4.4), layout="constrained")
-    values = 1.0 - np.asarray(c.transpose("sigma_w2", "sigma_b2"))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.4), layout="constrained")
+    one_minus_c = 1.0 - np.asarray(c.transpose("sigma_w2", "sigma_b2"))
+    with np.errstate(divide="ignore"):
+        scale = 1.0 / np.abs(2.0 * np.asarray(slope.transpose("sigma_w2", "sigma_b2")))
+    scale = np.clip(scale, 0.1, 1e4)
+    _colour(fig, left, w, b, one_minus_c, cmap="magma", norm=None,
+            label=f"1 − cᴸ measured (L = {depth}, width {width})")
+    _colour(fig, right, w, b, scale, cmap="viridis", norm=LogNorm(vmin=float(scale.min()), vmax=float(scale.max())),
+            label="measured depth scale 1/|2 slope of ln‖δˡ‖| (layers)")
+    for ax in (left, right):
+        _theory(ds, ax, activation, w, b, depth, width)
+        ax.set_xlim(float(w.min()), float(w.max()))
+        ax.set_xlabel("σ_w²")
+        ax.set_ylabel("σ_b²")
+        ax.legend(loc="upper left", fontsize="small", facecolor="0.3", labelcolor="white")
+    left.set_title(f"{activation}: measured order (dark) / chaos (bright)")
+    right.set_title(f"{activation}: measured gradient depth scale")
+    return fig
+
+
+def _colour(fig, ax, w, b, values, *, cmap, norm, label) -> None:
     if b.size > 1 and w.size > 1:
-        mesh = ax.pcolormesh(w, b, values.T, shading="nearest", cmap="magma", vmin=0.0)
-        fig.colorbar(mesh, ax=ax, label=f"1 − cᴸ measured (L = {depth}, width {width})")
-    else:  # a single σ_b² (or σ_w²): points coloured by 1 − cᴸ
+        art = ax.pcolormesh(w, b, values.T, shading="nearest", cmap=cmap, norm=norm,
+                            **({} if norm is not None else {"vmin": 0.0}))
+    else:  # a single σ_b² (or σ_w²): points coloured by value
         W, B = np.meshgrid(w, b, indexing="ij")
-        sc = ax.scatter(W.ravel(), B.ravel(), c=values.ravel(), cmap="magma", vmin=0.0, s=60)
-        fig.colorbar(sc, ax=ax, label=f"1 − cᴸ measured (L = {depth}, width {width})")
+        art = ax.scatter(W.ravel(), B.ravel(), c=values.ravel(), cmap=cmap, norm=norm, s=60,
+                         **({} if norm is not None else {"vmin": 0.0}))
+    fig.colorbar(art, ax=ax, label=label)
+
+
+def _theory(ds, ax, activation, w, b, depth, width) -> None:
+    """The critical line χ₁ = 1 and the contour 6ξ_c = L (from the stored χ_c) over ``ax``."""
+    from gradmath.meanfield import critical_sigma_w2
+
     fine_b = np.linspace(float(b.min()), float(b.max()), 21) if b.size > 1 else b
     crit = [critical_sigma_w2(activation, float(x)) for x in fine_b]
     ax.plot([p.sigma_w2 if p.exists else np.nan for p in crit], fine_b, color="cyan", linewidth=2.0,
@@ -58,12 +88,6 @@ def phase_figure(ds, activation: str, *, depth: int | None = None, width: int | 
         if np.nanmin(six) < depth < np.nanmax(six):
             ax.contour(w, b, six.T, levels=[depth], colors="white", linestyles="--")
         ax.plot([], [], color="white", linestyle="--", label=f"6ξ_c = {depth} (theory)")
-    ax.set_xlim(float(w.min()), float(w.max()))
-    ax.set_xlabel("σ_w²")
-    ax.set_ylabel("σ_b²")
-    ax.set_title(f"{activation}: measured order (dark) / chaos (bright)")
-    ax.legend(loc="upper left", fontsize="small", facecolor="0.3", labelcolor="white")
-    return fig
 
 
 def slope_figure(ds):
