@@ -166,7 +166,9 @@ def cluster_client(scheduler: str | None, workers: int | None, connect_timeout: 
     from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.comm.timeouts.connect": f"{connect_timeout}s",
-                          "distributed.scheduler.allowed-failures": 5}):
+                          "distributed.scheduler.allowed-failures": 5,
+                          # a local scheduler sends each worker its next points ahead (no round trip per task)
+                          "distributed.scheduler.worker-saturation": 2.0}):
         if scheduler is not None:
             scheduler = _check_address(scheduler)
             _probe(scheduler, connect_timeout)
