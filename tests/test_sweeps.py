@@ -230,3 +230,18 @@ def test_ctrl_c_on_the_command_line_leaves_a_store_that_resumes_to_the_same_byte
     assert main(["sweep", *axes, "--out", str(tmp_path / "cut"), "--json"]) == 0
     assert main(["sweep", *axes, "--out", str(tmp_path / "whole")]) == 0
     assert store_bytes(tmp_path / "cut" / "sweep.zarr") == store_bytes(tmp_path / "whole" / "sweep.zarr")
+
+
+def test_an_activation_without_a_mean_field_prediction_is_measured_with_nan_and_a_note(tmp_path, monkeypatch):
+    import xarray as xr
+
+    import gradmath.meanfield.phase as phase
+
+    def refuse(activation, *args, **kwargs):
+        raise InvalidParameterError(f"the mean-field integrals of {activation} diverge")
+
+    monkeypatch.setattr(phase, "phase_diagram", refuse)
+    r = run_sweep(make_grid(depth="3", width="8"), tmp_path / "s.zarr", engine="serial")
+    assert r.notes == ("tanh: no mean-field prediction (the mean-field integrals of tanh diverge)",)
+    ds = xr.open_zarr(tmp_path / "s.zarr")
+    assert np.isnan(ds["chi_1"].values).all() and np.isfinite(ds["q"].values).all()

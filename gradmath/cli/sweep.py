@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         result = run_sweep(grid, out / "sweep.zarr", engine=args.engine, scheduler=args.scheduler,
                            workers=args.workers, progress=progress, dashboard=dashboard)
     payload = result.to_json()
+    if not args.quiet:
+        for note in result.notes:
+            print(f"gradmath sweep: note: {note}", file=sys.stderr)
     payload["figures"] = [] if args.no_figures else [str(p) for p in write_figures(result.store, out)]
     emit(args, payload, _text(payload))
     return 0

@@ -61,10 +61,12 @@ class SweepResult:
     engine: str
     workers: int
     dashboard: str | None = None
+    notes: tuple[str, ...] = ()    #: activations without a mean-field prediction, and why
 
     def to_json(self) -> dict:
         return {"store": str(self.store), "points": self.points, "computed": self.computed, "reused": self.reused,
-                "engine": self.engine, "workers": self.workers, "dashboard": self.dashboard}
+                "engine": self.engine, "workers": self.workers, "dashboard": self.dashboard,
+                "notes": list(self.notes)}
 
 
 def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None = None, workers: int | None = None,
@@ -104,7 +106,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
     if not todo:
         return SweepResult(st.path, grid.size, 0, reused, "none", 0)
     count = reused
-    predicted, _ = predict_grid(grid)
+    predicted, notes = predict_grid(grid)
 
     def store_one(index, result):
         nonlocal count
@@ -117,14 +119,14 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
     if scheduler is None and (engine == "serial" or (engine == "auto" and _serial_is_enough(grid, todo))):
         for index in todo:
             store_one(index, run_task(grid.task(index)))
-        return SweepResult(st.path, grid.size, len(todo), reused, "serial", 1)
+        return SweepResult(st.path, grid.size, len(todo), reused, "serial", 1, notes=tuple(notes))
     with cluster_client(scheduler, workers, connect_timeout) as (client, kind):
         link = _dashboard(client)
         if link is not None and dashboard is not None:
             dashboard(link)
         nworkers = len(client.scheduler_info().get("workers", {}))
         _run_distributed(client, grid, todo, store_one)
-    return SweepResult(st.path, grid.size, len(todo), reused, kind, nworkers, link)
+    return SweepResult(st.path, grid.size, len(todo), reused, kind, nworkers, link, tuple(notes))
 
 
 _ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9._\-]{1,253}:[0-9]{1,5}|(tcp|tls)://\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}")

@@ -4,7 +4,8 @@
 each activation at once (what :func:`gradmath.meanfield.mean_field` gives point by point, tested there); the
 engine adds them to each point as it is stored, so workers never compute them. NaN marks a prediction that
 does not exist: no finite fixed point q* (phase "unbounded"), c* undefined at q* = 0, or an activation whose
-mean-field integrals gradmath cannot evaluate (the reason goes to the store's ``prediction_notes``).
+mean-field integrals gradmath cannot evaluate (the reason is returned in ``notes``, and the
+sweep's result and ``--json`` carry it).
 
 >>> from gradmath.sweeps.grid import make_grid
 >>> p, notes = predict_grid(make_grid(activation="tanh", sigma_w2="1.5,2.5", sigma_b2="0.05"))
