@@ -80,8 +80,14 @@ def run_task(task: PointTask) -> dict:
     from gradmath import __version__
     from gradmath.sweeps.grid import FORMAT_VERSION
 
+    from gradmath.errors import GradmathError
+
     with one_thread():
-        result = measure_point(task)
+        try:
+            result = measure_point(task)
+        except GradmathError as err:     # name the activation as the user wrote it, not by its registered name
+            name = registered_name(task.activation)
+            raise type(err)(str(err).replace(repr(name), repr(task.activation))) from None
     result["version"] = f"{__version__}/{FORMAT_VERSION}"
     return result
 
