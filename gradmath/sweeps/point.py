@@ -27,13 +27,12 @@ thread count.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PointTask", "measure_point", "run_task", "one_thread", "input_width", "registered_name", "DATA_SOURCES", "MAX_WEIGHTS",
-           "LAYER_VARIABLES", "EXAMPLE_VARIABLES"]
+__all__ = ["PointTask", "measure_point", "run_task", "one_thread", "input_width", "registered_name", "DATA_SOURCES",
+           "MAX_WEIGHTS", "LAYER_VARIABLES", "EXAMPLE_VARIABLES"]
 
 #: Where a point's inputs come from: Gaussian inputs with unit length per unit and pairwise correlation c0,
 #: or the first ``batch`` images of the embedded digits (64 inputs) with their one-hot labels as targets.
