@@ -51,6 +51,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("verification", "gradmath.reports.verification"),
     ("speeds", "gradmath.reports.speeds"),
     ("meanfield", "gradmath.reports.meanfield"),
+    ("sweeps", "gradmath.reports.sweeps"),
     ("examples", "gradmath.reports.examples"),
 )
 

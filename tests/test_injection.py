@@ -61,7 +61,8 @@ def _valued_actions(parser):
 
 
 #: Fast arguments for each subcommand that are valid apart from what a test replaces; the steps of
-#: ``reproduce`` name no step, so it stops at validation whatever ``--out`` is. ``MODEL`` is a small
+#: ``reproduce`` name no step, and ``sweep``'s ``--seeds 0`` is refused after its axes are parsed, so both stop at
+#: validation whatever ``--out`` is. ``MODEL`` is a small
 #: network written by the fixture; ``{tmp}`` is the test's temporary folder; ``None`` marks a flag.
 BASE = {
     ("derive", "chain"): {"--depth": "2"},
@@ -74,6 +75,7 @@ BASE = {
     ("speeds",): {"--seeds": "1", "--sizes": "64,2,10", "--examples": "5", "--quiet": None},
     ("gamma",): {"--activation": "sigmoid"},
     ("meanfield",): {"--sigma-w2": "1.5"},
+    ("sweep",): {"--out": "{tmp}/out", "--depth": "2", "--width": "4", "--seeds": "0", "--quiet": None},
     ("reproduce",): {"--steps": "no-such-step", "--out": "{tmp}/out", "--quiet": None},
 }
 

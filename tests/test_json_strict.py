@@ -40,6 +40,7 @@ FAST = {
     ("gamma",): [["--activation", "sigmoid"]],
     ("meanfield",): [["--sigma-w2", "1.5"], ["--activation", "relu", "--sigma-w2", "2", "--sigma-b2", "0"],
                      ["--critical", "--sigma-b2", "0.05"], ["--critical", "--activation", "relu", "--sigma-b2", "0.1"]],
+    ("sweep",): [["--depth", "2", "--width", "4", "--out", "{tmp}/sweep", "--no-figures", "--quiet"]],
     ("reproduce",): [["--steps", "gamma", "--out", "{tmp}/out", "--quiet"]],
 }
 

@@ -30,7 +30,7 @@ __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("derive", "window", "exploding", "identity", "verify", "counterexample", "speeds", "gamma", "meanfield",
-            "reproduce")
+            "sweep", "reproduce")
 
 #: Commands that read nothing but their arguments and write nothing but stdout and stderr, so that what
 #: they print can be replayed from :mod:`gradmath.cache`. A command that reads files or the clock, or

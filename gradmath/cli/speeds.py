@@ -63,6 +63,11 @@ def register(subparsers) -> None:
     p.add_argument("--examples", type=integer, default=1000, help="training examples used (default 1000)")
     p.add_argument("--bounds", action="store_true",
                    help="with --epochs: check the verifier's bounds on every example at every epoch")
+    p.add_argument("--scheduler", default=None,
+                   help="run the random networks on this Dask scheduler (tcp://HOST:PORT), as gradmath sweep does")
+    p.add_argument("--workers", type=integer, default=None,
+                   help="run the random networks on a local Dask cluster of this many processes (default: a "
+                        "cluster of one per core from 2,000 seeds on, else this process)")
     p.add_argument("--meanfield", action="store_true",
                    help="also predict the speeds at initialisation by mean-field theory (random networks; compare "
                         "with the root mean square over the seeds)")
@@ -126,8 +131,18 @@ def run(args: argparse.Namespace) -> int:
             payload["model"] = loaded.to_json()
             payload["speeds"] = [{"layer": k + 1, "speed": float(v)} for k, v in enumerate(speeds)]
         else:
-            init = init_speeds(sizes, data.x, data.y, seeds=seeds, seed=seed, hidden_activation=args.activation,
-                               examples=examples, progress=lambda done, total: bar.update(1))
+            if args.scheduler is not None or args.workers is not None or seeds >= ENGINE_SEEDS:
+                from gradmath.experiments.speeds import InitSpeeds
+                from gradmath.sweeps.seeds import init_speed_values
+
+                values = init_speed_values(sizes, data.x, data.y, seeds=seeds, seed=seed,
+                                           hidden_activation=args.activation, examples=examples,
+                                           scheduler=args.scheduler, workers=args.workers,
+                                           progress=lambda done, total: bar.update(done - bar.n))
+                init = InitSpeeds(tuple(sizes), seed, values, args.activation)
+            else:
+                init = init_speeds(sizes, data.x, data.y, seeds=seeds, seed=seed, hidden_activation=args.activation,
+                                   examples=examples, progress=lambda done, total: bar.update(1))
             payload.update({k: v for k, v in init.to_json().items() if k in ("hidden_activation", "seeds", "seed")})
             payload["init"] = init.to_json()["init"]
             network = Network.random(sizes, seed=seed, hidden_activation=args.activation)
@@ -151,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 #: How the tables number layers: the book's hidden layers, and the proofs' and verifier's l beside them.
+#: From this many seeds on, the random networks run on a local Dask cluster (gradmath.sweeps.seeds).
+ENGINE_SEEDS = 2000
+
 LAYER_NOTE = "hidden layer k: 1 = first hidden layer (network layer l = k + 1, input l = 1, output l = L)"
 
 
