@@ -31,6 +31,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.expectations import QuadratureExpectations
 from gradmath.meanfield.fixed_points import Q_MAX
 from gradmath.meanfield.gaussian import GaussianRule
+from gradmath.meanfield.mehler import correlation_fixed_point, mehler_series
 from gradmath.meanfield.parameters import parse_parameters
 from gradmath.meanfield.point import CRITICAL_TOLERANCE, expectations_for
 
@@ -105,12 +106,19 @@ def phase_diagram(activation, sigma_w2, sigma_b2, *, progress: Callable[[int, in
     c = np.where(bounded & (q > 0), 1.0, np.nan)
     chic = np.where(positive, chi, np.nan)
     chaotic = np.nonzero(positive & (chi > 1.0))[0]
-    for start in range(0, chaotic.size, _CHUNK):
-        idx = chaotic[start:start + _CHUNK]
+    rest = chaotic
+    if isinstance(e, QuadratureExpectations) and chaotic.size:
+        series = mehler_series(e.kernels, q[chaotic])
+        fp = correlation_fixed_point(series, W[chaotic], B[chaotic], _C_GRID)
+        c[chaotic[fp.ok]], chic[chaotic[fp.ok]] = fp.c_star[fp.ok], fp.chi_c[fp.ok]
+        rest = chaotic[~fp.ok]       # where the series' stated error is too large: the two-dimensional rule
+    done = chaotic.size - rest.size
+    for start in range(0, rest.size, _CHUNK):
+        idx = rest[start:start + _CHUNK]
         c[idx] = _c_star(e, W[idx], B[idx], q[idx])
         chic[idx] = W[idx] * e.prime_cross(q[idx], c[idx])[0]
         if progress is not None:
-            progress(min(start + _CHUNK, chaotic.size), chaotic.size)
+            progress(done + min(start + _CHUNK, rest.size), chaotic.size)
     phase = np.where(~bounded, "unbounded",
                      np.where(np.abs(chi - 1.0) <= CRITICAL_TOLERANCE, "critical",
                               np.where(chi < 1.0, "ordered", "chaotic")))
