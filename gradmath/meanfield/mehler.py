@@ -39,10 +39,12 @@ import numpy as np
 
 from gradmath.meanfield.gaussian import Z_MAX, _density, _finite
 
-__all__ = ["MehlerSeries", "mehler_series", "TERMS"]
+__all__ = ["MehlerSeries", "mehler_series", "CorrelationFixedPoint", "correlation_fixed_point",
+           "correlation_fixed_points", "TERMS", "MORE_TERMS", "TOLERANCE"]
 
-#: Terms of the series kept (k = 0 … TERMS).
+#: Terms of the series kept (k = 0 … TERMS), and in a second pass for the points the first leaves unresolved.
 TERMS = 400
+MORE_TERMS = 1600
 _EPS = np.finfo(float).eps
 
 
@@ -64,10 +66,16 @@ def _rule(nodes: int, width: float = 0.5, levels: int = 24) -> tuple[np.ndarray,
     return z, np.concatenate([wt[::-1], wt]) * _density(z)
 
 
+def _width(terms: int) -> float:
+    """Panel width on 1 ≤ |z| ≤ Z: 1/2 up to 400 terms, halved each time the terms quadruple (He_k's
+    oscillations shrink like 1/√k)."""
+    return 0.5 / 2.0 ** max(0, int(np.ceil(np.log2(np.sqrt(terms / TERMS)))))
+
+
 @functools.lru_cache(maxsize=4)
 def _hermite_table(nodes: int, terms: int) -> tuple[np.ndarray, np.ndarray]:
     """The rule's weights times He_k(z)/√k! for k = 0 … terms (rows), by the three-term recurrence, and z."""
-    z, w = _rule(nodes)
+    z, w = _rule(nodes, _width(terms))
     h = np.empty((terms + 1, z.size))
     h[0] = 1.0
     h[1] = z
@@ -140,7 +148,7 @@ def mehler_series(kernels, q: np.ndarray, *, terms: int = TERMS, chunk: int = 10
                 squares = _finite(phi @ h.T) ** 2                  # (P, K+1)
             out[name].append(squares)
             if name == "fine":
-                w = _rule(nodes)[1]
+                w = _rule(nodes, _width(terms))[1]
                 prime = np.asarray(kernels.prime(r * z), dtype=np.float64)
                 with np.errstate(over="ignore", invalid="ignore"):
                     total = _finite((phi * phi) @ w)
@@ -214,8 +222,21 @@ def correlation_fixed_point(series: MehlerSeries, sigma_w2: np.ndarray, sigma_b2
     slope, slope_error, curvature = series.slope(x)
     chi = W * slope / q
     with np.errstate(divide="ignore", invalid="ignore"):
-        c_error = (W * value_error / q + 4 * _EPS) / np.abs(1.0 - chi)
+        c_error = (W * value_error / q + 4 * _EPS * (B / q + np.abs(x))) / np.abs(1.0 - chi)   # + rounding of g
     chi_error = W * (slope_error + np.abs(curvature) * c_error) / q
     ok = converged & (c_error <= tolerance * np.maximum(np.abs(x), _C_FLOOR)) & (chi_error <= tolerance * chi) & \
         np.isfinite(c_error) & (chi < 1.0)
     return CorrelationFixedPoint(x, chi, c_error, chi_error, ok)
+
+
+def correlation_fixed_points(kernels, q: np.ndarray, sigma_w2: np.ndarray, sigma_b2: np.ndarray,
+                             grid: np.ndarray) -> CorrelationFixedPoint:
+    """:func:`correlation_fixed_point` with :data:`TERMS` terms, then :data:`MORE_TERMS` where that was not enough."""
+    fp = correlation_fixed_point(mehler_series(kernels, q), sigma_w2, sigma_b2, grid)
+    again = np.nonzero(~fp.ok)[0]
+    if again.size:
+        more = correlation_fixed_point(mehler_series(kernels, q[again], terms=MORE_TERMS, chunk=256),
+                                       sigma_w2[again], sigma_b2[again], grid)
+        for name in ("c_star", "chi_c", "c_error", "chi_c_error", "ok"):
+            getattr(fp, name)[again] = getattr(more, name)
+    return fp

@@ -31,7 +31,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.expectations import QuadratureExpectations
 from gradmath.meanfield.fixed_points import Q_MAX
 from gradmath.meanfield.gaussian import GaussianRule
-from gradmath.meanfield.mehler import correlation_fixed_point, mehler_series
+from gradmath.meanfield.mehler import correlation_fixed_points
 from gradmath.meanfield.parameters import parse_parameters
 from gradmath.meanfield.point import CRITICAL_TOLERANCE, expectations_for
 
@@ -108,8 +108,7 @@ def phase_diagram(activation, sigma_w2, sigma_b2, *, progress: Callable[[int, in
     chaotic = np.nonzero(positive & (chi > 1.0))[0]
     rest = chaotic
     if isinstance(e, QuadratureExpectations) and chaotic.size:
-        series = mehler_series(e.kernels, q[chaotic])
-        fp = correlation_fixed_point(series, W[chaotic], B[chaotic], _C_GRID)
+        fp = correlation_fixed_points(e.kernels, q[chaotic], W[chaotic], B[chaotic], _C_GRID)
         c[chaotic[fp.ok]], chic[chaotic[fp.ok]] = fp.c_star[fp.ok], fp.chi_c[fp.ok]
         rest = chaotic[~fp.ok]       # where the series' stated error is too large: the two-dimensional rule
     done = chaotic.size - rest.size
