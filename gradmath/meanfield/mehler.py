@@ -21,9 +21,9 @@ below 10⁻¹² of E[φ²]) and slowly for kinks or very steep φ (a_k² ~ k^{�
 says which, and :mod:`gradmath.meanfield.phase` falls back to the two-dimensional rule where it is too large.
 
 >>> import numpy as np
->>> from gradmath.activations import get_activation
+>>> from gradmath.activations import resolve_activation
 >>> from gradmath.meanfield.kernels import meanfield_kernels
->>> s = mehler_series(meanfield_kernels(get_activation("erf(x)")), np.array([1.0]))
+>>> s = mehler_series(meanfield_kernels(resolve_activation("erf(x)")), np.array([1.0]))
 >>> value, error = s.cross(np.array([0.5]))
 >>> exact = 2 / np.pi * np.arcsin(2 * 0.5 / 3)      # the arcsine kernel (closed_forms.ScaledErf)
 >>> bool(abs(value[0] - exact) <= error[0] + 1e-15), bool(error[0] < 1e-13)
@@ -97,18 +97,23 @@ class MehlerSeries:
     twin: np.ndarray          #: (P, K+1) a_k² from the coarser rule
     tail: np.ndarray          #: (P,) bound on Σ_{k>K} a_k²
     slope_tail: np.ndarray    #: (P,) bound on Σ_{k>K} k a_k²
+    rounding: np.ndarray      #: (P,) δ, the rounding of each a_k (a dot product of ~10³ terms): 32ε √E[φ²]
 
-    def take(self, rows: np.ndarray) -> MehlerSeries:
-        return MehlerSeries(self.q[rows], self.squares[rows], self.twin[rows], self.tail[rows],
-                            self.slope_tail[rows])
+    def _rounding(self, c: np.ndarray, derivative: bool) -> np.ndarray:
+        """What δ in each a_k makes of Σ a_k² c^k (or of its derivative): 2δ Σ |a_k| |c|^k + δ² Σ |c|^k."""
+        roots = np.sqrt(self.squares)
+        ac = np.abs(c)
+        k = self.squares.shape[1]
+        if derivative:
+            return 2 * self.rounding * _horner(roots, ac)[1] + self.rounding**2 * k * k
+        return 2 * self.rounding * _horner(roots, ac)[0] + self.rounding**2 * k
 
     def cross(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A(c) = E[φ(u₁)φ(u₂)] at one c per row, and its error (cut-off bound + twin difference + rounding)."""
         value, _, _, absolute = _horner(self.squares, c)
         twin = _horner(self.twin, c)[0]
-        c = np.abs(c)
-        error = c ** (self.squares.shape[1]) * self.tail + np.abs(value - twin) + 4 * _EPS * absolute
-        return value, error
+        error = np.abs(c) ** (self.squares.shape[1]) * self.tail + np.abs(value - twin) + 4 * _EPS * absolute
+        return value, error + self._rounding(c, False)
 
     def slope(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A′(c) = q E[φ′(u₁)φ′(u₂)], its error, and A″(c) (for the error that an error in c carries)."""
@@ -117,7 +122,7 @@ class MehlerSeries:
         k = self.squares.shape[1]
         absolute = _horner(self.squares, np.abs(c))[1]
         error = np.abs(c) ** (k - 1) * self.slope_tail + np.abs(value - twin) + 4 * _EPS * absolute
-        return value, error, curvature
+        return value, error + self._rounding(c, True), curvature
 
 
 def _horner(coefficients: np.ndarray, c: np.ndarray):
@@ -159,8 +164,7 @@ def mehler_series(kernels, q: np.ndarray, *, terms: int = TERMS, chunk: int = 10
                 out["slope_tail"].append(np.maximum(slope_total - squares @ k, 0.0) + 8 * _EPS * slope_total
                                          + 8 * _EPS * terms * total)
     fine, twin, tail, slope_tail = (np.concatenate(out[n]) for n in ("fine", "twin", "tail", "slope_tail"))
-    # The twin's cut-off (and quadrature) differences are part of its error; the Parseval tails use the fine rule.
-    return MehlerSeries(q, fine, twin, tail, slope_tail)
+    return MehlerSeries(q, fine, twin, tail, slope_tail, 32 * _EPS * np.sqrt(fine.sum(axis=1) + tail))
 
 
 @dataclass(frozen=True)
