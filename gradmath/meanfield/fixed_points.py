@@ -20,8 +20,9 @@ import numpy as np
 from scipy.optimize import brentq
 
 from gradmath.errors import InvalidParameterError
-from gradmath.meanfield.expectations import Expectations
+from gradmath.meanfield.expectations import Expectations, QuadratureExpectations
 from gradmath.meanfield.maps import chi_1, correlation_map, length_map
+from gradmath.meanfield.mehler import correlation_fixed_points
 
 __all__ = ["FixedPoint", "q_star", "c_star", "Q_MAX"]
 
@@ -39,6 +40,8 @@ class FixedPoint:
     value: float
     error: float      #: estimate of |value − exact fixed point| from the maps' quadrature error
     note: str = ""
+    slope: float | None = None         #: χ_c at c*, when the method that found c* gives it (Mehler's series)
+    slope_error: float = 0.0
 
 
 def q_star(k: Expectations, sigma_w2: float, sigma_b2: float) -> FixedPoint:
@@ -79,6 +82,13 @@ def c_star(k: Expectations, sigma_w2: float, sigma_b2: float, q: float) -> Fixed
     if chi[0] <= 1.0:
         return FixedPoint(1.0, 0.0, "c* = 1: the ordered phase (χ₁ ≤ 1), nearby inputs converge")
     cs = 1.0 - _C_STEPS                                  # from just below 1 down to −1
+    if isinstance(k, QuadratureExpectations):
+        # Mehler's series (proofs/meanfield.md, Theorem 8): one-dimensional integrals, χ_c with it; the 2-D
+        # rule below only where its stated error is above the tolerance.
+        fp = correlation_fixed_points(k.kernels, np.array([q]), np.array([sigma_w2]), np.array([sigma_b2]), cs)
+        if fp.ok[0]:
+            return FixedPoint(float(fp.c_star[0]), float(fp.c_error[0]), slope=float(fp.chi_c[0]),
+                              slope_error=float(fp.chi_c_error[0]))
     g = correlation_map(k, sigma_w2, sigma_b2, np.full(cs.shape, q), cs)[0] - cs
     up = np.nonzero(g >= 0)[0]
     if up.size == 0:  # pragma: no cover - 𝓒(−1) ≥ −1 always
