@@ -9,7 +9,9 @@ the fixed point that iteration from small q reaches, and it is stable (𝓛′(q
 
 For the correlation: c = 1 is always a fixed point of 𝓒 at q*; it is stable when
 χ₁ ≤ 1 (the ordered phase). When χ₁ > 1 (chaotic) the stable fixed point is the largest
-root c* < 1 of 𝓒(c) − c, found the same way.
+root c* < 1 of 𝓒(c) − c: for quadrature expectations from Mehler's series of 𝓒
+(:mod:`gradmath.meanfield.mehler`, which gives χ_c with it) when its stated errors are below 10⁻¹⁰,
+otherwise found the same way as q* on the two-dimensional rule.
 """
 
 from __future__ import annotations

@@ -235,8 +235,15 @@ def correlation_fixed_point(series: MehlerSeries, sigma_w2: np.ndarray, sigma_b2
 
 
 def correlation_fixed_points(kernels, q: np.ndarray, sigma_w2: np.ndarray, sigma_b2: np.ndarray,
-                             grid: np.ndarray) -> CorrelationFixedPoint:
-    """:func:`correlation_fixed_point` with :data:`TERMS` terms, then :data:`MORE_TERMS` where that was not enough."""
+                             grid: np.ndarray, *, chunk: int = 8192) -> CorrelationFixedPoint:
+    """:func:`correlation_fixed_point` with :data:`TERMS` terms, then :data:`MORE_TERMS` where that was not
+    enough; ``chunk`` points at a time (the series of 8192 points take ~60 MB)."""
+    q, sigma_w2, sigma_b2 = (np.asarray(a, dtype=np.float64) for a in (q, sigma_w2, sigma_b2))
+    if q.size > chunk:
+        parts = [correlation_fixed_points(kernels, q[i:i + chunk], sigma_w2[i:i + chunk], sigma_b2[i:i + chunk],
+                                          grid, chunk=chunk) for i in range(0, q.size, chunk)]
+        return CorrelationFixedPoint(*(np.concatenate([getattr(p, name) for p in parts])
+                                       for name in ("c_star", "chi_c", "c_error", "chi_c_error", "ok")))
     fp = correlation_fixed_point(mehler_series(kernels, q), sigma_w2, sigma_b2, grid)
     again = np.nonzero(~fp.ok)[0]
     if again.size:

@@ -8,8 +8,10 @@ and the correlation map only through q* and c. So the whole grid shares its quad
 2. all brackets are refined together by the Illinois variant of regula falsi (superlinear, never leaves
    its bracket) to a relative width of 4ε;
 3. χ₁ and 𝓛′ at every q* in one quadrature each;
-4. for the chaotic points only (χ₁ > 1), c* is bracketed on a grid of c and refined the same way, in
-   chunks that bound the memory of the two-dimensional rule.
+4. for the chaotic points only (χ₁ > 1), c* and χ_c from Mehler's series of the correlation map
+   (:mod:`gradmath.meanfield.mehler`: one-dimensional integrals, χ_c as the slope of a Newton step);
+   where its stated error is above 10⁻¹⁰, c* is bracketed on a grid of c and refined the same way with
+   the two-dimensional rule, in chunks that bound its memory.
 
 Each value is what :func:`gradmath.meanfield.mean_field` computes at that point (tests compare them).
 
@@ -112,6 +114,8 @@ def phase_diagram(activation, sigma_w2, sigma_b2, *, progress: Callable[[int, in
         c[chaotic[fp.ok]], chic[chaotic[fp.ok]] = fp.c_star[fp.ok], fp.chi_c[fp.ok]
         rest = chaotic[~fp.ok]       # where the series' stated error is too large: the two-dimensional rule
     done = chaotic.size - rest.size
+    if progress is not None and done:
+        progress(done, chaotic.size)
     for start in range(0, rest.size, _CHUNK):
         idx = rest[start:start + _CHUNK]
         c[idx] = _c_star(e, W[idx], B[idx], q[idx])
