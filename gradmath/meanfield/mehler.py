@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.gaussian import Z_MAX, _density, _finite
 
 __all__ = ["MehlerSeries", "mehler_series", "CorrelationFixedPoint", "correlation_fixed_point",
@@ -244,11 +245,21 @@ def correlation_fixed_points(kernels, q: np.ndarray, sigma_w2: np.ndarray, sigma
                                           grid, chunk=chunk) for i in range(0, q.size, chunk)]
         return CorrelationFixedPoint(*(np.concatenate([getattr(p, name) for p in parts])
                                        for name in ("c_star", "chi_c", "c_error", "chi_c_error", "ok")))
-    fp = correlation_fixed_point(mehler_series(kernels, q), sigma_w2, sigma_b2, grid)
+    fp = _solve(kernels, q, sigma_w2, sigma_b2, grid, TERMS, 1024)
     again = np.nonzero(~fp.ok)[0]
     if again.size:
-        more = correlation_fixed_point(mehler_series(kernels, q[again], terms=MORE_TERMS, chunk=256),
-                                       sigma_w2[again], sigma_b2[again], grid)
+        more = _solve(kernels, q[again], sigma_w2[again], sigma_b2[again], grid, MORE_TERMS, 256)
         for name in ("c_star", "chi_c", "c_error", "chi_c_error", "ok"):
             getattr(fp, name)[again] = getattr(more, name)
     return fp
+
+
+def _solve(kernels, q, sigma_w2, sigma_b2, grid, terms: int, chunk: int) -> CorrelationFixedPoint:
+    """One pass; where the series itself cannot be formed in float64 (φ times He_k overflows, or φ is not
+    finite on a node) nothing is accepted, and the caller's two-dimensional rule decides (and refuses)."""
+    try:
+        series = mehler_series(kernels, q, terms=terms, chunk=chunk)
+    except InvalidParameterError:
+        nan = np.full(q.shape, np.nan)
+        return CorrelationFixedPoint(nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(q.shape, dtype=bool))
+    return correlation_fixed_point(series, sigma_w2, sigma_b2, grid)
