@@ -116,3 +116,20 @@ def test_kinked_activation_falls_back_to_the_two_dimensional_rule():
     assert not fp.ok[0]
     light = _light(expectations_for(act), nodes=8, levels=12)
     assert d.chi_c[0, 0] == 3.0 * light.prime_cross(np.array([q]), np.array([c]))[0][0]
+
+
+def test_near_the_critical_line_the_series_is_kept_where_it_states_less_error():
+    """At χ_c ≈ 0.9999 c* is ill-conditioned (Theorem 8(d)); the point keeps the series, says so, and its c*
+    solves the fine 2-D rule's map to within the series' error times 1 − χ_c and the rule's own estimate."""
+    sigma_w2, sigma_b2 = 0.5 + 3.5 * 58 / 199, 0.5 * 7 / 199      # a point of the benchmark's 200 × 200 grid
+    p = mean_field("tanh", sigma_w2, sigma_b2)
+    assert p.chi_c > 0.9998 and any("ill-conditioned" in n for n in p.notes)
+    k = meanfield_kernels(get_activation("tanh"))
+    rule = GaussianRule(nodes=16, levels=20)
+    value, err = rule.expect2(k.evaluate, k.evaluate, np.array([p.q_star]), np.array([p.c_star]))
+    residual = (sigma_w2 * value[0] + sigma_b2) / p.q_star - p.c_star
+    assert abs(residual) <= (1 - p.chi_c) * p.error + sigma_w2 * err[0] / p.q_star + 16 * EPS
+    d = phase_diagram("tanh", [sigma_w2], [sigma_b2])
+    # The diagram keeps the series too; its q* and bracket differ from the point's by rounding, which the
+    # conditioning 1/(1 − χ_c) ≈ 10⁴ magnifies, so the two agree to the stated error, not to ε.
+    assert d.c_star[0, 0] == pytest.approx(p.c_star, abs=p.error) and d.chi_c[0, 0] == pytest.approx(p.chi_c, abs=p.error)

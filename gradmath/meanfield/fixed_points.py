@@ -24,7 +24,7 @@ from scipy.optimize import brentq
 from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.expectations import Expectations, QuadratureExpectations
 from gradmath.meanfield.maps import chi_1, correlation_map, length_map
-from gradmath.meanfield.mehler import correlation_fixed_points
+from gradmath.meanfield.mehler import correlation_fixed_points, series_is_better
 
 __all__ = ["FixedPoint", "q_star", "c_star", "Q_MAX"]
 
@@ -88,8 +88,13 @@ def c_star(k: Expectations, sigma_w2: float, sigma_b2: float, q: float) -> Fixed
         # Mehler's series (proofs/meanfield.md, Theorem 8): one-dimensional integrals, χ_c with it; the 2-D
         # rule below only where its stated error is above the tolerance.
         fp = correlation_fixed_points(k.kernels, np.array([q]), np.array([sigma_w2]), np.array([sigma_b2]), cs)
-        if fp.ok[0]:
-            return FixedPoint(float(fp.c_star[0]), float(fp.c_error[0]), slope=float(fp.chi_c[0]),
+        note = ""
+        if not fp.ok[0] and fp.converged[0] and series_is_better(k, fp, np.array([0]), np.array([sigma_w2]),
+                                                                 np.array([q]))[0]:
+            note = (f"c* is ill-conditioned here (χ_c = {fp.chi_c[0]:.6g}, near 1): its stated error is above "
+                    "1e-10 but below the two-dimensional rule's")
+        if fp.ok[0] or note:
+            return FixedPoint(float(fp.c_star[0]), float(fp.c_error[0]), note, slope=float(fp.chi_c[0]),
                               slope_error=float(fp.chi_c_error[0]))
     g = correlation_map(k, sigma_w2, sigma_b2, np.full(cs.shape, q), cs)[0] - cs
     up = np.nonzero(g >= 0)[0]

@@ -33,7 +33,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.expectations import QuadratureExpectations
 from gradmath.meanfield.fixed_points import Q_MAX
 from gradmath.meanfield.gaussian import GaussianRule
-from gradmath.meanfield.mehler import correlation_fixed_points
+from gradmath.meanfield.mehler import correlation_fixed_points, series_is_better
 from gradmath.meanfield.parameters import parse_parameters
 from gradmath.meanfield.point import CRITICAL_TOLERANCE, expectations_for
 
@@ -111,8 +111,13 @@ def phase_diagram(activation, sigma_w2, sigma_b2, *, progress: Callable[[int, in
     rest = chaotic
     if isinstance(e, QuadratureExpectations) and chaotic.size:
         fp = correlation_fixed_points(e.kernels, q[chaotic], W[chaotic], B[chaotic], _C_GRID)
-        c[chaotic[fp.ok]], chic[chaotic[fp.ok]] = fp.c_star[fp.ok], fp.chi_c[fp.ok]
-        rest = chaotic[~fp.ok]       # where the series' stated error is too large: the two-dimensional rule
+        keep = fp.ok.copy()
+        near = np.nonzero(~fp.ok & fp.converged)[0]
+        if near.size:                # c* near 1 (χ_c → 1): keep the series where the 2-D rule states more error
+            i = chaotic[near]
+            keep[near] = series_is_better(dataclasses.replace(e, estimate=True), fp, near, W[i], q[i])
+        c[chaotic[keep]], chic[chaotic[keep]] = fp.c_star[keep], fp.chi_c[keep]
+        rest = chaotic[~keep]        # where the series' stated error is too large: the two-dimensional rule
     done = chaotic.size - rest.size
     if progress is not None and done:
         progress(done, chaotic.size)
