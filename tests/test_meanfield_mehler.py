@@ -8,6 +8,7 @@ rule of :mod:`gradmath.meanfield.gaussian`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mpmath
@@ -133,3 +134,21 @@ def test_near_the_critical_line_the_series_is_kept_where_it_states_less_error():
     # The diagram keeps the series too; its q* and bracket differ from the point's by rounding, which the
     # conditioning 1/(1 − χ_c) ≈ 10⁴ magnifies, so the two agree to the stated error, not to ε.
     assert d.c_star[0, 0] == pytest.approx(p.c_star, abs=p.error) and d.chi_c[0, 0] == pytest.approx(p.chi_c, abs=p.error)
+
+
+def test_why_kinked_activations_are_left_to_the_two_dimensional_rule():
+    """Forced through the series, hard tanh at (3, 0.1) gets χ_c 1.3·10⁻⁴ off while stating 2.3·10⁻⁵ (the
+    coefficients' twin rule misses a kink at z = ±1/√q): the reason ``is_smooth`` keeps kinks away from it.
+    Oracle: σ_w² P(|u₁| < 1, |u₂| < 1), the bivariate normal CDF (SciPy, to 10⁻¹²)."""
+    from scipy.stats import multivariate_normal
+
+    act = resolve_activation("Max(-1, Min(1, x))")
+    q = mean_field(act, 3.0, 0.1).q_star
+    kernels = dataclasses.replace(meanfield_kernels(act), smooth=True)
+    fp = correlation_fixed_points(kernels, np.array([q]), np.array([3.0]), np.array([0.1]), _C_GRID)
+    c = fp.c_star[0]
+    mv = multivariate_normal(mean=[0, 0], cov=[[q, q * c], [q * c, q]], abseps=1e-12, releps=1e-12, maxpts=10**7)
+    exact = 3.0 * (mv.cdf([1, 1]) - mv.cdf([-1, 1]) - mv.cdf([1, -1]) + mv.cdf([-1, -1]))
+    off = abs(fp.chi_c[0] - exact)
+    assert off == pytest.approx(1.3e-4, rel=0.1) and fp.chi_c_error[0] == pytest.approx(2.3e-5, rel=0.1)
+    assert off > 5 * fp.chi_c_error[0]
