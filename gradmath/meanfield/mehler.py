@@ -18,7 +18,9 @@ by every c, and their error is estimated by a coarser twin rule, as in :mod:`gra
 
 The series converges fast when φ is smooth and q moderate (tanh at q ≤ 5: the tail after 400 terms is
 below 10⁻¹² of E[φ²]) and slowly for kinks or very steep φ (a_k² ~ k^{−3/2} for a step); its stated error
-says which, and :mod:`gradmath.meanfield.phase` falls back to the two-dimensional rule where it is too large.
+says which, and the callers (:mod:`gradmath.meanfield.phase`, :mod:`gradmath.meanfield.fixed_points`) fall
+back to the two-dimensional rule where it is too large. Activations with kinks never use it
+(:func:`correlation_fixed_points`).
 
 >>> import numpy as np
 >>> from gradmath.activations import resolve_activation
