@@ -30,8 +30,9 @@ def test_phase_diagram_matches_mean_field_point_by_point(name):
             if p.c_star is None:
                 assert np.isnan(d.c_star[i, j]) and np.isnan(d.chi_c[i, j])
             else:
-                # The diagram's light 2-D rule keeps 𝓒 within 2·10⁻¹⁰ (relative) of the point's; c* inherits
-                # that divided by 1 − χ_c, its conditioning as a root.
+                # Both take c* from Mehler's series for smooth φ (within 10⁻¹⁰); where the diagram uses its light
+                # 2-D rule, that keeps 𝓒 within 2·10⁻¹⁰ (relative) of the point's; c* inherits that divided by
+                # 1 − χ_c, its conditioning as a root.
                 tol = 2e-10 / max(1e-3, 1 - p.chi_c)
                 assert d.c_star[i, j] == pytest.approx(p.c_star, abs=tol)
                 assert d.chi_c[i, j] == pytest.approx(p.chi_c, rel=tol)

@@ -67,21 +67,22 @@ class QuadratureExpectations(Expectations):
     rule: GaussianRule = RULE
     rule2: GaussianRule = RULE2
     method: str = "quadrature"
-    estimate: bool = True      #: compute the two-dimensional error estimates (doubles their cost)
+    estimate: bool = True      #: compute the error estimates (the coarse twins; without them the errors are NaN)
 
     @property
     def name(self) -> str:
         return self.kernels.name
 
     def square(self, q):
-        return self.rule.expect(lambda x: _square(self.kernels.evaluate(x)), q)
+        return self.rule.expect(lambda x: _square(self.kernels.evaluate(x)), q, estimate=self.estimate)
 
     def prime_square(self, q):
-        return self.rule.expect(lambda x: _square(self.kernels.prime(x)), q)
+        return self.rule.expect(lambda x: _square(self.kernels.prime(x)), q, estimate=self.estimate)
 
     def stein(self, q):
         q = np.asarray(q, dtype=np.float64)
-        value, err = self.rule.expect(lambda x: self.kernels.evaluate(x) * self.kernels.prime(x) * x, q)
+        value, err = self.rule.expect(lambda x: self.kernels.evaluate(x) * self.kernels.prime(x) * x, q,
+                                      estimate=self.estimate)
         return value / q, err / q
 
     def cross(self, q, c):

@@ -9,7 +9,9 @@ the fixed point that iteration from small q reaches, and it is stable (𝓛′(q
 
 For the correlation: c = 1 is always a fixed point of 𝓒 at q*; it is stable when
 χ₁ ≤ 1 (the ordered phase). When χ₁ > 1 (chaotic) the stable fixed point is the largest
-root c* < 1 of 𝓒(c) − c, found the same way.
+root c* < 1 of 𝓒(c) − c: for quadrature expectations from Mehler's series of 𝓒
+(:mod:`gradmath.meanfield.mehler`, which gives χ_c with it) when its stated errors are below 10⁻¹⁰,
+otherwise found the same way as q* on the two-dimensional rule.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 from scipy.optimize import brentq
 
 from gradmath.errors import InvalidParameterError
-from gradmath.meanfield.expectations import Expectations
+from gradmath.meanfield.expectations import Expectations, QuadratureExpectations
 from gradmath.meanfield.maps import chi_1, correlation_map, length_map
+from gradmath.meanfield.mehler import correlation_fixed_points, series_is_better
 
 __all__ = ["FixedPoint", "q_star", "c_star", "Q_MAX"]
 
@@ -39,6 +42,8 @@ class FixedPoint:
     value: float
     error: float      #: estimate of |value − exact fixed point| from the maps' quadrature error
     note: str = ""
+    slope: float | None = None         #: χ_c at c*, when the method that found c* gives it (Mehler's series)
+    slope_error: float = 0.0
 
 
 def q_star(k: Expectations, sigma_w2: float, sigma_b2: float) -> FixedPoint:
@@ -79,6 +84,18 @@ def c_star(k: Expectations, sigma_w2: float, sigma_b2: float, q: float) -> Fixed
     if chi[0] <= 1.0:
         return FixedPoint(1.0, 0.0, "c* = 1: the ordered phase (χ₁ ≤ 1), nearby inputs converge")
     cs = 1.0 - _C_STEPS                                  # from just below 1 down to −1
+    if isinstance(k, QuadratureExpectations):
+        # Mehler's series (proofs/meanfield.md, Theorem 8): one-dimensional integrals, χ_c with it; the 2-D
+        # rule below only where its stated error is above the tolerance.
+        fp = correlation_fixed_points(k.kernels, np.array([q]), np.array([sigma_w2]), np.array([sigma_b2]), cs)
+        note = ""
+        if not fp.ok[0] and fp.converged[0] and series_is_better(k, fp, np.array([0]), np.array([sigma_w2]),
+                                                                 np.array([q]))[0]:
+            note = (f"c* is ill-conditioned here (χ_c = {fp.chi_c[0]:.6g}, near 1): its stated error is above "
+                    "1e-10 but below the two-dimensional rule's")
+        if fp.ok[0] or note:
+            return FixedPoint(float(fp.c_star[0]), float(fp.c_error[0]), note, slope=float(fp.chi_c[0]),
+                              slope_error=float(fp.chi_c_error[0]))
     g = correlation_map(k, sigma_w2, sigma_b2, np.full(cs.shape, q), cs)[0] - cs
     up = np.nonzero(g >= 0)[0]
     if up.size == 0:  # pragma: no cover - 𝓒(−1) ≥ −1 always

@@ -97,14 +97,17 @@ class GaussianRule:
     def coarse(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return _graded_rule(self.nodes // 2 + 2, self.levels)
 
-    def expect(self, f: Kernel, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """E[f(√q z)] for each q (any shape), and an error estimate of each value."""
+    def expect(self, f: Kernel, q: np.ndarray, *, estimate: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """E[f(√q z)] for each q (any shape), and an error estimate of each value (NaN with ``estimate=False``,
+        which skips the coarse twin)."""
         q = np.asarray(q, dtype=np.float64)
         values = []
         with np.errstate(over="ignore", invalid="ignore"):   # checked below: no silent inf or NaN
-            for z, w, _, _ in (self.fine, self.coarse):
+            for z, w, _, _ in (self.fine, self.coarse) if estimate else (self.fine,):
                 x = np.sqrt(q)[..., None] * z
                 values.append(np.asarray(f(x), dtype=np.float64) @ w)
+            if not estimate:
+                return _finite(values[0]), np.full(values[0].shape, np.nan)
             return _finite(values[0]), np.abs(values[0] - values[1])
 
     def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray, *, estimate: bool = True,

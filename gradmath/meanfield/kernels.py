@@ -17,7 +17,7 @@ import numpy as np
 from gradmath.errors import InvalidParameterError, NonFiniteError
 from gradmath.meanfield.gaussian import Z_MAX
 
-__all__ = ["MeanFieldKernels", "meanfield_kernels"]
+__all__ = ["MeanFieldKernels", "meanfield_kernels", "is_smooth"]
 
 #: The integrand at |z| = Z_MAX must be this small relative to the integral (the neglected tail).
 _TAIL_FRACTION = 1e-12
@@ -30,6 +30,7 @@ class MeanFieldKernels:
     name: str
     sigma: Callable[[np.ndarray], np.ndarray]
     prime: Callable[[np.ndarray], np.ndarray]
+    smooth: bool = False     #: σ is built from analytic functions only (see :func:`is_smooth`)
 
     def check_tails(self, q: float) -> None:
         """Raise :class:`InvalidParameterError` when σ(√q z)² has not decayed at |z| = Z_MAX."""
@@ -82,4 +83,23 @@ def meanfield_kernels(activation) -> MeanFieldKernels:
                 f"activation {act.name!r}: the mean-field integrals need σ′ finite on all of ℝ ({err})"
             ) from err
 
-    return MeanFieldKernels(act.name, sigma, prime)
+    return MeanFieldKernels(act.name, sigma, prime, is_smooth(act.expression))
+
+
+def is_smooth(expr) -> bool:
+    """True when the SymPy expression has no piece that can break smoothness on ℝ: no Piecewise, Abs, Max, Min,
+    Heaviside, sign, floor, ceiling, frac, Mod or DiracDelta, and no fractional power of a base that may vanish.
+
+    Structural only (no simplification); ``False`` is the safe answer.
+
+    >>> from gradmath.expressions import X
+    >>> import sympy as sp
+    >>> is_smooth(sp.tanh(X)), is_smooth(sp.Max(-1, sp.Min(1, X))), is_smooth(sp.cbrt(X)), is_smooth(sp.sqrt(1 + X**2))
+    (True, False, False, True)
+    """
+    import sympy as sp
+
+    if expr.has(sp.Piecewise, sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.sign, sp.floor, sp.ceiling, sp.frac,
+                sp.Mod, sp.DiracDelta):
+        return False
+    return all(p.exp.is_integer or p.base.is_positive for p in expr.atoms(sp.Pow))

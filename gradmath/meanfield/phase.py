@@ -8,8 +8,10 @@ and the correlation map only through q* and c. So the whole grid shares its quad
 2. all brackets are refined together by the Illinois variant of regula falsi (superlinear, never leaves
    its bracket) to a relative width of 4ε;
 3. χ₁ and 𝓛′ at every q* in one quadrature each;
-4. for the chaotic points only (χ₁ > 1), c* is bracketed on a grid of c and refined the same way, in
-   chunks that bound the memory of the two-dimensional rule.
+4. for the chaotic points only (χ₁ > 1), c* and χ_c from Mehler's series of the correlation map
+   (:mod:`gradmath.meanfield.mehler`: one-dimensional integrals, χ_c as the slope of a Newton step);
+   where its stated error is above 10⁻¹⁰, c* is bracketed on a grid of c and refined the same way with
+   the two-dimensional rule, in chunks that bound its memory.
 
 Each value is what :func:`gradmath.meanfield.mean_field` computes at that point (tests compare them).
 
@@ -31,6 +33,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.meanfield.expectations import QuadratureExpectations
 from gradmath.meanfield.fixed_points import Q_MAX
 from gradmath.meanfield.gaussian import GaussianRule
+from gradmath.meanfield.mehler import correlation_fixed_points, series_is_better
 from gradmath.meanfield.parameters import parse_parameters
 from gradmath.meanfield.point import CRITICAL_TOLERANCE, expectations_for
 
@@ -105,12 +108,25 @@ def phase_diagram(activation, sigma_w2, sigma_b2, *, progress: Callable[[int, in
     c = np.where(bounded & (q > 0), 1.0, np.nan)
     chic = np.where(positive, chi, np.nan)
     chaotic = np.nonzero(positive & (chi > 1.0))[0]
-    for start in range(0, chaotic.size, _CHUNK):
-        idx = chaotic[start:start + _CHUNK]
+    rest = chaotic
+    if isinstance(e, QuadratureExpectations) and chaotic.size:
+        fp = correlation_fixed_points(e.kernels, q[chaotic], W[chaotic], B[chaotic], _C_GRID)
+        keep = fp.ok.copy()
+        near = np.nonzero(~fp.ok & fp.converged)[0]
+        if near.size:                # c* near 1 (χ_c → 1): keep the series where the 2-D rule states more error
+            i = chaotic[near]
+            keep[near] = series_is_better(dataclasses.replace(e, estimate=True), fp, near, W[i], q[i])
+        c[chaotic[keep]], chic[chaotic[keep]] = fp.c_star[keep], fp.chi_c[keep]
+        rest = chaotic[~keep]        # where the series' stated error is too large: the two-dimensional rule
+    done = chaotic.size - rest.size
+    if progress is not None and done:
+        progress(done, chaotic.size)
+    for start in range(0, rest.size, _CHUNK):
+        idx = rest[start:start + _CHUNK]
         c[idx] = _c_star(e, W[idx], B[idx], q[idx])
         chic[idx] = W[idx] * e.prime_cross(q[idx], c[idx])[0]
         if progress is not None:
-            progress(min(start + _CHUNK, chaotic.size), chaotic.size)
+            progress(done + min(start + _CHUNK, rest.size), chaotic.size)
     phase = np.where(~bounded, "unbounded",
                      np.where(np.abs(chi - 1.0) <= CRITICAL_TOLERANCE, "critical",
                               np.where(chi < 1.0, "ordered", "chaotic")))

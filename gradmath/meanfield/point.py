@@ -171,6 +171,9 @@ def point_from(k: Expectations, p: MeanFieldParameters) -> MeanFieldPoint:
         cst = fc.value
         if cst == 1.0:
             chic = chi1
+        elif fc.slope is not None:
+            chic = fc.slope
+            error = max(error, fc.error, fc.slope_error)
         else:
             value, err = chi_c(k, sw2, np.array([q]), np.array([cst]))
             chic = float(value[0])
