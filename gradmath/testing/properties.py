@@ -55,12 +55,16 @@ class BackpropMismatch(AssertionError):
     """A user's gradients fail a property; ``network`` and ``batch`` are the drawn case."""
 
     def __init__(self, message: str, network: DrawnNetwork | None = None, batch: Batch | None = None):
-        self.network, self.batch, self.reason = network, batch, message
-        if network is not None:
-            message += "\nfor the drawn network:\n" + network.describe()
-            if batch is not None:
-                message += "\n" + batch.describe()
         super().__init__(message)
+        self.network, self.batch, self.reason = network, batch, message
+
+    def __str__(self) -> str:  # built when shown, not for each of the shrinker's failing examples
+        message = self.reason
+        if self.network is not None:
+            message += "\nfor the drawn network:\n" + self.network.describe()
+            if self.batch is not None:
+                message += "\n" + self.batch.describe()
+        return message
 
 
 class BackpropRaised(BackpropMismatch):
