@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_backprop(check_backprop):
 
 
 def _run(pytester, monkeypatch, *args, prime="sigmoid(z) * (1 - sigmoid(z))", expected=25):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
     source = STUDENT_TEST.replace("SIGMA_PRIME(zs[-l])", f"({prime.replace('z', 'zs[-l]')})")
     pytester.makepyfile(test_student=source.replace("EXPECTED", str(expected)))
@@ -82,7 +83,8 @@ def test_the_entry_point_is_declared():
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["entry-points"]["pytest11"] == {"gradmath": "gradmath.testing.plugin"}
+    # named as the module, so ``-p gradmath.testing.plugin`` is the same plugin once installed, not a second copy
+    assert project["entry-points"]["pytest11"] == {"gradmath.testing.plugin": "gradmath.testing.plugin"}
     assert "hypothesis>=6.80" in project["optional-dependencies"]["testing"]
 
 

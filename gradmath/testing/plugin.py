@@ -1,7 +1,7 @@
 """A pytest plugin: Hypothesis profiles for property tests of backprop, and a ``check_backprop`` fixture.
 
-Registered as the ``pytest11`` entry point ``gradmath``, so it loads wherever gradmath is installed
-(or with ``pytest -p gradmath.testing.plugin``). It registers two Hypothesis profiles and loads
+Registered as the ``pytest11`` entry point ``gradmath.testing.plugin`` (named as the module, so
+``pytest -p gradmath.testing.plugin`` names the same plugin), it loads wherever gradmath is installed. It registers two Hypothesis profiles and loads
 neither unless asked, so a project's own profiles stay in charge:
 
 * ``gradmath-quick`` (:data:`QUICK_EXAMPLES` examples, no deadline): for a student's laptop;
