@@ -18,6 +18,8 @@ DrawnNetwork(sizes=(1, 2, 1), hidden_activation='sigmoid', output_activation='si
   biases[0] (b², shape (2, 1)) = [[0.], [0.]]
   weights[1] (w³, shape (1, 2)) = [[1., 1.]]
   biases[1] (b³, shape (1, 1)) = [[0.]]
+>>> net.to_network()
+Network(sizes=(1, 2, 1), hidden_activation='sigmoid', output_activation='sigmoid', cost='cross-entropy')
 """
 
 from __future__ import annotations
@@ -89,6 +91,13 @@ class DrawnNetwork:
         """Fresh writable copies of the weights and biases, so a user's function cannot change ours."""
         return [w.copy() for w in self.weights], [b.copy() for b in self.biases]
 
+    def to_network(self):
+        """The same network as a :class:`gradmath.network.Network` (biases flat, activations registered names)."""
+        from gradmath.network import Network
+
+        return Network(self.weights, tuple(b[:, 0] for b in self.biases), self.hidden_activation,
+                       self.output_activation, self.cost)
+
     def header(self) -> str:
         return (f"DrawnNetwork(sizes={self.sizes}, hidden_activation={self.hidden_activation!r}, "
                 f"output_activation={self.output_activation!r}, cost={self.cost!r})")
@@ -115,6 +124,10 @@ class Batch:
     @property
     def size(self) -> int:
         return self.x.shape[1]
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` with one row per example, the layout of :mod:`gradmath.backprop` and :mod:`gradmath.bounds`."""
+        return np.ascontiguousarray(self.x.T), np.ascontiguousarray(self.y.T)
 
     def describe(self) -> str:
         return f"  x (shape {self.x.shape}) = {_show(self.x)}\n  y (shape {self.y.shape}) = {_show(self.y)}"

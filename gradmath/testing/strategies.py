@@ -45,7 +45,7 @@ __all__ = ["activations", "custom_activations", "TERMS", "costs", "networks", "b
            "MAX_BATCH", "WEIGHT_SCALES", "BIAS_SCALES", "output_for"]
 
 #: Limits on what the strategies draw (each checked before anything is allocated).
-MAX_DEPTH, MAX_WIDTH, MAX_BATCH = 12, 64, 256
+MAX_DEPTH, MAX_WIDTH, MAX_BATCH = 64, 64, 256
 #: Weight scales drawn by default, plainest first; entries are uniform in ±2·scale/√n_in.
 WEIGHT_SCALES = (1.0, 0.1, 10.0, 1e-3, 1e3)
 #: Bias scales drawn by default; 40 saturates a sigmoid unit (σ′ ≈ e⁻⁴⁰ ≈ 4e-18) and 80 more so.
@@ -171,18 +171,18 @@ def networks(draw, *, depth=None, min_depth: int = 2, max_depth: int = 4, sizes=
 
 
 @st.composite
-def batches(draw, network: DrawnNetwork, *, batch_size=1, x_scale=None) -> Batch:
+def batches(draw, network: DrawnNetwork, *, batch_size=1, x_scale=None, one_hot: bool | None = None) -> Batch:
     """Inputs ``x`` (n_1, m) and targets ``y`` (n_L, m) for ``network``, ``m`` = ``batch_size``.
 
-    Targets lie in [0, 1] (one-hot for log-loss, whose δᴸ = aᴸΣy − y is aᴸ − y there);
-    ``x`` entries in ±2·x_scale, with x_scale from 1, 0.01, 10 by default.
+    Targets lie in [0, 1], one-hot when ``one_hot`` (by default for log-loss, whose δᴸ = aᴸΣy − y is
+    aᴸ − y there); ``x`` entries in ±2·x_scale, with x_scale from 1, 0.01, 10 by default.
     """
     m = check_int("batch_size", draw(_fixed(batch_size)), min_value=1, max_value=MAX_BATCH)
     n_in, n_out = network.sizes[0], network.sizes[-1]
     scale = draw(_fixed(x_scale) if x_scale is not None else st.sampled_from((1.0, 0.01, 10.0)))
     rng, digits = _generator(draw)
     x = np.round(rng.uniform(-2.0, 2.0, (n_in, m)), digits) * float(scale)
-    if network.cost == "log-loss":
+    if one_hot if one_hot is not None else network.cost == "log-loss":
         y = np.zeros((n_out, m))
         y[rng.integers(0, n_out, m), np.arange(m)] = 1.0
     else:
