@@ -154,3 +154,26 @@ def test_drawn_networks_keep_their_limits_and_layout(case):
 def test_strategy_limits_are_checked(kwargs, match):
     with pytest.raises(InvalidParameterError, match=match):
         find(networks(**kwargs), lambda net: True)
+
+
+def _linear_backprop(weights, biases, x, y):
+    """network2's backprop with σ(x) = 3x and the quadratic cost: every factor 3, nothing saturates."""
+    activations, zs = [x], []
+    for b, w in zip(biases, weights):
+        zs.append(w @ activations[-1] + b)
+        activations.append(3 * zs[-1])
+    delta = (activations[-1] - y) * 3
+    nabla_b, nabla_w = [delta], [delta @ activations[-2].T]
+    for l in range(2, len(weights) + 1):
+        delta = (weights[-l + 1].T @ delta) * 3
+        nabla_b.insert(0, delta)
+        nabla_w.insert(0, delta @ activations[-l - 1].T)
+    return nabla_b, nabla_w
+
+
+def test_deep_networks_with_huge_weights_stay_inside_float64_or_are_left_out():
+    """Gradients near 1e300 are judged in log space; those past float64's range are not drawn (no overflow error)."""
+    with np.errstate(all="raise", under="ignore"):
+        report = check_backprop(_linear_backprop, activation="3*x", cost="quadratic", max_examples=30, max_depth=30,
+                                max_width=3, weight_scale=1e3, seed=SEED)
+    assert report.examples == 30

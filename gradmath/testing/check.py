@@ -38,7 +38,7 @@ import traceback
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -210,8 +210,9 @@ def check_backprop(backprop, activation: str = "sigmoid", cost: str = "cross-ent
     @given(cases())
     def run(case):
         network, batch = case
-        nabla_b, nabla_w = call_backprop(backprop, network, batch)
         reference = reference_gradients(network, batch)
+        assume(reference.finite)  # a gradient beyond float64's range: no float64 backprop can be judged on it
+        nabla_b, nabla_w = call_backprop(backprop, network, batch)
         if "reference" in properties:
             assert_matches_reference(network, batch, nabla_b, nabla_w, reference=reference)
         if "outer-product" in properties:

@@ -79,6 +79,12 @@ class Reference:
     activation_errors: tuple[np.ndarray, ...]
     primes: tuple[np.ndarray | None, ...]
 
+    @property
+    def finite(self) -> bool:
+        """Whether every reference value and tolerance is a finite float64 (false when the gradient overflows)."""
+        arrays = self.nabla_b + self.nabla_w + self.tolerance_b + self.tolerance_w
+        return all(bool(np.all(np.isfinite(a))) for a in arrays)
+
     def __repr__(self) -> str:
         return f"Reference(sizes={(self.activations[0].shape[0],) + tuple(b.shape[0] for b in self.nabla_b)}, " \
                f"examples={self.activations[0].shape[1]})"
@@ -189,7 +195,8 @@ def _output_delta(net: DrawnNetwork, a, a_f, a_err, y: np.ndarray, prime_pair):
 def reference_gradients(net: DrawnNetwork, batch: Batch, *, digits: int = DIGITS) -> Reference:
     """The mean gradients over ``batch`` in mpmath at ``digits`` digits, with their tolerances."""
     m = batch.size
-    with mpmath.workdps(digits):
+    # magnitudes past float64's range become inf (then ``finite`` is false), never an exception
+    with mpmath.workdps(digits), np.errstate(over="ignore", invalid="ignore"):
         w_mp = [np.array([[mpmath.mpf(float(v)) for v in row] for row in w], dtype=object) for w in net.weights]
         b_mp = [_mp_vector(b[:, 0]) for b in net.biases]
         per = [_one_example(net, w_mp, b_mp, batch.x[:, e], batch.y[:, e]) for e in range(m)]
@@ -203,8 +210,9 @@ def reference_gradients(net: DrawnNetwork, batch: Batch, *, digits: int = DIGITS
         tol = SAFETY * (errors.mean(axis=0) + mean_gamma * np.abs(values).mean(axis=0)) + FLOOR
         return (total[:, None], tol[:, None]) if column else (total, tol)
 
-    bs = [mean(0, i, True) for i in range(n)]
-    ws = [mean(1, i, False) for i in range(n)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        bs = [mean(0, i, True) for i in range(n)]
+        ws = [mean(1, i, False) for i in range(n)]
     columns = lambda k, i: np.stack([p[k][i] for p in per], axis=1)  # noqa: E731
     return Reference(
         nabla_b=tuple(v for v, _ in bs), nabla_w=tuple(v for v, _ in ws),
