@@ -177,3 +177,19 @@ def test_deep_networks_with_huge_weights_stay_inside_float64_or_are_left_out():
         report = check_backprop(_linear_backprop, activation="3*x", cost="quadratic", max_examples=30, max_depth=30,
                                 max_width=3, weight_scale=1e3, seed=SEED)
     assert report.examples == 30
+
+
+def test_torch_cross_entropy_through_logits_passes_and_through_a_sigmoid_output_fails_at_saturation():
+    """binary_cross_entropy on σ(z) divides by a(1 − a), clamped at 1e-12: a saturated unit loses its gradient."""
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    logits = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(), torch.nn.Linear(2, 1))
+    loss = lambda z, y: functional.binary_cross_entropy_with_logits(z, y, reduction="sum") / len(z)  # noqa: E731
+    check_backprop(from_torch(logits, loss), cost="cross-entropy", max_examples=40, seed=SEED)
+    sigmoid_out = torch.nn.Sequential(*logits, torch.nn.Sigmoid())
+    loss = lambda a, y: functional.binary_cross_entropy(a, y, reduction="sum") / len(a)  # noqa: E731
+    with pytest.raises(GradientMismatch) as info:
+        check_backprop(from_torch(sigmoid_out, loss), cost="cross-entropy", max_examples=100, seed=SEED,
+                       bias_scale=40.0)
+    net = info.value.network
+    assert max(np.abs(b).max() for b in net.biases) > 10  # found where a bias saturates a unit

@@ -29,7 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from gradmath.activations import Activation, resolve_activation
+from gradmath.activations import Activation, get_activation, resolve_activation
+from gradmath.errors import UnknownActivationError
 
 __all__ = ["DrawnNetwork", "Batch", "layer_name", "resolve"]
 
@@ -41,14 +42,23 @@ def layer_name(kind: str, index: int) -> str:
     return f"{kind}{str(index + 2).translate(_SUPERSCRIPT)}"
 
 
-@lru_cache(maxsize=64)
 def resolve(spec: str) -> Activation:
-    """A registered activation by name, or an expression string parsed by :mod:`gradmath.expressions`."""
+    """A registered activation by name (looked up each time), or an expression parsed once by
+    :mod:`gradmath.expressions` (kept, with its lambdified σ and σ′)."""
+    try:
+        return get_activation(spec)
+    except UnknownActivationError:
+        return _parsed(spec)
+
+
+@lru_cache(maxsize=64)
+def _parsed(spec: str) -> Activation:
     return resolve_activation(spec)
 
 
 def _show(array: np.ndarray) -> str:
-    return np.array2string(np.asarray(array), separator=", ", floatmode="unique", max_line_width=10**6)
+    text = np.array2string(np.asarray(array), separator=", ", floatmode="unique", max_line_width=10**6)
+    return " ".join(text.split())  # one line per array
 
 
 @dataclass(frozen=True, eq=False)

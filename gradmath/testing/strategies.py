@@ -4,10 +4,10 @@ In the style of :mod:`hypothesis.extra.numpy`: each function returns a strategy,
 be a fixed value or a strategy, and the argument names are the rest of gradmath's
 (``hidden_activation``, ``output_activation``, ``cost``, ``weight_scale``, ``depth``).
 Every strategy shrinks toward the smallest, plainest case: depth 2, width 1, sigmoid, the
-quadratic cost, weight and bias scale 1, batch size 1, and zeros.
+quadratic cost, weight and bias scale 1, batch size 1, and values of one significant digit.
 
 The hard corners are drawn on purpose: width 1, tiny and huge weights (``weight_scale`` from
-1e-3 to 1e3), saturated units (biases up to ±80, where σ′(z) of the sigmoid is below 1e-34) and
+1e-3 to 1e3), saturated units (biases up to ±40, where σ′(z) of the sigmoid is about 4e-18) and
 custom activations drawn from the safe grammar of :mod:`gradmath.expressions`.
 
 Examples
@@ -116,11 +116,19 @@ def output_for(cost: str, hidden_activation: str) -> str:
     return hidden_activation if allowed is None else allowed[0]
 
 
+def _significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant decimal digits (17: unchanged), so 0.3 prints as 0.3."""
+    if digits >= 17:
+        return values
+    return np.array([float(f"{v:.{digits}g}") for v in values.ravel()]).reshape(values.shape)
+
+
 def _generator(draw) -> tuple[np.random.Generator, int]:
-    """A NumPy generator from a drawn seed, and the decimals its values keep (1 first: the plainest).
+    """A NumPy generator from a drawn seed, and the significant digits its values keep (1 first: the plainest).
 
     Entries come from the generator rather than one Hypothesis draw each, which keeps drawing
-    about twice as fast; the shrinker still reaches the smallest shape and scales, seed 0 and one decimal.
+    about twice as fast; the shrinker still reaches the smallest shape and scales, seed 0 and one
+    significant digit.
     """
     seed = draw(st.integers(0, 2**32 - 1))
     return np.random.default_rng(seed), draw(st.sampled_from(_DECIMALS))
@@ -142,7 +150,7 @@ def networks(draw, *, depth=None, min_depth: int = 2, max_depth: int = 4, sizes=
         ``output_activation=None`` takes what the cost needs (:func:`output_for`).
     weight_scale, bias_scale : float or strategy, optional
         Entries of wˡ are uniform in ±2·weight_scale/√n_{l−1}, of bˡ in ±bias_scale, rounded to 1, 3 or
-        all 17 decimals; the scales are drawn from :data:`WEIGHT_SCALES` and :data:`BIAS_SCALES` by default.
+        all 17 significant digits; the scales are drawn from :data:`WEIGHT_SCALES` and :data:`BIAS_SCALES` by default.
     """
     if sizes is not None:
         sizes = tuple(check_int("size", n, min_value=1, max_value=MAX_WIDTH) for n in sizes)
@@ -165,8 +173,8 @@ def networks(draw, *, depth=None, min_depth: int = 2, max_depth: int = 4, sizes=
     rng, digits = _generator(draw)
     weights, biases = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        weights.append(np.round(rng.uniform(-2.0, 2.0, (n_out, n_in)), digits) * (float(w_scale) / np.sqrt(n_in)))
-        biases.append(np.round(rng.uniform(-1.0, 1.0, (n_out, 1)), digits) * float(b_scale))
+        weights.append(_significant(rng.uniform(-2.0, 2.0, (n_out, n_in)) * (float(w_scale) / np.sqrt(n_in)), digits))
+        biases.append(_significant(rng.uniform(-1.0, 1.0, (n_out, 1)) * float(b_scale), digits))
     return DrawnNetwork(tuple(weights), tuple(biases), hidden, output, cost)
 
 
@@ -181,12 +189,12 @@ def batches(draw, network: DrawnNetwork, *, batch_size=1, x_scale=None, one_hot:
     n_in, n_out = network.sizes[0], network.sizes[-1]
     scale = draw(_fixed(x_scale) if x_scale is not None else st.sampled_from((1.0, 0.01, 10.0)))
     rng, digits = _generator(draw)
-    x = np.round(rng.uniform(-2.0, 2.0, (n_in, m)), digits) * float(scale)
+    x = _significant(rng.uniform(-2.0, 2.0, (n_in, m)) * float(scale), digits)
     if one_hot if one_hot is not None else network.cost == "log-loss":
         y = np.zeros((n_out, m))
         y[rng.integers(0, n_out, m), np.arange(m)] = 1.0
     else:
-        y = np.round(rng.uniform(0.0, 1.0, (n_out, m)), digits)
+        y = np.minimum(_significant(rng.uniform(0.0, 1.0, (n_out, m)), digits), 1.0)
     return Batch(x, y)
 
 
