@@ -24,6 +24,8 @@ from gradmath.bounds import (
 from gradmath.errors import DataError, InvalidParameterError, NonFiniteError, ShapeError, UnknownNameError
 from gradmath.network import COSTS, SOFTMAX, Network
 from gradmath.norms import NORMS, dual_norm, log10_vector_norms
+from gradmath.testing.strategies import batches
+from gradmath.testing.strategies import networks as drawn_networks
 
 CI = bool(os.environ.get("CI"))
 OUTPUTS = {"quadratic": list(BUILTIN_ACTIVATIONS) + [SOFTMAX], "cross-entropy": ["sigmoid"], "log-loss": [SOFTMAX]}
@@ -33,23 +35,21 @@ LAYER_KEYS = {"l", "delta_max", "delta_median", "log10_bound_gamma", "log10_boun
 
 @st.composite
 def networks(draw, max_depth=30, max_width=50):
-    """A network of 1..max_depth weighted layers, widths 1..max_width, weight scales 1e-3..1e3."""
+    """A network of 1..max_depth weighted layers, widths 1..max_width, weight scales 1e-3..1e3, 1..6 examples.
+
+    Built from gradmath.testing.strategies (network2's layout, converted to rows here).
+    """
     depth = draw(st.integers(1, max_depth))
     sizes = draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1))
     if np.prod(sizes[:2]) * depth > 20_000:  # keep the drawn networks small enough to run thousands
         sizes = [min(s, 8) for s in sizes]
     cost = draw(st.sampled_from(COSTS))
-    output = draw(st.sampled_from(OUTPUTS[cost]))
-    hidden = draw(st.sampled_from(BUILTIN_ACTIVATIONS))
-    scale = 10.0 ** draw(st.floats(-3, 3))
-    seed = draw(st.integers(0, 2**32 - 1))
-    net = Network.random(sizes, seed=seed, hidden_activation=hidden, output_activation=output, cost=cost,
-                         weight_scale=scale)
-    rng = np.random.default_rng(seed)
-    n = draw(st.integers(1, 6))
-    x = rng.standard_normal((n, sizes[0])) * 10.0 ** draw(st.floats(-2, 2))
-    y = rng.random((n, sizes[-1]))  # for log-loss these need not sum to 1: δᴸ = aᴸΣy − y
-    return net, x, y
+    drawn = draw(drawn_networks(sizes=sizes, hidden_activation=st.sampled_from(BUILTIN_ACTIVATIONS), cost=cost,
+                                output_activation=st.sampled_from(OUTPUTS[cost]), weight_scale=10.0 ** draw(st.floats(-3, 3))))
+    # for log-loss the targets need not sum to 1: δᴸ = aᴸΣy − y
+    batch = draw(batches(drawn, batch_size=st.integers(1, 6), x_scale=10.0 ** draw(st.floats(-2, 2)), one_hot=False))
+    x, y = batch.rows()
+    return drawn.to_network(), x, y
 
 
 @settings(max_examples=800 if CI else 150)
