@@ -16,7 +16,9 @@ from sphinx.util.nodes import make_refnode
 
 _CODE = re.compile(r"(``.*?``|:\w+:`[^`]*`|`[^`]*`)")
 EXTERNAL = ("numpy", "np", "scipy", "sympy", "mpmath", "torch", "sklearn", "safetensors", "skops", "matplotlib",
-            "gmpy2", "ast", "argparse", "pathlib", "os", "typing", "collections", "dataclasses", "fractions")
+            "gmpy2", "ast", "argparse", "pathlib", "os", "typing", "collections", "dataclasses", "fractions",
+            "hypothesis", "pytest", "dask", "distributed", "xarray", "zarr", "pandas", "lightning", "tensorboard",
+            "jax")
 
 
 def _escape_bars(line: str) -> str:
