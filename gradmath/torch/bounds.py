@@ -53,20 +53,16 @@ class ChainBounds:
     def ord(self) -> float:
         return {"2": 2.0, "1": 1.0, "inf": math.inf}[self.norm]
 
-    def log10_weight_norms(self):
-        """log10 ‖(wʳ)ᵀ‖_p for every layer, one device tensor (warm-started power iteration for p = 2)."""
+    def log10_weight_norm(self, layer):
+        """log10 ‖(wˡ)ᵀ‖_p of ``layer`` now, a device scalar (warm-started power iteration for p = 2)."""
         import torch
 
-        logs = []
-        for layer in self.layers:
-            w = layer.module.weight.detach()
-            if self.norm == "2":
-                logs.append(torch.log10(self._power(layer.l, w)))
-            elif self.norm == "1":   # ‖wᵀ‖₁ = ‖w‖_∞, the largest row sum of |w|
-                logs.append(torch.log10(w.abs().sum(dim=1).amax()))
-            else:                    # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
-                logs.append(torch.log10(w.abs().sum(dim=0).amax()))
-        return torch.stack(logs)
+        w = layer.module.weight.detach()
+        if self.norm == "2":
+            return torch.log10(self._power(layer.l, w))
+        if self.norm == "1":   # ‖wᵀ‖₁ = ‖w‖_∞, the largest row sum of |w|
+            return torch.log10(w.abs().sum(dim=1).amax())
+        return torch.log10(w.abs().sum(dim=0).amax())  # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
 
     def _power(self, l: int, w):
         import torch
@@ -101,28 +97,29 @@ class ChainBounds:
             (prime,) = torch.autograd.grad(out, zz, torch.ones_like(out))
         return torch.log10(prime.abs().flatten(1).amax(dim=1))
 
-    def step(self, zs: dict, log10_delta_out):
+    def combine(self, log_w: dict, log_primes: dict, log10_delta_out):
         """log10 of the weight norms and of the largest bounds (a) and (b) over the batch, per layer.
 
-        ``zs`` maps each hidden layer l to its pre-activation zˡ; ``log10_delta_out`` holds
-        log10 ‖δᴸ‖_p per example (the reduction already undone). Returns a (3, L − 1) device tensor.
+        ``log_w`` maps each layer l to log10 ‖(wˡ)ᵀ‖ and ``log_primes`` each hidden layer to
+        log10 max_j |σ′(zˡ_j)| per example, both taken at the forward pass (the weights the
+        gradient went through); ``log10_delta_out`` holds log10 ‖δᴸ‖_p per example (the reduction
+        already undone). Returns a (3, L − 1) device tensor.
         """
         import torch
 
-        log_w = self.log10_weight_norms().to(log10_delta_out.dtype)
+        dtype, device = log10_delta_out.dtype, log10_delta_out.device
+        log_w = torch.stack([log_w[layer.l] for layer in self.layers]).to(dtype)
         count = len(self.layers)
         # suffix[i] = Σ_{r > l} log10 ‖(wʳ)ᵀ‖ for layer l = i + 2
         suffix = torch.flip(torch.cumsum(torch.flip(log_w, (0,)), 0), (0,)) - log_w
-        hidden = torch.arange(count - 1, -1, -1, dtype=log_w.dtype, device=log_w.device)  # L − l
-        largest = log10_delta_out.amax()
-        bound_a = hidden * math.log10(self.gamma_hidden) + suffix + largest if count > 1 else suffix + largest
-        primes = [self.log10_sigma_prime_max(layer, zs[layer.l]).to(log_w.dtype) for layer in self.layers[:-1]]
-        if primes:
-            m = torch.stack(primes)                                              # (L − 2, N)
-            tail = torch.flip(torch.cumsum(torch.flip(m, (0,)), 0), (0,))        # Σ_{r ≥ l}
+        hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
+        bound_a = hidden * math.log10(self.gamma_hidden) + suffix + log10_delta_out.amax()
+        if count > 1:
+            m = torch.stack([log_primes[layer.l].to(dtype) for layer in self.layers[:-1]])   # (L − 2, N)
+            tail = torch.flip(torch.cumsum(torch.flip(m, (0,)), 0), (0,))                     # Σ_{r ≥ l}
             tail = torch.cat([tail, torch.zeros_like(tail[:1])])
         else:
-            tail = torch.zeros((1, log10_delta_out.shape[0]), dtype=log_w.dtype, device=log_w.device)
+            tail = torch.zeros((1, log10_delta_out.shape[0]), dtype=dtype, device=device)
         bound_b = (tail + log10_delta_out).amax(dim=1) + suffix
         return torch.stack([log_w, bound_a, bound_b])
 

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 
 from gradmath.errors import GradmathError, InvalidParameterError
-from gradmath.norms import check_norm
+from gradmath.norms import check_norm, pow10
 from gradmath.torch.alerts import GradientWarning, step_alerts
 from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
@@ -59,14 +59,14 @@ class MonitorWarning(UserWarning):
 class _Pass:
     """What one forward and backward pass left on the device."""
 
-    __slots__ = ("entries", "zs", "forwarded", "backward", "delta_out", "batch")
+    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch")
 
     def __init__(self):
         self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
-        self.zs: dict[int, object] = {}
+        self.log_w: dict[int, object] = {}        # log10 ‖(wˡ)ᵀ‖ at the forward pass (bounds)
+        self.log_primes: dict[int, object] = {}   # log10 max_j |σ′(zˡ_j)| per example (bounds)
         self.forwarded: set[int] = set()
         self.backward = False
-        self.delta_out = None
         self.batch: dict[int, int] = {}
 
 
@@ -208,7 +208,7 @@ class GradientMonitor:
             current = self._pass = _Pass()
         current.forwarded.add(layer.l)
         if self.bounds is not None:
-            current.zs[layer.l] = z
+            self._guard("bounds", self._bound_forward, current, layer, z)
         if layer.activation == "ReLU":
             with torch.no_grad():
                 zd = z.detach()
@@ -240,8 +240,8 @@ class GradientMonitor:
             owner.batch[layer.l] = g.shape[0]
             if self.reduction is not None:
                 owner.entries.append((layer.l, "delta", norms))
-            if layer is self.layers[-1]:
-                owner.delta_out = norms
+            if layer is self.layers[-1] and self.bounds is not None:
+                self._guard("bounds", self._bound_step, owner, norms)
 
     def _speed_hook(self, l: int):
         def hook(param):
@@ -267,21 +267,28 @@ class GradientMonitor:
         current, self._pass = self._pass, None
         if current is None or not current.backward:
             return
-        if self.bounds is not None and current.delta_out is not None:
-            self._guard("bounds", self._bound_step, current)
-        current.zs = {}
+        current.log_w, current.log_primes = {}, {}
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
             self._copy()
 
-    def _bound_step(self, current: _Pass) -> None:
+    def _bound_forward(self, current: _Pass, layer, z) -> None:
         import torch
 
         with torch.no_grad():
-            n = current.batch[self.layers[-1].l]
+            current.log_w[layer.l] = self.bounds.log10_weight_norm(layer)
+        if layer is not self.layers[-1]:
+            current.log_primes[layer.l] = self.bounds.log10_sigma_prime_max(layer, z)
+
+    def _bound_step(self, current: _Pass, delta_out) -> None:
+        """Bounds (a), (b) once δᴸ is known (the first gradient of the backward pass)."""
+        import torch
+
+        with torch.no_grad():
+            n = delta_out.shape[0]
             scale = math.log10(n) if self.reduction == "mean" else 0.0
-            logs = self.bounds.step(current.zs, torch.log10(current.delta_out) + scale)
+            logs = self.bounds.combine(current.log_w, current.log_primes, torch.log10(delta_out) + scale)
         for i, quantity in enumerate(BOUND_QUANTITIES):
             current.entries.append((0, quantity, logs[i]))
 
@@ -294,18 +301,24 @@ class GradientMonitor:
         flat = [t.detach().reshape(-1).to(torch.float64) for _, p in pending for _, _, t in p.entries]
         host = torch.cat(flat).cpu().numpy() if flat else np.zeros(0)
         rows, at = [], 0
-        for step, p in pending:
-            values: dict[tuple[int, str], float] = {}
-            for l, quantity, t in p.entries:
-                size = t.numel()
-                chunk, at = host[at:at + size], at + size
-                self._host_values(values, p, l, quantity, chunk)
-            flagged = sorted({l for (l, _), v in values.items() if not math.isfinite(v)})
-            rows += [(step, l, q, v) for (l, q), v in values.items()] + [(step, l, "nonfinite", 1.0) for l in flagged]
-            self._alerts(step, values)
+        with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
+            for step, p in pending:
+                values, at = self._step_values(p, host, at)
+                flagged = sorted({l for (l, _), v in values.items() if not math.isfinite(v)})
+                rows += [(step, l, q, v) for (l, q), v in values.items()]
+                rows += [(step, l, "nonfinite", 1.0) for l in flagged]
+                self._alerts(step, values)
         self.records.extend(rows)
         for sink in self.sinks:
             self._guard("sink", sink, rows)
+
+    def _step_values(self, p: _Pass, host: np.ndarray, at: int) -> tuple[dict, int]:
+        values: dict[tuple[int, str], float] = {}
+        for l, quantity, t in p.entries:
+            size = t.numel()
+            chunk, at = host[at:at + size], at + size
+            self._host_values(values, p, l, quantity, chunk)
+        return values, at
 
     def _host_values(self, values: dict, p: _Pass, l: int, quantity: str, chunk: np.ndarray) -> None:
         if quantity == "delta":
@@ -316,7 +329,7 @@ class GradientMonitor:
                 values[(l, "delta_norm_max")] = float(norms.max())
         elif quantity in BOUND_QUANTITIES:
             for layer, log_value in zip(self.layers, chunk):
-                values[(layer.l, quantity)] = float(10.0 ** log_value) if not math.isnan(log_value) else math.nan
+                values[(layer.l, quantity)] = pow10(float(log_value))
         else:
             values[(l, quantity)] = float(chunk[0])
 
