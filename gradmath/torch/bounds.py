@@ -76,24 +76,40 @@ class ChainBounds:
             iterations = WARM_START_ITERATIONS
         sigma = None
         for _ in range(iterations):
-            u = w @ v
-            t = w.T @ u
-            norm_u, norm_t = torch.linalg.vector_norm(u), torch.linalg.vector_norm(t)
-            sigma = norm_t / norm_u          # ≥ ‖wv‖ = norm_u, and ≤ ‖w‖₂
-            v = torch.where(norm_t > 0, t / norm_t, v)
+            u = torch.mv(w, v)
+            t = torch.mv(w.T, u)
+            norm_t = torch.linalg.vector_norm(t)
+            sigma = norm_t / torch.linalg.vector_norm(u)    # ‖wᵀu‖/‖u‖ ≥ ‖wv‖, and ≤ ‖w‖₂
+            v = t / norm_t
         self._vectors[l] = v
-        return torch.nan_to_num(sigma, nan=0.0)  # a zero matrix: 0/0
+        return sigma
+
+    def restart(self, l: int) -> None:
+        """Forget layer l's vector (after a NaN or a zero matrix); the next step starts afresh."""
+        self._vectors.pop(l, None)
 
     def log10_sigma_prime_max(self, layer, z):
-        """log10 max_j |σ′(zʳ_j)| per example, with σ′ from autograd through the activation module."""
+        """log10 max_j |σ′(zʳ_j)| per example.
+
+        Closed forms where σ′ is largest at the smallest |z| (sigmoid, tanh) or is a step
+        (ReLU, PyTorch's σ′(0) = 0); otherwise autograd through the activation module.
+        """
         import torch
 
-        act = layer.activation_module
-        if act is None:   # two Linear layers in a row: the identity, σ′ = 1
+        act = layer.activation
+        if layer.activation_module is None:   # two Linear layers in a row: the identity, σ′ = 1
             return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+        flat = z.detach().flatten(1)
+        if act in ("Sigmoid", "Tanh"):
+            small = flat.abs().amin(dim=1)
+            if act == "Sigmoid":   # σ(x)σ(−x), without the cancellation of σ(1 − σ)
+                return torch.log10(torch.sigmoid(small) * torch.sigmoid(-small))
+            return -2 * torch.log10(torch.cosh(small))   # sech², without the cancellation of 1 − tanh²
+        if act == "ReLU":
+            return torch.log10((flat.amax(dim=1) > 0).to(z.dtype))
         with torch.enable_grad():
             zz = z.detach().requires_grad_(True)
-            out = act(zz)
+            out = layer.activation_module(zz)
             (prime,) = torch.autograd.grad(out, zz, torch.ones_like(out))
         return torch.log10(prime.abs().flatten(1).amax(dim=1))
 

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 
 from gradmath.errors import GradmathError, InvalidParameterError
-from gradmath.norms import check_norm, pow10
+from gradmath.norms import check_norm
 from gradmath.torch.alerts import GradientWarning, step_alerts
 from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
@@ -49,7 +49,7 @@ __all__ = ["GradientMonitor", "MonitorWarning", "MAX_COPY_EVERY"]
 #: Largest ``copy_every`` (steps held on the device between copies to the host).
 MAX_COPY_EVERY = 100_000
 
-_QUARTILES = (("delta_norm_q1", 0.25), ("delta_norm_median", 0.5), ("delta_norm_q3", 0.75))
+_DELTA_QUANTITIES = ("delta_norm_q1", "delta_norm_median", "delta_norm_q3", "delta_norm_max")
 
 
 class MonitorWarning(UserWarning):
@@ -59,7 +59,7 @@ class MonitorWarning(UserWarning):
 class _Pass:
     """What one forward and backward pass left on the device."""
 
-    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch")
+    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch", "grads")
 
     def __init__(self):
         self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
@@ -68,6 +68,7 @@ class _Pass:
         self.forwarded: set[int] = set()
         self.backward = False
         self.batch: dict[int, int] = {}
+        self.grads: dict[int, object] = {}       # ∂C/∂zˡ of the batch, until the backward pass ends
 
 
 class GradientMonitor:
@@ -130,6 +131,7 @@ class GradientMonitor:
                 self.unbounded = {layer.l: reason for layer in self.layers}
                 names = ", ".join(f"{layer.l} ({layer.kind} {layer.name})" for layer in self.layers)
                 self._note(f"no bounds for layers {names}: {reason}; their measured norms are recorded")
+        self._widths = {layer.l: _units(layer) for layer in self.layers}
         self.step = 0
         self._pass: _Pass | None = None
         self._pending: list[tuple[int, _Pass]] = []
@@ -139,24 +141,21 @@ class GradientMonitor:
 
     # ----- attaching ---------------------------------------------------------------
     def attach(self) -> GradientMonitor:
-        """Register the hooks (idempotent)."""
+        """Register the hooks (idempotent): one forward hook per layer, which hooks the layer's output."""
         if self._handles:
             return self
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
-            for part in ("bias", "weight"):
-                param = getattr(layer.module, part, None)
-                if param is None:
-                    if part == "bias":
-                        self._note(f"layer {layer.l} ({layer.name}) has no bias: its speed is ‖Σₙ ∂C/∂zˡ‖, the "
-                                   "gradient a bias would get")
-                elif not param.requires_grad:
-                    self._note(f"layer {layer.l} ({layer.name}): {part} is frozen (requires_grad=False)"
-                               + (": its speed is ‖Σₙ ∂C/∂zˡ‖, the gradient the bias would get" if part == "bias"
-                                  else ": no weight gradient recorded"))
-                else:
-                    hook = self._speed_hook(layer.l) if part == "bias" else self._weight_hook(layer.l)
-                    self._handles.append(param.register_post_accumulate_grad_hook(hook))
+            bias, weight = layer.module.bias, layer.module.weight
+            if bias is None:
+                self._note(f"layer {layer.l} ({layer.name}) has no bias: its speed is ‖Σₙ ∂C/∂zˡ‖, the gradient "
+                           "a bias would get")
+            elif not bias.requires_grad:
+                self._note(f"layer {layer.l} ({layer.name}): bias is frozen (requires_grad=False): its speed is "
+                           "‖Σₙ ∂C/∂zˡ‖, the gradient the bias would get")
+            if not weight.requires_grad:
+                self._note(f"layer {layer.l} ({layer.name}): weight is frozen (requires_grad=False): no weight "
+                           "gradient recorded")
         return self
 
     def detach(self) -> GradientMonitor:
@@ -194,9 +193,8 @@ class GradientMonitor:
         import torch
 
         def hook(module, inputs, output):
-            if not (torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad):
-                return
-            self._guard(f"layer {layer.l} forward", self._on_forward, layer, output)
+            if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad:
+                self._guard(f"layer {layer.l} forward", self._on_forward, layer, output)
         return hook
 
     def _on_forward(self, layer, z) -> None:
@@ -214,60 +212,58 @@ class GradientMonitor:
                 zd = z.detach()
                 top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
                        else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
-                current.entries.append((layer.l, "dead_units", (top <= 0).sum()))
-        if self.reduction is not None or self.bounds is not None or layer.module.bias is None \
-                or not layer.module.bias.requires_grad:
-            z.register_hook(self._delta_hook(layer, current))
+                current.entries.append((layer.l, "dead_units", (top <= 0).sum(dtype=zd.dtype)))
+        z.register_hook(self._delta_hook(layer.l, current))
 
-    def _delta_hook(self, layer, owner: _Pass):
+    def _delta_hook(self, l: int, owner: _Pass):
         def hook(grad):
-            self._guard(f"layer {layer.l} δ", self._on_delta, layer, owner, grad)
+            # only a reference here; the norms are taken once the backward pass has finished
+            owner.grads[l] = grad
+            if not owner.backward:
+                owner.backward = True
+                self._guard("step", _queue_callback, lambda: self._guard("step", self._end_backward, owner))
         return hook
 
-    def _on_delta(self, layer, owner: _Pass, grad) -> None:
+    def _end_backward(self, owner: _Pass) -> None:
+        """At the end of the backward pass: the step's norms, on the device, then the step is done."""
         import torch
 
-        owner.backward = True
         with torch.no_grad():
-            g = grad.detach()
-            module = layer.module
-            if module.bias is None or not module.bias.requires_grad:
-                summed = g.sum(dim=tuple(d for d in range(g.dim()) if d != (1 if layer.kind == "Conv2d" else g.dim() - 1)))
-                owner.entries.append((layer.l, "speed", torch.linalg.vector_norm(summed)))
-            if self.reduction is None and self.bounds is None:
-                return
-            norms = torch.linalg.vector_norm(g.flatten(1) if g.dim() > 2 else g, ord=self._ord, dim=1)
-            owner.batch[layer.l] = g.shape[0]
-            if self.reduction is not None:
-                owner.entries.append((layer.l, "delta", norms))
-            if layer is self.layers[-1] and self.bounds is not None:
-                self._guard("bounds", self._bound_step, owner, norms)
-
-    def _speed_hook(self, l: int):
-        def hook(param):
-            self._guard(f"layer {l} speed", self._on_param, l, "speed", param)
-        return hook
-
-    def _weight_hook(self, l: int):
-        def hook(param):
-            self._guard(f"layer {l} weight gradient", self._on_param, l, "weight_grad_norm", param)
-        return hook
-
-    def _on_param(self, l: int, quantity: str, param) -> None:
-        import torch
-
-        if self._pass is None or param.grad is None:
-            return
-        self._pass.backward = True
-        with torch.no_grad():
-            self._pass.entries.append((l, quantity, torch.linalg.vector_norm(param.grad.detach())))
+            params = [(layer.l, q, p) for layer in self.layers
+                      for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
+                      if p is not None and p.requires_grad and p.grad is not None and layer.l in owner.grads]
+            norms = _norms([p.grad for _, _, p in params])
+            have_speed = set()
+            for (l, q, _), value in zip(params, norms):
+                owner.entries.append((l, q, value))
+                if q == "speed":
+                    have_speed.add(l)
+            for layer in self.layers:
+                g = owner.grads.get(layer.l)
+                if g is None:
+                    continue
+                if layer.l not in have_speed:   # no trainable bias: the gradient a bias would get
+                    units = 1 if layer.kind == "Conv2d" else g.dim() - 1
+                    summed = g.sum(dim=tuple(d for d in range(g.dim()) if d != units))
+                    owner.entries.append((layer.l, "speed", torch.linalg.vector_norm(summed)))
+                if self.reduction is None and self.bounds is None:
+                    continue
+                per_example = torch.linalg.vector_norm(g.flatten(1) if g.dim() > 2 else g, ord=self._ord, dim=1)
+                owner.batch[layer.l] = g.shape[0]
+                if self.reduction is not None:
+                    owner.entries.append((layer.l, "delta", per_example))
+                if layer is self.layers[-1] and self.bounds is not None:
+                    self._guard("bounds", self._bound_step, owner, per_example)
+        owner.grads = {}
+        if self._pass is owner:
+            self._finish_pass()
 
     # ----- steps -------------------------------------------------------------------
     def _finish_pass(self) -> None:
         current, self._pass = self._pass, None
         if current is None or not current.backward:
-            return
-        current.log_w, current.log_primes = {}, {}
+            return   # a forward pass with no backward (an evaluation with gradients on): not a step
+        current.log_w, current.log_primes, current.grads = {}, {}, {}
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
@@ -298,8 +294,11 @@ class GradientMonitor:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        flat = [t.detach().reshape(-1).to(torch.float64) for _, p in pending for _, _, t in p.entries]
-        host = torch.cat(flat).cpu().numpy() if flat else np.zeros(0)
+        flat = [t.reshape(-1) for _, p in pending for _, _, t in p.entries]
+        dtypes = {t.dtype for t in flat}
+        if len(dtypes) > 1:
+            flat = [t.to(torch.float64) for t in flat]
+        host = torch.cat(flat).cpu().numpy().astype(np.float64) if flat else np.zeros(0)  # the one copy
         rows, at = [], 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
             for step, p in pending:
@@ -314,28 +313,27 @@ class GradientMonitor:
 
     def _step_values(self, p: _Pass, host: np.ndarray, at: int) -> tuple[dict, int]:
         values: dict[tuple[int, str], float] = {}
+        deltas = []
         for l, quantity, t in p.entries:
             size = t.numel()
             chunk, at = host[at:at + size], at + size
-            self._host_values(values, p, l, quantity, chunk)
+            if quantity == "delta":
+                deltas.append((l, chunk * (p.batch[l] if self.reduction == "mean" else 1)))
+            elif quantity in BOUND_QUANTITIES:
+                for layer, value in zip(self.layers, np.power(10.0, chunk).tolist()):
+                    values[(layer.l, quantity)] = value
+                    if quantity == "weight_norm_estimate" and not (value > 0 and math.isfinite(value)):
+                        self.bounds.restart(layer.l)   # NaN or a zero matrix: the next step starts afresh
+            else:
+                values[(l, quantity)] = float(chunk[0])
+        for l, norms in deltas:
+            for name, value in zip(_DELTA_QUANTITIES, _quartiles_and_max(norms)):
+                values[(l, name)] = value
         return values, at
-
-    def _host_values(self, values: dict, p: _Pass, l: int, quantity: str, chunk: np.ndarray) -> None:
-        if quantity == "delta":
-            norms = chunk * (p.batch[l] if self.reduction == "mean" else 1)
-            with np.errstate(invalid="ignore"):
-                for name, q in _QUARTILES:
-                    values[(l, name)] = float(np.quantile(norms, q)) if np.isfinite(norms).all() else math.nan
-                values[(l, "delta_norm_max")] = float(norms.max())
-        elif quantity in BOUND_QUANTITIES:
-            for layer, log_value in zip(self.layers, chunk):
-                values[(layer.l, quantity)] = pow10(float(log_value))
-        else:
-            values[(l, quantity)] = float(chunk[0])
 
     def _alerts(self, step: int, values: dict) -> None:
         first, last = self.layers[0].l, self.layers[-1].l
-        widths = {layer.l: _units(layer) for layer in self.layers}
+        widths = self._widths
         bound_ratio = None
         if (first, "bound_a_estimate") in values and (last, "bound_a_estimate") in values:
             a_first, a_last = values[(first, "bound_a_estimate")], values[(last, "bound_a_estimate")]
@@ -387,6 +385,45 @@ class GradientMonitor:
         if message not in self.messages:
             self.messages.append(message)
             _warn(message, MonitorWarning)
+
+
+def _queue_callback(fn) -> None:
+    """Run ``fn`` when the current backward pass ends (as DistributedDataParallel does)."""
+    from torch.autograd import Variable
+
+    Variable._execution_engine.queue_callback(fn)
+
+
+def _norms(tensors) -> list:
+    """Euclidean norms of the tensors, in one foreach kernel where PyTorch has it."""
+    import torch
+
+    if not tensors:
+        return []
+    if hasattr(torch, "_foreach_norm"):
+        return list(torch._foreach_norm(tensors))
+    return [torch.linalg.vector_norm(t) for t in tensors]
+
+
+def _quartiles_and_max(norms: np.ndarray) -> list[float]:
+    """Quartiles (NumPy's default linear interpolation, as np.quantile) and the maximum of a batch's ‖δˡ‖.
+
+    One sort instead of three np.quantile calls; NaN quartiles when any norm is NaN or infinite.
+    """
+    s = np.sort(norms)
+    n = s.shape[0]
+    if not np.isfinite(s).all():
+        return [math.nan, math.nan, math.nan, float(np.max(norms))]
+    out = []
+    for q in (0.25, 0.5, 0.75):
+        position = q * (n - 1)
+        lo = int(position)
+        t = position - lo
+        hi = min(lo + 1, n - 1)
+        a, b = float(s[lo]), float(s[hi])
+        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
+    out.append(float(s[-1]))
+    return out
 
 
 def _units(layer) -> int:
