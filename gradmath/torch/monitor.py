@@ -144,6 +144,9 @@ class GradientMonitor:
         """Register the hooks (idempotent): one forward hook per layer, which hooks the layer's output."""
         if self._handles:
             return self
+        self._params = [(layer.l, q, p) for layer in self.layers
+                        for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
+                        if p is not None and p.requires_grad]
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
             bias, weight = layer.module.bias, layer.module.weight
@@ -229,9 +232,7 @@ class GradientMonitor:
         import torch
 
         with torch.no_grad():
-            params = [(layer.l, q, p) for layer in self.layers
-                      for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
-                      if p is not None and p.requires_grad and p.grad is not None and layer.l in owner.grads]
+            params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
             norms = _norms([p.grad for _, _, p in params])
             have_speed = set()
             for (l, q, _), value in zip(params, norms):
