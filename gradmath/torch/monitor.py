@@ -295,11 +295,26 @@ class GradientMonitor:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        flat = [t.reshape(-1) for _, p in pending for _, _, t in p.entries]
-        dtypes = {t.dtype for t in flat}
-        if len(dtypes) > 1:
-            flat = [t.to(torch.float64) for t in flat]
-        host = torch.cat(flat).cpu().numpy().astype(np.float64) if flat else np.zeros(0)  # the one copy
+        tensors = [t for _, p in pending for _, _, t in p.entries]
+        if len({t.dtype for t in tensors}) > 1:
+            tensors = [t.to(torch.float64) for t in tensors]
+        # scalars stacked, vectors concatenated, then one copy to the host
+        scalars = [t for t in tensors if t.dim() == 0]
+        vectors = [t for t in tensors if t.dim() != 0]
+        parts = ([torch.stack(scalars)] if scalars else []) + vectors
+        host_all = torch.cat(parts).cpu().numpy().astype(np.float64) if parts else np.zeros(0)
+        host, at_s, at_v = np.empty(host_all.shape[0]), 0, len(scalars)
+        at = 0
+        for t in tensors:   # back to the entries' order
+            if t.dim() == 0:
+                host[at] = host_all[at_s]
+                at_s += 1
+                at += 1
+            else:
+                n = t.numel()
+                host[at:at + n] = host_all[at_v:at_v + n]
+                at_v += n
+                at += n
         rows, at = [], 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
             for step, p in pending:
