@@ -42,6 +42,7 @@ from gradmath.torch.alerts import GradientWarning, step_alerts
 from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
+from gradmath.torch.transfer import copy_to_host, foreach_norms, quartiles_and_max, queue_callback
 from gradmath.validation import check_int
 
 __all__ = ["GradientMonitor", "MonitorWarning", "MAX_COPY_EVERY"]
@@ -224,7 +225,7 @@ class GradientMonitor:
             owner.grads[l] = grad
             if not owner.backward:
                 owner.backward = True
-                self._guard("step", _queue_callback, lambda: self._guard("step", self._end_backward, owner))
+                self._guard("step", queue_callback, lambda: self._guard("step", self._end_backward, owner))
         return hook
 
     def _end_backward(self, owner: _Pass) -> None:
@@ -233,7 +234,7 @@ class GradientMonitor:
 
         with torch.no_grad():
             params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
-            norms = _norms([p.grad for _, _, p in params])
+            norms = foreach_norms([p.grad for _, _, p in params])
             have_speed = set()
             for (l, q, _), value in zip(params, norms):
                 owner.entries.append((l, q, value))
@@ -295,26 +296,7 @@ class GradientMonitor:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        tensors = [t for _, p in pending for _, _, t in p.entries]
-        if len({t.dtype for t in tensors}) > 1:
-            tensors = [t.to(torch.float64) for t in tensors]
-        # scalars stacked, vectors concatenated, then one copy to the host
-        scalars = [t for t in tensors if t.dim() == 0]
-        vectors = [t for t in tensors if t.dim() != 0]
-        parts = ([torch.stack(scalars)] if scalars else []) + vectors
-        host_all = torch.cat(parts).cpu().numpy().astype(np.float64) if parts else np.zeros(0)
-        host, at_s, at_v = np.empty(host_all.shape[0]), 0, len(scalars)
-        at = 0
-        for t in tensors:   # back to the entries' order
-            if t.dim() == 0:
-                host[at] = host_all[at_s]
-                at_s += 1
-                at += 1
-            else:
-                n = t.numel()
-                host[at:at + n] = host_all[at_v:at_v + n]
-                at_v += n
-                at += n
+        host = copy_to_host([t for _, p in pending for _, _, t in p.entries])  # the one copy
         rows, at = [], 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
             for step, p in pending:
@@ -343,7 +325,7 @@ class GradientMonitor:
             else:
                 values[(l, quantity)] = float(chunk[0])
         for l, norms in deltas:
-            for name, value in zip(_DELTA_QUANTITIES, _quartiles_and_max(norms)):
+            for name, value in zip(_DELTA_QUANTITIES, quartiles_and_max(norms)):
                 values[(l, name)] = value
         return values, at
 
@@ -401,45 +383,6 @@ class GradientMonitor:
         if message not in self.messages:
             self.messages.append(message)
             _warn(message, MonitorWarning)
-
-
-def _queue_callback(fn) -> None:
-    """Run ``fn`` when the current backward pass ends (as DistributedDataParallel does)."""
-    from torch.autograd import Variable
-
-    Variable._execution_engine.queue_callback(fn)
-
-
-def _norms(tensors) -> list:
-    """Euclidean norms of the tensors, in one foreach kernel where PyTorch has it."""
-    import torch
-
-    if not tensors:
-        return []
-    if hasattr(torch, "_foreach_norm"):
-        return list(torch._foreach_norm(tensors))
-    return [torch.linalg.vector_norm(t) for t in tensors]
-
-
-def _quartiles_and_max(norms: np.ndarray) -> list[float]:
-    """Quartiles (NumPy's default linear interpolation, as np.quantile) and the maximum of a batch's ‖δˡ‖.
-
-    One sort instead of three np.quantile calls; NaN quartiles when any norm is NaN or infinite.
-    """
-    s = np.sort(norms)
-    n = s.shape[0]
-    if not np.isfinite(s).all():
-        return [math.nan, math.nan, math.nan, float(np.max(norms))]
-    out = []
-    for q in (0.25, 0.5, 0.75):
-        position = q * (n - 1)
-        lo = int(position)
-        t = position - lo
-        hi = min(lo + 1, n - 1)
-        a, b = float(s[lo]), float(s[hi])
-        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
-    out.append(float(s[-1]))
-    return out
 
 
 def _units(layer) -> int:
