@@ -237,6 +237,17 @@ def test_frozen_and_biasless_layers():
     assert frame[(frame.layer == 3) & (frame.quantity == "weight_grad_norm")].empty
 
 
+def test_a_detached_layer_is_named_not_silently_skipped():
+    torch.manual_seed(0)
+    head, tail = nn.Linear(5, 4), nn.Linear(4, 3)
+    model = nn.ModuleDict({"head": head, "tail": tail})
+    x, y = _batch(dtype=torch.float32)
+    with pytest.warns(MonitorWarning, match="layer 2: no gradient reached its output at step 0"):
+        with GradientMonitor(model) as monitor:
+            nn.CrossEntropyLoss()(tail(torch.tanh(head(x)).detach()), y).backward()
+    assert set(monitor.to_frame().layer) == {3}
+
+
 def test_copies_to_the_host_every_k_steps_only():
     model, (x, y) = _chain(dtype=torch.float32), _batch(dtype=torch.float32)
     monitor = GradientMonitor(model, copy_every=3).attach()

@@ -256,6 +256,9 @@ class GradientMonitor:
                     owner.entries.append((layer.l, "delta", per_example))
                 if layer is self.layers[-1] and self.bounds is not None:
                     self._guard("bounds", self._bound_step, owner, per_example)
+        for l in sorted(owner.forwarded - set(owner.grads)):
+            self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the loss "
+                       "or unused); nothing is recorded for it then")
         owner.grads = {}
         if self._pass is owner:
             self._finish_pass()
