@@ -140,5 +140,7 @@ def test_figure_and_cli_draw_speeds_from_a_record(tmp_path, capsys):
     Records().to_csv(empty)
     assert main(["speeds", "--record", str(empty)]) == 2
     assert "no 'speed' rows" in capsys.readouterr().err
+    assert main(["speeds", "--figure", str(out)]) == 2
+    assert "give --record" in capsys.readouterr().err
     with pytest.raises(DataError):
         speeds_figure(Records())

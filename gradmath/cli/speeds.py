@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from gradmath.reports import SEED
     from gradmath.validation import check_int, parse_sizes
 
-    if args.record is not None:  # a record of monitored PyTorch training (gradmath.torch)
+    if args.record is not None or args.figure is not None:  # a record of monitored PyTorch training (gradmath.torch)
         from gradmath.cli.speeds_record import run_record
 
         return run_record(args)

@@ -26,6 +26,8 @@ def run_record(args: argparse.Namespace) -> int:
     from gradmath.errors import DataError, InvalidParameterError
     from gradmath.torch.records import read_records
 
+    if args.record is None:
+        raise InvalidParameterError("--figure draws the speeds of a --record FILE; give --record")
     records = read_records(args.record)
     series = records.series("speed")
     if not series:
