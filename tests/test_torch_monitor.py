@@ -248,6 +248,16 @@ def test_a_detached_layer_is_named_not_silently_skipped():
     assert set(monitor.to_frame().layer) == {3}
 
 
+def test_reading_the_records_between_forward_and_backward_loses_nothing():
+    model, (x, y) = _chain(), _batch()
+    with GradientMonitor(model) as monitor:
+        for _ in range(3):
+            out = model(x)
+            assert len(monitor.to_frame()) == len(monitor.records)   # in the middle of a step
+            nn.CrossEntropyLoss()(out, y).backward()
+    assert sorted(set(monitor.to_frame().step)) == [0, 1, 2]
+
+
 def test_copies_to_the_host_every_k_steps_only():
     model, (x, y) = _chain(dtype=torch.float32), _batch(dtype=torch.float32)
     monitor = GradientMonitor(model, copy_every=3).attach()

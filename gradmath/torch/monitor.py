@@ -60,7 +60,7 @@ class MonitorWarning(UserWarning):
 class _Pass:
     """What one forward and backward pass left on the device."""
 
-    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch", "grads")
+    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch", "grads", "done")
 
     def __init__(self):
         self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
@@ -68,6 +68,7 @@ class _Pass:
         self.log_primes: dict[int, object] = {}   # log10 max_j |σ′(zˡ_j)| per example (bounds)
         self.forwarded: set[int] = set()
         self.backward = False
+        self.done = False
         self.batch: dict[int, int] = {}
         self.grads: dict[int, object] = {}       # ∂C/∂zˡ of the batch, until the backward pass ends
 
@@ -183,8 +184,13 @@ class GradientMonitor:
 
     # ----- results ----------------------------------------------------------------
     def flush(self) -> Records:
-        """Finish the current step (if its backward pass ran) and copy every pending value to the host."""
-        self._guard("flush", self._finish_pass)
+        """Finish the current step (if its backward pass ran) and copy every pending value to the host.
+
+        A pass whose forward ran but whose backward has not yet is kept: called between the two,
+        this loses nothing.
+        """
+        if self._pass is not None and self._pass.backward:
+            self._guard("flush", self._finish_pass)
         self._guard("copy", self._copy)
         return self.records
 
@@ -260,14 +266,21 @@ class GradientMonitor:
             self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the loss "
                        "or unused); nothing is recorded for it then")
         owner.grads = {}
-        if self._pass is owner:
-            self._finish_pass()
+        self._complete(owner)
 
     # ----- steps -------------------------------------------------------------------
     def _finish_pass(self) -> None:
+        """Leave the current pass: a step if its backward pass ran, else (an evaluation with gradients on) dropped."""
         current, self._pass = self._pass, None
-        if current is None or not current.backward:
-            return   # a forward pass with no backward (an evaluation with gradients on): not a step
+        if current is not None and current.backward:
+            self._complete(current)
+
+    def _complete(self, current: _Pass) -> None:
+        if current.done:
+            return
+        current.done = True
+        if self._pass is current:
+            self._pass = None
         current.log_w, current.log_primes, current.grads = {}, {}, {}
         self._pending.append((self.step, current))
         self.step += 1
