@@ -137,8 +137,14 @@ def _dominant(model, gap=8.0):
     return model
 
 
-def test_bounds_match_the_verifier_and_hold():
-    model, (x, y) = _dominant(_chain(activation=nn.Sigmoid)), _batch()
+@pytest.mark.parametrize("activation", [nn.Sigmoid, nn.Tanh, nn.ReLU, nn.GELU, None])
+def test_bounds_match_the_verifier_and_hold(activation):
+    if activation is None:   # two Linear layers in a row: the identity between them
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 7), nn.Linear(7, 6), nn.Linear(6, 3)).double()
+    else:
+        model = _chain(activation=activation)
+    model, (x, y) = _dominant(model), _batch()
     loss_fn = nn.CrossEntropyLoss()
     with GradientMonitor(model, loss=loss_fn, bounds=True) as monitor:
         model.zero_grad()
@@ -148,6 +154,7 @@ def test_bounds_match_the_verifier_and_hold():
         warnings.simplefilter("ignore", ConversionNote)
         net = from_torch(model, loss=loss_fn)
     report = verify_network(net, x.numpy(), np.eye(3)[y.numpy()], norm="2")
+    linears = [m for m in model if isinstance(m, nn.Linear)]
     for layer in report.layers:
         l = layer.l
         a, b = _values(frame, 0, l, "bound_a_estimate"), _values(frame, 0, l, "bound_b_estimate")
@@ -156,7 +163,7 @@ def test_bounds_match_the_verifier_and_hold():
         assert a == pytest.approx(10.0 ** layer.log10_bound_gamma, rel=1e-9)
         assert b == pytest.approx(10.0 ** layer.log10_bound_data, rel=1e-9)
         assert measured * (1 - 1e-12) <= b <= a * (1 + 1e-12)
-        w = dict(model.named_parameters())[f"{2 * (l - 2)}.weight"].detach()
+        w = linears[l - 2].weight.detach()
         assert _values(frame, 0, l, "weight_norm_estimate") == pytest.approx(
             float(torch.linalg.matrix_norm(w, ord=2)), rel=1e-12)
 

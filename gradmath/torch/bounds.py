@@ -53,16 +53,14 @@ class ChainBounds:
     def ord(self) -> float:
         return {"2": 2.0, "1": 1.0, "inf": math.inf}[self.norm]
 
-    def log10_weight_norm(self, layer):
-        """log10 ‖(wˡ)ᵀ‖_p of ``layer`` now, a device scalar (warm-started power iteration for p = 2)."""
-        import torch
-
+    def weight_norm(self, layer):
+        """‖(wˡ)ᵀ‖_p of ``layer`` now, a device scalar (warm-started power iteration for p = 2)."""
         w = layer.module.weight.detach()
         if self.norm == "2":
-            return torch.log10(self._power(layer.l, w))
+            return self._power(layer.l, w)
         if self.norm == "1":   # ‖wᵀ‖₁ = ‖w‖_∞, the largest row sum of |w|
-            return torch.log10(w.abs().sum(dim=1).amax())
-        return torch.log10(w.abs().sum(dim=0).amax())  # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
+            return w.abs().sum(dim=1).amax()
+        return w.abs().sum(dim=0).amax()  # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
 
     def _power(self, l: int, w):
         import torch
@@ -88,50 +86,59 @@ class ChainBounds:
         """Forget layer l's vector (after a NaN or a zero matrix); the next step starts afresh."""
         self._vectors.pop(l, None)
 
-    def log10_sigma_prime_max(self, layer, z):
-        """log10 max_j |σ′(zʳ_j)| per example.
-
-        Closed forms where σ′ is largest at the smallest |z| (sigmoid, tanh) or is a step
-        (ReLU, PyTorch's σ′(0) = 0); otherwise autograd through the activation module.
-        """
+    def prime_part(self, layer, z):
+        """What max_j |σ′(zˡ_j)| per example needs from zˡ: min_j |zˡ_j| where σ′ is largest at the smallest
+        |z| (sigmoid, tanh), whether some zˡ_j > 0 (ReLU, PyTorch's σ′(0) = 0), else max_j |σ′| by autograd
+        through the activation module; ``None`` for the identity (two Linear layers in a row)."""
         import torch
 
         act = layer.activation
-        if layer.activation_module is None:   # two Linear layers in a row: the identity, σ′ = 1
-            return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+        if layer.activation_module is None:
+            return None
         flat = z.detach().flatten(1)
         if act in ("Sigmoid", "Tanh"):
-            small = flat.abs().amin(dim=1)
-            if act == "Sigmoid":   # σ(x)σ(−x), without the cancellation of σ(1 − σ)
-                return torch.log10(torch.sigmoid(small) * torch.sigmoid(-small))
-            return -2 * torch.log10(torch.cosh(small))   # sech², without the cancellation of 1 − tanh²
+            return flat.abs().amin(dim=1)
         if act == "ReLU":
-            return torch.log10((flat.amax(dim=1) > 0).to(z.dtype))
+            return (flat.amax(dim=1) > 0).to(z.dtype)
         with torch.enable_grad():
             zz = z.detach().requires_grad_(True)
             out = layer.activation_module(zz)
             (prime,) = torch.autograd.grad(out, zz, torch.ones_like(out))
-        return torch.log10(prime.abs().flatten(1).amax(dim=1))
+        return prime.abs().flatten(1).amax(dim=1)
 
-    def combine(self, log_w: dict, log_primes: dict, log10_delta_out):
+    def _log10_prime_max(self, parts):
+        """log10 max_j |σ′(zʳ_j)| per hidden layer and example, from the stacked :meth:`prime_part` values."""
+        import torch
+
+        act = self.layers[0].activation if self.layers[0].activation_module is not None else None
+        if act == "Sigmoid":   # σ(x)σ(−x), without the cancellation of σ(1 − σ)
+            return torch.log10(torch.sigmoid(parts) * torch.sigmoid(-parts))
+        if act == "Tanh":      # sech², without the cancellation of 1 − tanh²
+            return -2 * torch.log10(torch.cosh(parts))
+        return torch.log10(parts)
+
+    def combine(self, norms: dict, parts: dict, log10_delta_out):
         """log10 of the weight norms and of the largest bounds (a) and (b) over the batch, per layer.
 
-        ``log_w`` maps each layer l to log10 ‖(wˡ)ᵀ‖ and ``log_primes`` each hidden layer to
-        log10 max_j |σ′(zˡ_j)| per example, both taken at the forward pass (the weights the
-        gradient went through); ``log10_delta_out`` holds log10 ‖δᴸ‖_p per example (the reduction
-        already undone). Returns a (3, L − 1) device tensor.
+        ``norms`` maps each layer l to ‖(wˡ)ᵀ‖ (:meth:`weight_norm`) and ``parts`` each hidden layer
+        to its :meth:`prime_part`, both taken at the forward pass (the weights the gradient went
+        through); ``log10_delta_out`` holds log10 ‖δᴸ‖_p per example (the reduction already undone).
+        Returns a (3, L − 1) device tensor.
         """
         import torch
 
         dtype, device = log10_delta_out.dtype, log10_delta_out.device
-        log_w = torch.stack([log_w[layer.l] for layer in self.layers]).to(dtype)
+        log_w = torch.log10(torch.stack([norms[layer.l] for layer in self.layers]).to(dtype))
         count = len(self.layers)
         # suffix[i] = Σ_{r > l} log10 ‖(wʳ)ᵀ‖ for layer l = i + 2
         suffix = torch.flip(torch.cumsum(torch.flip(log_w, (0,)), 0), (0,)) - log_w
         hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
         bound_a = hidden * math.log10(self.gamma_hidden) + suffix + log10_delta_out.amax()
         if count > 1:
-            m = torch.stack([log_primes[layer.l].to(dtype) for layer in self.layers[:-1]])   # (L − 2, N)
+            if self.layers[0].activation_module is None:   # the identity between Linear layers: σ′ = 1
+                m = torch.zeros((count - 1, log10_delta_out.shape[0]), dtype=dtype, device=device)
+            else:
+                m = self._log10_prime_max(torch.stack([parts[layer.l] for layer in self.layers[:-1]]).to(dtype))
             tail = torch.flip(torch.cumsum(torch.flip(m, (0,)), 0), (0,))                     # Σ_{r ≥ l}
             tail = torch.cat([tail, torch.zeros_like(tail[:1])])
         else:

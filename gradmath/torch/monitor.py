@@ -64,8 +64,8 @@ class _Pass:
 
     def __init__(self):
         self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
-        self.log_w: dict[int, object] = {}        # log10 ‖(wˡ)ᵀ‖ at the forward pass (bounds)
-        self.log_primes: dict[int, object] = {}   # log10 max_j |σ′(zˡ_j)| per example (bounds)
+        self.log_w: dict[int, object] = {}        # ‖(wˡ)ᵀ‖ at the forward pass (bounds)
+        self.log_primes: dict[int, object] = {}   # what max_j |σ′(zˡ_j)| per example needs (bounds)
         self.forwarded: set[int] = set()
         self.backward = False
         self.done = False
@@ -291,9 +291,9 @@ class GradientMonitor:
         import torch
 
         with torch.no_grad():
-            current.log_w[layer.l] = self.bounds.log10_weight_norm(layer)
-        if layer is not self.layers[-1]:
-            current.log_primes[layer.l] = self.bounds.log10_sigma_prime_max(layer, z)
+            current.log_w[layer.l] = self.bounds.weight_norm(layer)
+            if layer is not self.layers[-1]:
+                current.log_primes[layer.l] = self.bounds.prime_part(layer, z)
 
     def _bound_step(self, current: _Pass, delta_out) -> None:
         """Bounds (a), (b) once δᴸ is known (the first gradient of the backward pass)."""
