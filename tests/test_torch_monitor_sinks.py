@@ -64,6 +64,7 @@ def test_hostile_record_files_get_one_clear_line(tmp_path, name, text, match):
 
 
 def test_tensorboard_one_chart_per_quantity_with_every_layer(tmp_path):
+    pytest.importorskip("tensorboard")
     from gradmath.torch.tensorboard import TensorBoardSink, read_scalars
 
     sink = TensorBoardSink(tmp_path)
