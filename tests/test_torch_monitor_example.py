@@ -27,3 +27,22 @@ def test_main_writes_records_and_figures(tmp_path, capsys):
     assert names == ["relu-critical-init.csv", "relu-critical-init.png", "sigmoid-default-init.csv",
                      "sigmoid-default-init.png"]
     assert "sigmoid-default-init: accuracy" in capsys.readouterr().out
+
+
+def _idx(array) -> bytes:
+    import struct
+
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def test_fashion_mnist_idx_files_when_given(tmp_path, capsys):
+    import numpy as np
+
+    folder = tmp_path / "fashion"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    (folder / "train-images-idx3-ubyte").write_bytes(_idx(rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)))
+    (folder / "train-labels-idx1-ubyte").write_bytes(_idx(np.arange(40, dtype=np.uint8) % 10))
+    assert main([str(tmp_path / "out"), "--data", str(folder), "--epochs", "1"]) == 0
+    assert "relu-critical-init: accuracy" in capsys.readouterr().out
+    assert (tmp_path / "out" / "sigmoid-default-init.csv").read_text().startswith("step,layer,quantity,value")
