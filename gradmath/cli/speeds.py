@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   gradmath speeds --model mlp.skops                 a fitted MLPClassifier saved with skops.io.dump
   gradmath speeds --model model.safetensors --activation sigmoid --output sigmoid --cost cross-entropy
                                                     a PyTorch state_dict (see gradmath verify --help)
+  gradmath speeds --record run.csv --figure speeds.png
+                                                    a record of PyTorch training from gradmath.torch
 
 The speed of hidden layer k (counted from 1, as in the book) is the length of the mean of
 dC/db over the first 1000 training examples. Training is full-batch gradient descent on
@@ -71,6 +73,9 @@ def register(subparsers) -> None:
     p.add_argument("--meanfield", action="store_true",
                    help="also predict the speeds at initialisation by mean-field theory (random networks; compare "
                         "with the root mean square over the seeds)")
+    from gradmath.cli.speeds_record import add_record_options
+
+    add_record_options(p)
     add_output_options(p)
     p.set_defaults(handler=run)
 
@@ -84,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     from gradmath.reports import SEED
     from gradmath.validation import check_int, parse_sizes
 
+    if args.record is not None or args.figure is not None:  # a record of monitored PyTorch training (gradmath.torch)
+        from gradmath.cli.speeds_record import run_record
+
+        return run_record(args)
     data = load_dataset(args.data)
     examples = check_int("examples", args.examples, min_value=1)
     if args.model is not None:

@@ -1,0 +1,64 @@
+"""The monitor's three warnings, each once per condition and layer, with the measured value and the reason.
+
+1. **vanishing**: the first layer's speed ‖∂C/∂b²‖ falls below ``vanishing_ratio`` times the
+   last layer's ‖∂C/∂bᴸ‖; the message gives the ratio, what bound (a) allowed (γ_h^(L−2)∏‖(wʳ)ᵀ‖,
+   when the bounds run) and, at the first step, the mean-field prediction χ₁^((L−2)/2).
+2. **not finite**: a measured norm is NaN or infinite (a NaN in the batch, an overflow); the
+   rows are kept, flagged with ``nonfinite``.
+3. **dead units**: at least ``dead_fraction`` of a layer's units have σ′ = 0 for every example of
+   the batch (ReLU units whose input is never positive), so their weights receive no gradient.
+
+(This module is not called ``warnings``: that would hide the standard library's module from
+any script run in this folder.)
+
+>>> values = {(2, "speed"): 1e-4, (4, "speed"): 1.0}
+>>> [key for key, _ in step_alerts(7, values, first=2, last=4, widths={}, vanishing_ratio=0.01, dead_fraction=0.5)]
+[('vanishing', 2)]
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["GradientWarning", "step_alerts"]
+
+
+class GradientWarning(UserWarning):
+    """A layer stopped learning, a norm is not finite, or a layer's units are dead."""
+
+
+def step_alerts(step: int, values: dict, *, first: int, last: int, widths: dict, vanishing_ratio: float,
+                dead_fraction: float, bound_ratio: float | None = None, meanfield=None) -> list[tuple[tuple, str]]:
+    """The conditions met at ``step``: a list of ((kind, layer), message).
+
+    ``values`` maps (layer, quantity) to the step's host values; ``widths`` maps a layer to its
+    number of units; ``bound_ratio`` is bound (a)'s allowance for layer ``first`` relative to
+    ‖δᴸ‖ at this step; ``meanfield`` a callable giving a sentence on the mean-field prediction.
+    """
+    found = []
+    for (layer, quantity), value in sorted(values.items()):
+        if not math.isfinite(value):
+            found.append((("nonfinite", layer), f"step {step}, layer {layer}: {quantity} is {value} (not finite); "
+                          "a NaN or infinity in the batch, the loss or the weights, or an overflow; the rows of "
+                          "this step are flagged 'nonfinite'"))
+    for (layer, quantity), value in sorted(values.items()):
+        width = widths.get(layer)
+        if quantity == "dead_units" and width and value >= dead_fraction * width and value > 0:
+            found.append((("dead", layer), f"step {step}, layer {layer}: {int(value)} of {width} units are dead "
+                          "(σ′ = 0 for every example of the batch), so their weights and biases get no gradient; "
+                          "lower the learning rate, use a leaky activation or a smaller negative bias"))
+    s_first, s_last = values.get((first, "speed")), values.get((last, "speed"))
+    if first != last and s_first is not None and s_last is not None and math.isfinite(s_first) \
+            and math.isfinite(s_last) and s_last > 0 and s_first < vanishing_ratio * s_last:
+        message = (f"step {step}, layer {first}: the first layer learns {s_first / s_last:.3g} times as fast as "
+                   f"layer {last} (‖∂C/∂b^{first}‖ = {s_first:.3g}, ‖∂C/∂b^{last}‖ = {s_last:.3g}; warned below "
+                   f"{vanishing_ratio:g}): a vanishing gradient")
+        if bound_ratio is not None and math.isfinite(bound_ratio):
+            message += (f"; bound (a) allowed ‖δ^{first}‖ up to {bound_ratio:.3g} × ‖δ^{last}‖ "
+                        "(γ_h^(L−2)·∏‖(wʳ)ᵀ‖, weight norms estimated)")
+        if meanfield is not None:
+            sentence = meanfield()
+            if sentence:
+                message += "; " + sentence
+        found.append((("vanishing", first), message))
+    return found
