@@ -61,9 +61,9 @@ def write_artifacts(out: Path, progress=None) -> list[Path]:
             f"{GRID['depth']}, width {GRID['width']}, {GRID['batch']} Gaussian inputs each with pairwise correlation "
             "0.5.", "",
             "The slope of ln‖δˡ‖ per layer, fitted over the second half of the hidden layers, against the mean-field "
-            "−½ ln χ₁ (slopes.csv, slopes.png): the mean over seeds lies within "
-            f"{np.median(z):.2g} standard errors of the prediction at the median point and within {z.max():.2g} at "
-            f"the worst of {z.size} ({int(np.sum(z <= 3))} within 3). With {GRID['seeds']} seeds and width "
+            "−½ ln χ₁ (slopes.csv, slopes.png): the distance of the mean over seeds from the prediction, in "
+            f"standard errors, is {np.median(z):.2g} at the median point and {z.max():.2g} at the worst of "
+            f"{z.size} ({int(np.sum(z <= 3))} within 3). With {GRID['seeds']} seeds and width "
             f"{GRID['width']} the spread between networks (Σ 1/n over the layers, Hanin 2018) is part of what is "
             "shown, not hidden.", "",
             "phase-tanh.png, phase-erf.png: 1 − cᴸ measured at the last layer (near 0: ordered, inputs collapse "
