@@ -8,6 +8,12 @@ panels ``[Z/2^{k+1}, Z/2^k]`` for k = 0 … K−1 and ``[0, Z/2^K]``, mirrored. 
 keeps the rule accurate for any q from 10⁻⁸ to 10⁸, where f(√q z) changes on the scale
 1/√q, and the breakpoint at 0 makes kinks there (ReLU, |x|) harmless.
 
+An activation with kinks or jumps elsewhere (hard tanh at ±1) passes its breakpoints k
+(``points``, found symbolically by :mod:`gradmath.meanfield.kernels`): the mesh then has an
+edge at every z = k/√q as well, each panel between two such edges split at its midpoint and
+graded towards both ends, so that φ is smooth on every panel and the rule converges as fast
+as for a smooth activation (and the coarse twin's difference is an honest estimate again).
+
 Every value comes with an error estimate: the difference between the rule and the
 same mesh with fewer nodes per panel. It is an estimate (not a bound); tests check it
 against mpmath's quadrature at high precision.
@@ -51,6 +57,33 @@ def _unit_rule(nodes: int, levels: int) -> tuple[np.ndarray, np.ndarray]:
         ts.append(mid + half * x)
         ws.append(half * w)
     return np.concatenate(ts), np.concatenate(ws)
+
+
+def _composite(points: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and plain weights on [−Z, Z] graded towards each of the sorted ``points`` (..., m).
+
+    The end panels [−Z, p₁] and [p_m, Z] are graded towards their inner end (for m = 1 this is the
+    rule graded towards one point); each panel [p_i, p_{i+1}] is split at its midpoint and each half
+    graded towards its own end. Points outside [−Z, Z] are clipped (empty panels get zero weight).
+    """
+    p = np.clip(points, -Z_MAX, Z_MAX)
+    half = np.diff(p, axis=-1) / 2.0
+    lengths = np.concatenate([p[..., :1] + Z_MAX, np.repeat(half, 2, axis=-1), Z_MAX - p[..., -1:]], axis=-1)
+    signs = np.tile([-1.0, 1.0], p.shape[-1])                   # each point: a piece to its left, one to its right
+    nodes = np.repeat(p, 2, axis=-1)[..., None] + (signs * lengths)[..., None] * t
+    weights = lengths[..., None] * w
+    return nodes.reshape(*p.shape[:-1], -1), weights.reshape(*p.shape[:-1], -1)
+
+
+def _over(points: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """k/√q for each breakpoint k (last axis) and each q (leading axes); 0 stays 0 at q = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = points / np.sqrt(q)[..., None]
+    return np.where(points == 0.0, 0.0, np.nan_to_num(out, nan=0.0, posinf=Z_MAX, neginf=-Z_MAX))
+
+
+#: Largest number of nodes evaluated at once by the rules with breakpoints (rows are taken in chunks).
+_CHUNK_NODES = 2**21
 
 
 def _density(z: np.ndarray) -> np.ndarray:
@@ -97,10 +130,14 @@ class GaussianRule:
     def coarse(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return _graded_rule(self.nodes // 2 + 2, self.levels)
 
-    def expect(self, f: Kernel, q: np.ndarray, *, estimate: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def expect(self, f: Kernel, q: np.ndarray, *, estimate: bool = True,
+               points: tuple[float, ...] = (0.0,)) -> tuple[np.ndarray, np.ndarray]:
         """E[f(√q z)] for each q (any shape), and an error estimate of each value (NaN with ``estimate=False``,
-        which skips the coarse twin)."""
+        which skips the coarse twin). ``points``: the sorted breakpoints k of f, 0 among them; the mesh has an
+        edge at each z = k/√q."""
         q = np.asarray(q, dtype=np.float64)
+        if tuple(points) != (0.0,):
+            return self._expect_at(f, q, np.asarray(points, dtype=np.float64), estimate)
         values = []
         with np.errstate(over="ignore", invalid="ignore"):   # checked below: no silent inf or NaN
             for z, w, _, _ in (self.fine, self.coarse) if estimate else (self.fine,):
@@ -110,16 +147,38 @@ class GaussianRule:
                 return _finite(values[0]), np.full(values[0].shape, np.nan)
             return _finite(values[0]), np.abs(values[0] - values[1])
 
+    def _expect_at(self, f: Kernel, q: np.ndarray, points: np.ndarray, estimate: bool):
+        """:meth:`expect` with edges at z = k/√q for every breakpoint k (the mesh depends on q)."""
+        flat = q.reshape(-1)
+        values = np.empty((2, flat.size))
+        for j, (_, _, t, w) in enumerate((self.fine, self.coarse) if estimate else (self.fine,)):
+            rows = max(1, _CHUNK_NODES // (2 * points.size * t.size))
+            for start in range(0, flat.size, rows):
+                qs = flat[start:start + rows]
+                z, wz = _composite(_over(points, qs), t, w)
+                with np.errstate(over="ignore", invalid="ignore"):   # checked below
+                    x = np.sqrt(qs)[:, None] * z
+                    values[j, start:start + rows] = (np.asarray(f(x), dtype=np.float64) * (wz * _density(z))
+                                                     ).sum(axis=-1)
+        fine = _finite(values[0].reshape(q.shape))
+        if not estimate:
+            return fine, np.full(q.shape, np.nan)
+        return fine, np.abs(fine - _finite(values[1].reshape(q.shape)))
+
     def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray, *, estimate: bool = True,
-                q2: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                q2: np.ndarray | None = None, points: tuple[float, ...] = (0.0,)) -> tuple[np.ndarray, np.ndarray]:
         """E[f(u₁) g(u₂)] with u₁ = √q z₁, u₂ = √q₂ (c z₁ + √(1−c²) z₂), and an error estimate.
 
         ``q``, ``c`` (and ``q2``, default ``q``) broadcast against each other; |c| ≤ 1. The inner rule (over z₂) is
         graded towards z₂ = −c z₁/√(1−c²), where u₂ = 0, so a kink of g at 0 sits on a
         panel edge for every z₁. ``estimate=False`` skips the coarse twin (the error is then NaN).
+        ``points``: the sorted breakpoints k of f and g, 0 among them; with more than 0 the inner rule has an
+        edge where u₂ = k and the outer one where u₁ = k, for every k (see :meth:`_expect2_at`).
         """
         q, c, q2 = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64),
                                        np.asarray(q if q2 is None else q2, dtype=np.float64))
+        if tuple(points) != (0.0,):
+            return self._expect2_at(f, g, q, c, q2, np.asarray(points, dtype=np.float64), estimate)
         s = np.sqrt(np.maximum(0.0, 1.0 - c * c))[..., None]
         # For 0 < s ≪ 1 the inner integral, as a function of z₁, steps (for a g that jumps at 0) over a width
         # s/|c| around z₁ = 0: grade the outer rule down to that width (at most 2⁻⁶⁰ of Z).
@@ -144,3 +203,47 @@ class GaussianRule:
         if not estimate:
             return _finite(values[0]), np.full(values[0].shape, np.nan)
         return _finite(values[0]), np.abs(values[0] - values[1])
+
+    def _expect2_at(self, f: Kernel, g: Kernel, q, c, q2, points: np.ndarray, estimate: bool):
+        """:meth:`expect2` with edges at every breakpoint: where u₂ = k in z₂ (for each z₁), where u₁ = k in z₁.
+
+        The inner integral is, as a function of z₁, g smoothed over a width s/|c| (s = √(1−c²)) around each
+        z₁ = k/(c√q₂): where s is small these near-kinks must sit at outer edges too. With q₂ = q and c > 0
+        they lie within s²/√q of the edges at u₁ = k, which the grading (down to the width s) resolves;
+        otherwise (q₂ ≠ q, or c < 0) they are added as edges of their own.
+        """
+        shape = q.shape
+        q, c, q2 = q.reshape(-1), c.reshape(-1), q2.reshape(-1)
+        s = np.sqrt(np.maximum(0.0, 1.0 - c * c))
+        positive = s[s > 0]
+        extra = 0 if positive.size == 0 else int(np.ceil(np.log2(Z_MAX / max(float(positive.min()), 2.0**-60))))
+        levels = min(max(self.levels, extra + 2), 64)
+        near = bool(np.any((s < 0.5) & ((q2 != q) | (c < 0))))
+        rules = [_graded_rule(self.nodes, levels), _graded_rule(self.nodes // 2 + 2, levels)]
+        values = np.empty((2, q.size))
+        m = points.size
+        for j, (_, _, t, wt) in enumerate(rules if estimate else rules[:1]):
+            n1 = 2 * (2 * m - 1 if near else m) * t.size
+            rows = max(1, _CHUNK_NODES // (n1 * 2 * m * t.size))
+            for start in range(0, q.size, rows):
+                sl = slice(start, start + rows)
+                qa, ca, q2a, sa = q[sl], c[sl, None], q2[sl], s[sl, None]
+                outer = _over(points, qa)
+                if near:
+                    outer = np.sort(np.concatenate([outer, _over(points[points != 0], q2a * ca[:, 0] ** 2)
+                                                    * np.sign(ca)], axis=-1), axis=-1)
+                z1, w1 = _composite(outer, t, wt)                                    # (n, n1)
+                with np.errstate(divide="ignore", invalid="ignore"):   # s = 0 is handled by the where
+                    inner_points = np.where(sa[..., None] > 0, (_over(points, q2a)[:, None, :] - ca[..., None]
+                                                                * z1[..., None]) / np.where(sa > 0, sa, 1.0)[..., None],
+                                            Z_MAX)
+                z2, w2 = _composite(inner_points, t, wt)                             # (n, n1, n2)
+                u2 = np.sqrt(q2a)[:, None, None] * (ca[..., None] * z1[..., None] + sa[..., None] * z2)
+                with np.errstate(over="ignore", invalid="ignore"):   # checked below
+                    inner = (np.asarray(g(u2), dtype=np.float64) * (w2 * _density(z2))).sum(axis=-1)
+                    u1 = np.sqrt(qa)[:, None] * z1
+                    values[j, sl] = (np.asarray(f(u1), dtype=np.float64) * inner * (w1 * _density(z1))).sum(axis=-1)
+        fine = _finite(values[0].reshape(shape))
+        if not estimate:
+            return fine, np.full(shape, np.nan)
+        return fine, np.abs(fine - _finite(values[1].reshape(shape)))
