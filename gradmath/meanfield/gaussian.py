@@ -44,6 +44,7 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 Kernel = Callable[[np.ndarray], np.ndarray]
 
 
+@functools.lru_cache(maxsize=128)
 def _unit_rule(nodes: int, levels: int) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss–Legendre on [0, 1] graded towards 0 (plain weights).
 
@@ -59,20 +60,23 @@ def _unit_rule(nodes: int, levels: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ts), np.concatenate(ws)
 
 
-def _composite(points: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _composite(points: np.ndarray, end: tuple[np.ndarray, np.ndarray], mid: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and plain weights on [−Z, Z] graded towards each of the sorted ``points`` (..., m).
 
-    The end panels [−Z, p₁] and [p_m, Z] are graded towards their inner end (for m = 1 this is the
-    rule graded towards one point); each panel [p_i, p_{i+1}] is split at its midpoint and each half
-    graded towards its own end. Points outside [−Z, Z] are clipped (empty panels get zero weight).
+    The end panels [−Z, p₁] and [p_m, Z] take the unit rule ``end`` (nodes, weights on [0, 1] graded towards 0)
+    towards their inner end; each panel [p_i, p_{i+1}] is split at its midpoint and each half takes ``mid``
+    towards its own end. Points outside [−Z, Z] are clipped (empty panels get zero weight).
     """
     p = np.clip(points, -Z_MAX, Z_MAX)
-    half = np.diff(p, axis=-1) / 2.0
-    lengths = np.concatenate([p[..., :1] + Z_MAX, np.repeat(half, 2, axis=-1), Z_MAX - p[..., -1:]], axis=-1)
-    signs = np.tile([-1.0, 1.0], p.shape[-1])                   # each point: a piece to its left, one to its right
-    nodes = np.repeat(p, 2, axis=-1)[..., None] + (signs * lengths)[..., None] * t
-    weights = lengths[..., None] * w
-    return nodes.reshape(*p.shape[:-1], -1), weights.reshape(*p.shape[:-1], -1)
+    (te, we), (tm, wm) = end, mid
+    half = np.diff(p, axis=-1)[..., None] / 2.0
+    first, last = p[..., :1], p[..., -1:]
+    nodes = [first - (first + Z_MAX) * te, (p[..., :-1, None] + half * tm).reshape(*p.shape[:-1], -1),
+             (p[..., 1:, None] - half * tm).reshape(*p.shape[:-1], -1), last + (Z_MAX - last) * te]
+    weights = [(first + Z_MAX) * we, (half * wm).reshape(*p.shape[:-1], -1),
+               (half * wm).reshape(*p.shape[:-1], -1), (Z_MAX - last) * we]
+    return np.concatenate(nodes, axis=-1), np.concatenate(weights, axis=-1)
 
 
 def _over(points: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -84,6 +88,13 @@ def _over(points: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 #: Largest number of nodes evaluated at once by the rules with breakpoints (rows are taken in chunks).
 _CHUNK_NODES = 2**21
+#: Graded levels of the half-panels between two breakpoints (of the unit rule, whose panels of 1/8 resolve the
+#: density). Their width scales with 1/√q like the activation's own features, so a fixed depth serves every q;
+#: the outer rule's go deeper where its near-kinks (width s) need it.
+_MID_LEVELS = 4
+#: The rounding floor of the rules with breakpoints, in units of ε times the largest |integrand|: products
+#: (2 roundings) and NumPy's pairwise sums (≤ log₂ of ~10⁴ terms, twice in two dimensions) stay below 32.
+_ROUNDING = 32
 
 
 def _density(z: np.ndarray) -> np.ndarray:
@@ -148,22 +159,30 @@ class GaussianRule:
             return _finite(values[0]), np.abs(values[0] - values[1])
 
     def _expect_at(self, f: Kernel, q: np.ndarray, points: np.ndarray, estimate: bool):
-        """:meth:`expect` with edges at z = k/√q for every breakpoint k (the mesh depends on q)."""
+        """:meth:`expect` with edges at z = k/√q for every breakpoint k (the mesh depends on q).
+
+        The error adds a rounding floor, :data:`_ROUNDING` ε max|f| (the weights sum to 1): the twins can agree
+        to the last bit where f is a polynomial on every panel (hard tanh)."""
         flat = q.reshape(-1)
-        values = np.empty((2, flat.size))
-        for j, (_, _, t, w) in enumerate((self.fine, self.coarse) if estimate else (self.fine,)):
-            rows = max(1, _CHUNK_NODES // (2 * points.size * t.size))
+        values = np.empty((3, flat.size))
+        for j in range(2 if estimate else 1):
+            n = self.nodes if j == 0 else self.nodes // 2 + 2
+            end, mid = _unit_rule(n, self.levels), _unit_rule(n, _MID_LEVELS)
+            size = 2 * end[0].size + 2 * (points.size - 1) * mid[0].size
+            rows = max(1, _CHUNK_NODES // size)
             for start in range(0, flat.size, rows):
                 qs = flat[start:start + rows]
-                z, wz = _composite(_over(points, qs), t, w)
+                z, wz = _composite(_over(points, qs), end, mid)
                 with np.errstate(over="ignore", invalid="ignore"):   # checked below
-                    x = np.sqrt(qs)[:, None] * z
-                    values[j, start:start + rows] = (np.asarray(f(x), dtype=np.float64) * (wz * _density(z))
-                                                     ).sum(axis=-1)
+                    fx = np.asarray(f(np.sqrt(qs)[:, None] * z), dtype=np.float64)
+                    values[j, start:start + rows] = (fx * (wz * _density(z))).sum(axis=-1)
+                    if j == 0:
+                        values[2, start:start + rows] = np.max(np.abs(fx), axis=-1)
         fine = _finite(values[0].reshape(q.shape))
         if not estimate:
             return fine, np.full(q.shape, np.nan)
-        return fine, np.abs(fine - _finite(values[1].reshape(q.shape)))
+        floor = _ROUNDING * np.finfo(float).eps * values[2].reshape(q.shape)
+        return fine, np.abs(fine - _finite(values[1].reshape(q.shape))) + floor
 
     def expect2(self, f: Kernel, g: Kernel, q: np.ndarray, c: np.ndarray, *, estimate: bool = True,
                 q2: np.ndarray | None = None, points: tuple[float, ...] = (0.0,)) -> tuple[np.ndarray, np.ndarray]:
@@ -209,41 +228,54 @@ class GaussianRule:
 
         The inner integral is, as a function of z₁, g smoothed over a width s/|c| (s = √(1−c²)) around each
         z₁ = k/(c√q₂): where s is small these near-kinks must sit at outer edges too. With q₂ = q and c > 0
-        they lie within s²/√q of the edges at u₁ = k, which the grading (down to the width s) resolves;
-        otherwise (q₂ ≠ q, or c < 0) they are added as edges of their own.
+        they lie within s²/√q of the edges at u₁ = k, which the outer grading (down to the width s, row by
+        row) resolves; otherwise (q₂ ≠ q, or c < 0) they are added as edges of their own. The error adds a
+        rounding floor, :data:`_ROUNDING` ε max|f| max|g|.
         """
         shape = q.shape
         q, c, q2 = q.reshape(-1), c.reshape(-1), q2.reshape(-1)
         s = np.sqrt(np.maximum(0.0, 1.0 - c * c))
-        positive = s[s > 0]
-        extra = 0 if positive.size == 0 else int(np.ceil(np.log2(Z_MAX / max(float(positive.min()), 2.0**-60))))
-        levels = min(max(self.levels, extra + 2), 64)
+        with np.errstate(divide="ignore"):
+            extra = np.where(s > 0, np.ceil(np.log2(Z_MAX / np.maximum(s, 2.0**-60))), 0).astype(int)
+        need = np.minimum(extra + 2, 64)              # grading depth the outer rule needs near its edges
         near = bool(np.any((s < 0.5) & ((q2 != q) | (c < 0))))
-        rules = [_graded_rule(self.nodes, levels), _graded_rule(self.nodes // 2 + 2, levels)]
-        values = np.empty((2, q.size))
+        values = np.zeros((4, q.size))
         m = points.size
-        for j, (_, _, t, wt) in enumerate(rules if estimate else rules[:1]):
-            n1 = 2 * (2 * m - 1 if near else m) * t.size
-            rows = max(1, _CHUNK_NODES // (n1 * 2 * m * t.size))
-            for start in range(0, q.size, rows):
-                sl = slice(start, start + rows)
-                qa, ca, q2a, sa = q[sl], c[sl, None], q2[sl], s[sl, None]
-                outer = _over(points, qa)
-                if near:
-                    outer = np.sort(np.concatenate([outer, _over(points[points != 0], q2a * ca[:, 0] ** 2)
-                                                    * np.sign(ca)], axis=-1), axis=-1)
-                z1, w1 = _composite(outer, t, wt)                                    # (n, n1)
-                with np.errstate(divide="ignore", invalid="ignore"):   # s = 0 is handled by the where
-                    inner_points = np.where(sa[..., None] > 0, (_over(points, q2a)[:, None, :] - ca[..., None]
-                                                                * z1[..., None]) / np.where(sa > 0, sa, 1.0)[..., None],
-                                            Z_MAX)
-                z2, w2 = _composite(inner_points, t, wt)                             # (n, n1, n2)
-                u2 = np.sqrt(q2a)[:, None, None] * (ca[..., None] * z1[..., None] + sa[..., None] * z2)
-                with np.errstate(over="ignore", invalid="ignore"):   # checked below
-                    inner = (np.asarray(g(u2), dtype=np.float64) * (w2 * _density(z2))).sum(axis=-1)
-                    u1 = np.sqrt(qa)[:, None] * z1
-                    values[j, sl] = (np.asarray(f(u1), dtype=np.float64) * inner * (w1 * _density(z1))).sum(axis=-1)
+        for depth in np.unique(need):
+            group = np.nonzero(need == depth)[0]
+            for j in range(2 if estimate else 1):
+                n = self.nodes if j == 0 else self.nodes // 2 + 2
+                end, mid = _unit_rule(n, max(self.levels, int(depth))), _unit_rule(n, _MID_LEVELS)
+                deep = _unit_rule(n, max(_MID_LEVELS, int(depth)))
+                m1 = 2 * m - 1 if near else m
+                n1 = 2 * end[0].size + 2 * (m1 - 1) * deep[0].size
+                n2 = 2 * end[0].size + 2 * (m - 1) * mid[0].size
+                rows = max(1, _CHUNK_NODES // (n1 * n2))
+                for start in range(0, group.size, rows):
+                    idx = group[start:start + rows]
+                    qa, ca, q2a, sa = q[idx], c[idx, None], q2[idx], s[idx, None]
+                    outer = _over(points, qa)
+                    if near:
+                        outer = np.sort(np.concatenate([outer, _over(points[points != 0], q2a * ca[:, 0] ** 2)
+                                                        * np.sign(ca)], axis=-1), axis=-1)
+                    z1, w1 = _composite(outer, end, deep)                                 # (n, n1)
+                    with np.errstate(divide="ignore", invalid="ignore"):   # s = 0 is handled by the where
+                        inner_points = np.where(
+                            sa[..., None] > 0,
+                            (_over(points, q2a)[:, None, :] - ca[..., None] * z1[..., None])
+                            / np.where(sa > 0, sa, 1.0)[..., None], Z_MAX)
+                    z2, w2 = _composite(inner_points, end, mid)                           # (n, n1, n2)
+                    u2 = np.sqrt(q2a)[:, None, None] * (ca[..., None] * z1[..., None] + sa[..., None] * z2)
+                    with np.errstate(over="ignore", invalid="ignore"):   # checked below
+                        gx = np.asarray(g(u2), dtype=np.float64)
+                        inner = (gx * (w2 * _density(z2))).sum(axis=-1)
+                        fx = np.asarray(f(np.sqrt(qa)[:, None] * z1), dtype=np.float64)
+                        values[j, idx] = (fx * inner * (w1 * _density(z1))).sum(axis=-1)
+                        if j == 0:
+                            values[2, idx] = np.max(np.abs(fx), axis=-1)
+                            values[3, idx] = np.max(np.abs(gx), axis=(-2, -1))
         fine = _finite(values[0].reshape(shape))
         if not estimate:
             return fine, np.full(shape, np.nan)
-        return fine, np.abs(fine - _finite(values[1].reshape(shape)))
+        floor = _ROUNDING * np.finfo(float).eps * (values[2] * values[3]).reshape(shape)
+        return fine, np.abs(fine - _finite(values[1].reshape(shape))) + floor
