@@ -21,7 +21,7 @@ from scipy.stats import multivariate_normal, norm
 from gradmath.activations import register_activation, resolve_activation, unregister_activation
 from gradmath.expressions import X
 from gradmath.meanfield import mean_field
-from gradmath.meanfield.expectations import QuadratureExpectations
+from gradmath.meanfield.expectations import RULE2, QuadratureExpectations
 from gradmath.meanfield.fixed_points import q_star
 from gradmath.meanfield.kernels import breakpoints, meanfield_kernels
 from gradmath.meanfield.maps import chi_1
@@ -108,6 +108,21 @@ def test_hard_tanh_two_dimensional_rule_against_the_bivariate_normal():
     assert np.all(np.abs(cross - exact) <= cross_err + ORACLE) and np.max(np.abs(cross - exact)) <= 1e-12
 
 
+def test_hard_tanh_pairs_of_different_lengths_and_negative_correlation():
+    """As Nielsen's prediction asks (u₁, u₂ of different variances), and c near ±1, where the inner integral's
+    smoothed kinks at z₁ = k/(c√q₂) need outer edges of their own."""
+    k = meanfield_kernels(resolve_activation(HARD_TANH))
+    q, q2 = np.array([2.0, 0.5, 3.0, 1.0]), np.array([0.7, 4.0, 3.0, 1.0])
+    c = np.array([0.999, 0.95, -0.9999, -0.999])
+    value, err = RULE2.expect2(k.prime, k.prime, q, c, q2=q2, points=k.edges)
+    exact = []
+    for a, b, r in zip(q, q2, c):
+        cov = [[a, r * np.sqrt(a * b)], [r * np.sqrt(a * b), b]]
+        mv = multivariate_normal(mean=[0, 0], cov=cov, abseps=1e-13, releps=1e-13, maxpts=10**7)
+        exact.append(mv.cdf([1, 1]) - mv.cdf([-1, 1]) - mv.cdf([1, -1]) + mv.cdf([-1, -1]))
+    assert np.all(np.abs(value - exact) <= err + ORACLE) and np.max(np.abs(value - exact)) <= 1e-13
+
+
 def test_hard_tanh_point_states_at_least_its_true_error():
     """The measured case: (3, 0.1) gave χ_c = 0.81206 stating 5.6·10⁻³, 0.0087 from the truth."""
     p = mean_field(HARD_TANH, 3.0, 0.1)
@@ -141,7 +156,7 @@ def test_custom_piecewise_kink_at_one_half(kink_at_half):
     e = expectations_for(kink_at_half)
     assert isinstance(e, QuadratureExpectations) and e.kernels.edges == (0.0, 0.5)
     q = np.array([0.3, 1.0, 2.0, 1.0, 2.0])
-    c = np.array([0.5, -0.3, 0.99, 0.999, 0.7])
+    c = np.array([0.5, -0.3, 0.99, 0.999, -0.999])
     a = 0.5 / np.sqrt(q)
     value, err = e.prime_square(q)
     exact = norm.cdf(a) + 4 * norm.sf(a)                      # E[φ′²] = P(u < ½) + 4 P(u ≥ ½)
@@ -157,3 +172,23 @@ def test_custom_piecewise_kink_at_one_half(kink_at_half):
 def test_breakpoints_not_found_is_labelled_an_estimate():
     p = mean_field("abs(sin(x))", 1.0, 0.1)
     assert p.method == "estimate" and any(n.startswith("estimate:") for n in p.notes)
+
+
+def test_digits_split_at_the_breakpoints():
+    """mpmath's tanh–sinh split at ±1/√q: q* and χ₁ of hard tanh to 20 digits against the closed forms
+    (with a single split at 0 the 30 printed digits of q* were wrong from the sixth on)."""
+    import mpmath
+
+    p = mean_field(HARD_TANH, "3", "0.1", digits=20)
+    got = dict(p.precise)
+    with mpmath.workdps(40):
+        def length(q):
+            a = 1 / mpmath.sqrt(q)
+            return 3 * (q * (mpmath.erf(a / mpmath.sqrt(2)) - 2 * a * mpmath.npdf(a)) + 2 * mpmath.ncdf(-a)) \
+                + mpmath.mpf("0.1") - q
+
+        q = mpmath.findroot(length, mpmath.mpf(p.q_star))
+        chi = 3 * mpmath.erf(1 / mpmath.sqrt(2 * q))
+        # 20 significant digits printed: each within half a unit of the 20th digit, plus the closed form's 10⁻³⁸
+        for name, exact in (("q_star", q), ("chi_1", chi)):
+            assert abs(mpmath.mpf(got[name]) - exact) <= mpmath.mpf(10) ** -19 * abs(exact)

@@ -24,7 +24,7 @@ import numpy as np
 from gradmath.errors import InvalidParameterError, NonFiniteError
 from gradmath.meanfield.gaussian import Z_MAX
 
-__all__ = ["MeanFieldKernels", "meanfield_kernels", "is_smooth", "breakpoints", "MAX_BREAKPOINTS"]
+__all__ = ["MeanFieldKernels", "meanfield_kernels", "is_smooth", "breakpoints", "exact_breakpoints", "MAX_BREAKPOINTS"]
 
 #: The integrand at |z| = Z_MAX must be this small relative to the integral (the neglected tail).
 _TAIL_FRACTION = 1e-12
@@ -101,7 +101,7 @@ def meanfield_kernels(activation) -> MeanFieldKernels:
                 f"activation {act.name!r}: the mean-field integrals need σ′ finite on all of ℝ ({err})"
             ) from err
 
-    smooth = is_smooth(act.expression) and is_smooth(act.derivative)
+    smooth = is_smooth(act.expression)
     points = () if smooth else breakpoints(act.expression, act.derivative)
     return MeanFieldKernels(act.name, sigma, prime, smooth, points)
 
@@ -145,13 +145,18 @@ def breakpoints(*exprs) -> tuple[float, ...] | None:
     >>> breakpoints(sp.Abs(sp.sin(X))) is None      # infinitely many
     True
     """
+    found = exact_breakpoints(*exprs)
+    return None if found is None else tuple(sorted({float(v) + 0.0 for v in found}))
+
+
+def exact_breakpoints(*exprs) -> tuple | None:
+    """The breakpoints of :func:`breakpoints` as exact SymPy numbers (for quadrature at any precision)."""
     key = tuple(exprs)
     if key not in _CACHE:
         found = _find(exprs)
-        if found is not _TIMEOUT:
-            _CACHE[key] = found
-        else:
+        if found is _TIMEOUT:
             return None
+        _CACHE[key] = found
     return _CACHE[key]
 
 
@@ -200,7 +205,7 @@ def _find(exprs):
     polynomial = all(e.is_polynomial(X) for e in equations)
     if not timer_usable() and not polynomial:
         return _TIMEOUT
-    points: set[float] = set()
+    points: dict = {}                                # exact value by its float, to count distinct points
     try:
         with cpu_time_limit(BREAKPOINT_SECONDS, _OutOfTime) if timer_usable() else _nothing():
             for e in equations:
@@ -217,12 +222,12 @@ def _find(exprs):
                     value = complex(sp.N(r, 30))
                     if value.imag != 0 or not math.isfinite(value.real):
                         return None
-                    points.add(float(value.real) + 0.0)
+                    points.setdefault(float(value.real) + 0.0, r)
                 if len(points) > MAX_BREAKPOINTS:
                     return None
     except _OutOfTime:
         return _TIMEOUT
-    return tuple(sorted(points))
+    return tuple(points[k] for k in sorted(points))
 
 
 class _nothing:
