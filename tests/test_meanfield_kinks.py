@@ -192,3 +192,15 @@ def test_digits_split_at_the_breakpoints():
         # 20 significant digits printed: each within half a unit of the 20th digit, plus the closed form's 10⁻³⁸
         for name, exact in (("q_star", q), ("chi_1", chi)):
             assert abs(mpmath.mpf(got[name]) - exact) <= mpmath.mpf(10) ** -19 * abs(exact)
+
+
+def test_phase_diagram_of_hard_tanh_against_the_bivariate_normal():
+    """The diagram's light rule (no error estimate) keeps its documented 2·10⁻¹⁰ relative error with the
+    breakpoints, at the diagram's own q* and c*; q* against the closed form."""
+    from gradmath.meanfield.phase import phase_diagram
+
+    d = phase_diagram(HARD_TANH, [3.0, 10.0], [0.1])
+    for i, sw2 in enumerate([3.0, 10.0]):
+        q, c = d.q_star[i, 0], d.c_star[i, 0]
+        assert q == pytest.approx(_q_star(sw2, 0.1), rel=2e-10)
+        assert d.chi_c[i, 0] == pytest.approx(sw2 * _rectangle(q, c, -1, 1), rel=2e-10)
