@@ -224,7 +224,7 @@ class GaussianRule:
         return _finite(values[0]), np.abs(values[0] - values[1])
 
     def _expect2_at(self, f: Kernel, g: Kernel, q, c, q2, points: np.ndarray, estimate: bool):
-        """:meth:`expect2` with edges at every breakpoint: where u₂ = k in z₂ (for each z₁), where u₁ = k in z₁.
+        """:meth:`expect2` with edges at every breakpoint: where u₂ = k in z₂ (each z₁), where u₁ = k in z₁.
 
         The inner integral is, as a function of z₁, g smoothed over a width s/|c| (s = √(1−c²)) around each
         z₁ = k/(c√q₂): where s is small these near-kinks must sit at outer edges too. With q₂ = q and c > 0
