@@ -156,6 +156,8 @@ def exact_breakpoints(*exprs) -> tuple | None:
         found = _find(exprs)
         if found is _TIMEOUT:
             return None
+        if len(_CACHE) >= 256:       # a stated limit on what a long session of custom activations keeps
+            _CACHE.clear()
         _CACHE[key] = found
     return _CACHE[key]
 
