@@ -1,8 +1,8 @@
 """Activations that break away from 0: panel edges at their breakpoints, values and stated errors checked.
 
-Oracles, independent of the quadrature: for hard tanh φ = Max(−1, Min(1, x)) and u ~ N(0, q), a = 1/√q,
-E[φ(u)²] = q (2Φ(a) − 1 − 2a ϕ(a)) + 2 (1 − Φ(a)) and E[φ′(u)²] = 2Φ(a) − 1 (ϕ, Φ the standard normal density
-and CDF); for correlated u₁, u₂, E[φ′(u₁) φ′(u₂)] = P(|u₁| < 1, |u₂| < 1), a rectangle probability of the
+Oracles, independent of the quadrature: for hard tanh φ = Max(−1, Min(1, x)) and u ~ N(0, q),
+a = 1/√q, E[φ(u)²] = q (2Φ(a) − 1 − 2a ϕ(a)) + 2 (1 − Φ(a)) and E[φ′(u)²] = 2Φ(a) − 1 (ϕ, Φ the standard
+normal density and CDF); for correlated u₁, u₂, E[φ′(u₁) φ′(u₂)] = P(|u₁| < 1, |u₂| < 1), a rectangle probability of the
 bivariate normal (SciPy's Genz algorithm, asked for 10⁻¹³), and E[φ(u₁) φ(u₂)] a one-dimensional integral of
 z₁ against E[φ(u₂) | z₁], itself closed form in Φ (SciPy's adaptive ``quad``, asked for 10⁻¹³).
 """
@@ -147,7 +147,8 @@ def test_without_the_breakpoints_the_stated_error_understates():
 @pytest.fixture
 def kink_at_half():
     """φ = x below 1/2, 2x − 1/2 above: continuous, φ′ jumps from 1 to 2 at 1/2 (not at 0)."""
-    act = register_activation("kinkhalf", sp.Piecewise((X, X < sp.Rational(1, 2)), (2 * X - sp.Rational(1, 2), True)))
+    half = sp.Rational(1, 2)
+    act = register_activation("kinkhalf", sp.Piecewise((X, X < half), (2 * X - half, True)))
     yield act
     unregister_activation("kinkhalf")
 
@@ -204,3 +205,18 @@ def test_phase_diagram_of_hard_tanh_against_the_bivariate_normal():
         q, c = d.q_star[i, 0], d.c_star[i, 0]
         assert q == pytest.approx(_q_star(sw2, 0.1), rel=2e-10)
         assert d.chi_c[i, 0] == pytest.approx(sw2 * _rectangle(q, c, -1, 1), rel=2e-10)
+
+
+def test_hard_tanh_critical_line_against_the_normal_cdf():
+    """χ₁ = σ_w² (2Φ(1/√q*) − 1) = 1 with q* from the closed length map, solved by SciPy. The rule's stated
+    errors there are ~10⁻¹⁴ relative; w = 1/E[φ′²] and the root in q are conditioned O(1) (|d ln E[φ′²]/d ln q|
+    = aϕ(a)/(2Φ(a) − 1) ≤ 1/2 at a = 1/√q), so 10⁻¹² relative leaves a margin of 30."""
+    from gradmath.meanfield.critical import critical_sigma_w2
+
+    def chi(w):
+        return w * (2 * norm.cdf(1 / np.sqrt(_q_star(w, 0.1))) - 1) - 1
+
+    exact = brentq(chi, 1.0, 3.0, xtol=1e-15, rtol=1e-15)
+    got = critical_sigma_w2(HARD_TANH, 0.1)
+    assert got.method == "quadrature" and got.sigma_w2 == pytest.approx(exact, rel=1e-12)
+    assert got.q_star == pytest.approx(_q_star(exact, 0.1), rel=1e-12)

@@ -2,8 +2,8 @@
 
 :class:`MpExpectations` integrates with :func:`mpmath.quad` (tanh–sinh, with its error
 estimate) over z ∈ (−∞, ∞) split at 0 (and at ±1/√q when q > 4, and at k/√q for each breakpoint k of φ,
-exact to the working precision: see :func:`gradmath.meanfield.kernels.exact_breakpoints`), evaluating φ and φ′ once per node for all
-the integrals at one q, and e^{−z²/2} once per node for every q. Used for single points
+exact to the working precision: see :func:`gradmath.meanfield.kernels.exact_breakpoints`), evaluating
+φ and φ′ once per node for all the integrals at one q, and e^{−z²/2} once per node for every q. Used for single points
 and the critical line when ``digits`` is asked for; the tests compare it with the
 float64 quadrature and the closed forms.
 """
