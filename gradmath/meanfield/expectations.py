@@ -74,22 +74,26 @@ class QuadratureExpectations(Expectations):
         return self.kernels.name
 
     def square(self, q):
-        return self.rule.expect(lambda x: _square(self.kernels.evaluate(x)), q, estimate=self.estimate)
+        return self.rule.expect(lambda x: _square(self.kernels.evaluate(x)), q, estimate=self.estimate,
+                                points=self.kernels.edges)
 
     def prime_square(self, q):
-        return self.rule.expect(lambda x: _square(self.kernels.prime(x)), q, estimate=self.estimate)
+        return self.rule.expect(lambda x: _square(self.kernels.prime(x)), q, estimate=self.estimate,
+                                points=self.kernels.edges)
 
     def stein(self, q):
         q = np.asarray(q, dtype=np.float64)
         value, err = self.rule.expect(lambda x: self.kernels.evaluate(x) * self.kernels.prime(x) * x, q,
-                                      estimate=self.estimate)
+                                      estimate=self.estimate, points=self.kernels.edges)
         return value / q, err / q
 
     def cross(self, q, c):
-        return self.rule2.expect2(self.kernels.evaluate, self.kernels.evaluate, q, c, estimate=self.estimate)
+        return self.rule2.expect2(self.kernels.evaluate, self.kernels.evaluate, q, c, estimate=self.estimate,
+                                  points=self.kernels.edges)
 
     def prime_cross(self, q, c):
-        return self.rule2.expect2(self.kernels.prime, self.kernels.prime, q, c, estimate=self.estimate)
+        return self.rule2.expect2(self.kernels.prime, self.kernels.prime, q, c, estimate=self.estimate,
+                                  points=self.kernels.edges)
 
     def check(self, q: float) -> None:
         self.kernels.check_tails(q)

@@ -112,9 +112,10 @@ def _gammas(hidden, out, sizes, xa, xb, ya, yb, sw2, sb2, *, same: bool) -> np.n
         if k == len(sizes) - 2:
             break
         kernel = hidden
-        qa_next = sw2 * _pair(kernel.evaluate, kernel.evaluate, qa, qa, np.ones_like(qa)) + sb2
-        qb_next = qa_next if same else sw2 * _pair(kernel.evaluate, kernel.evaluate, qb, qb, np.ones_like(qb)) + sb2
-        qab = qa_next if same else sw2 * _pair(kernel.evaluate, kernel.evaluate, qa, qb, c) + sb2
+        qa_next = sw2 * _pair(kernel.evaluate, kernel.evaluate, qa, qa, np.ones_like(qa), kernel.edges) + sb2
+        qb_next = qa_next if same else sw2 * _pair(kernel.evaluate, kernel.evaluate, qb, qb, np.ones_like(qb),
+                                                       kernel.edges) + sb2
+        qab = qa_next if same else sw2 * _pair(kernel.evaluate, kernel.evaluate, qa, qb, c, kernel.edges) + sb2
         qa, qb = qa_next, qb_next
     qa, qb, c = layers[-1]
     n_out = sizes[-1]
@@ -123,7 +124,7 @@ def _gammas(hidden, out, sizes, xa, xb, ya, yb, sw2, sb2, *, same: bool) -> np.n
     gamma = n_out * _pair(out.evaluate, out.evaluate, qa, qb, c) - ea - eb + (ya == yb)
     result = []
     for qa, qb, c in reversed(layers[:-1]):          # hidden layers L − 1, …, 1
-        gamma = sw2 * _pair(hidden.prime, hidden.prime, qa, qb, c) * gamma
+        gamma = sw2 * _pair(hidden.prime, hidden.prime, qa, qb, c, hidden.edges) * gamma
         result.append(gamma)
     return np.array(result[::-1])
 
@@ -132,12 +133,12 @@ def _single(f, q) -> np.ndarray:
     return _RULE.expect(f, q)[0]
 
 
-def _pair(f, g, qa, qb, c) -> np.ndarray:
+def _pair(f, g, qa, qb, c, points=(0.0,)) -> np.ndarray:
     """E[f(u₁)g(u₂)] for each pair, in chunks (c = 1 with equal variances is the one-dimensional E[f g])."""
     if np.all(c == 1.0) and np.all(qa == qb):
-        return _RULE.expect(lambda x: f(x) * g(x), qa)[0]
+        return _RULE.expect(lambda x: f(x) * g(x), qa, points=points)[0]
     out = np.empty(qa.shape)
     for s in range(0, qa.size, _CHUNK):
         sl = slice(s, s + _CHUNK)
-        out[sl] = _RULE.expect2(f, g, qa[sl], c[sl], q2=qb[sl], estimate=False)[0]
+        out[sl] = _RULE.expect2(f, g, qa[sl], c[sl], q2=qb[sl], estimate=False, points=points)[0]
     return out

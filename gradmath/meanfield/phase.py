@@ -228,7 +228,10 @@ def _c_star(e, W: np.ndarray, B: np.ndarray, q: np.ndarray) -> np.ndarray:
         return (W[i] * e.cross(q[i], x)[0] + B[i]) / q[i] - x
 
     rows = np.arange(m)
-    k = bracket(_light(e, nodes=4, levels=8), rows)
+    coarse = _light(e, nodes=4, levels=8)
+    if isinstance(coarse, QuadratureExpectations):     # the edge at 0 alone is cheaper and serves to locate
+        coarse = dataclasses.replace(coarse, kernels=dataclasses.replace(coarse.kernels, breakpoints=()))
+    k = bracket(coarse, rows)
     lo, hi = _C_GRID[k], _C_GRID[k - 1]           # 𝓒 − c ≥ 0 at lo, < 0 at hi (checked with the full rule)
     f_lo, f_hi = f(lo, rows), f(hi, rows)
     wrong = np.nonzero((f_lo < 0) | (f_hi >= 0))[0]

@@ -67,7 +67,8 @@ class MeanFieldPoint:
     phase : str
         ``"ordered"`` (χ₁ < 1), ``"chaotic"`` (χ₁ > 1) or ``"critical"``.
     method : str
-        ``"closed form"`` or ``"quadrature"`` (float64, with ``error`` the estimated absolute error).
+        ``"closed form"`` or ``"quadrature"`` (float64, with ``error`` the estimated absolute error), or
+        ``"estimate"``: quadrature of an activation whose breakpoints were not found (see ``notes``).
     """
 
     activation: str
@@ -139,13 +140,20 @@ def mean_field(activation, sigma_w2: float | str, sigma_b2: float | str, *, digi
 def expectations_for(activation) -> Expectations:
     """Closed forms where known, else quadrature of the activation's float64 kernels."""
     exact = closed_form_for(activation)
-    return exact if exact is not None else QuadratureExpectations(meanfield_kernels(activation))
+    if exact is not None:
+        return exact
+    kernels = meanfield_kernels(activation)
+    # breakpoints not found: the rules know only the edge at 0, and their error may miss a kink elsewhere
+    return QuadratureExpectations(kernels, method="quadrature" if kernels.breakpoints is not None else "estimate")
 
 
 def point_from(k: Expectations, p: MeanFieldParameters) -> MeanFieldPoint:
     """Every quantity at ``p`` from the expectations ``k``."""
     sw2, sb2 = p.sigma_w2, p.sigma_b2
     notes = []
+    if k.method == "estimate":
+        notes.append("estimate: the points where σ or σ′ breaks were not found (an infinite or large set, or no "
+                     "time), so the quadrature may miss a kink away from 0 and its error can understate it")
     if hasattr(k, "q_star"):
         fq = FixedPoint(k.q_star(sw2, sb2), 0.0)
     else:

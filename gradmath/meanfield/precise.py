@@ -1,8 +1,9 @@
 """The one-dimensional mean-field integrals with mpmath, at any working precision.
 
 :class:`MpExpectations` integrates with :func:`mpmath.quad` (tanh–sinh, with its error
-estimate) over z ∈ (−∞, ∞) split at 0 (and at ±1/√q when q > 4), evaluating φ and φ′ once per node for all
-the integrals at one q, and e^{−z²/2} once per node for every q. Used for single points
+estimate) over z ∈ (−∞, ∞) split at 0 (and at ±1/√q when q > 4, and at k/√q for each breakpoint k of φ,
+exact to the working precision: see :func:`gradmath.meanfield.kernels.exact_breakpoints`), evaluating
+φ and φ′ once per node for all the integrals at one q, and e^{−z²/2} once per node for every q. Used for single points
 and the critical line when ``digits`` is asked for; the tests compare it with the
 float64 quadrature and the closed forms.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import mpmath
+import sympy as sp
 
 from gradmath.errors import InvalidParameterError
 
@@ -35,8 +37,17 @@ class MpExpectations:
     """
 
     def __init__(self, activation):
+        from gradmath.meanfield.kernels import exact_breakpoints, is_smooth
+
         self.sigma, self.prime = activation.sigma_mp, activation.prime_mp
         self._gauss: dict = {}
+        found = () if is_smooth(activation.expression) else exact_breakpoints(activation.expression,
+                                                                              activation.derivative)
+        if found is None:
+            raise InvalidParameterError(
+                f"activation {activation.name!r}: the points where σ or σ′ breaks were not found, so no digits "
+                "can be promised; drop --digits (the float64 result is labelled an estimate)")
+        self.breaks = [mpmath.mpf(str(sp.N(k, mpmath.mp.dps + 10))) for k in found if k != 0]
 
     def _density(self, z):
         d = self._gauss.get(z)
@@ -59,6 +70,8 @@ class MpExpectations:
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
         # φ(√q z) changes on the scale 1/√q in z: split there too when that is finer than the Gaussian's own
         points = _POINTS if r <= 2 else [-mpmath.inf, -1 / r, 0, 1 / r, mpmath.inf]
+        if self.breaks:     # panel ends at the kinks, so that tanh–sinh converges (and its estimate holds)
+            points = sorted(set(points) | {k / r for k in self.breaks})
         return tuple(norm * mpmath.quad(lambda z, i=i: values(z)[i], points) for i in range(2)) + \
             (norm * mpmath.quad(lambda z: values(z)[2], points) / q,)
 

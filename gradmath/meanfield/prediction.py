@@ -92,11 +92,11 @@ def predict_delta_norms(network, x, y, *, sigma_w2=None, sigma_b2=None, chunk_si
     # predicted: the length map per example, then χ₁ back from the output
     q = [sw2[0] * np.einsum("ij,ij->i", x, x) / x.shape[1] + sb2[0]]           # layer 2
     for i in range(1, depth - 2):
-        q.append(sw2[i] * _RULE.expect(lambda t: hidden.evaluate(t) ** 2, q[-1])[0] + sb2[i])
+        q.append(sw2[i] * _RULE.expect(lambda t: hidden.evaluate(t) ** 2, q[-1], points=hidden.edges)[0] + sb2[i])
     log_factor = np.zeros(x.shape[0])                                          # ln ∏ χ₁ from l to L − 1
     predicted = np.empty(depth - 2)
     for i in range(depth - 3, -1, -1):                                         # hidden layers L − 1 … 2
-        chi = sw2[i + 1] * _RULE.expect(lambda t: hidden.prime(t) ** 2, q[i])[0]
+        chi = sw2[i + 1] * _RULE.expect(lambda t: hidden.prime(t) ** 2, q[i], points=hidden.edges)[0]
         with np.errstate(divide="ignore"):
             log_factor += np.log(chi)
         predicted[i] = np.sqrt(np.mean(out_sq * np.exp(log_factor)))
