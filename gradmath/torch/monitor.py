@@ -42,15 +42,13 @@ from gradmath.torch.alerts import GradientWarning, step_alerts
 from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
-from gradmath.torch.transfer import copy_to_host, foreach_norms, quartiles_and_max, queue_callback
+from gradmath.torch.transfer import HostLayout, copy_to_host, foreach_norms, queue_callback
 from gradmath.validation import check_int
 
 __all__ = ["GradientMonitor", "MonitorWarning", "MAX_COPY_EVERY"]
 
 #: Largest ``copy_every`` (steps held on the device between copies to the host).
 MAX_COPY_EVERY = 100_000
-
-_DELTA_QUANTITIES = ("delta_norm_q1", "delta_norm_median", "delta_norm_q3", "delta_norm_max")
 
 
 class MonitorWarning(UserWarning):
@@ -139,6 +137,7 @@ class GradientMonitor:
         self._pending: list[tuple[int, _Pass]] = []
         self._handles: list = []
         self._warned: set = set()
+        self._plans: dict = {}
         self._failed: set[str] = set()
 
     # ----- attaching ---------------------------------------------------------------
@@ -307,8 +306,6 @@ class GradientMonitor:
             current.entries.append((0, quantity, logs[i]))
 
     def _copy(self) -> None:
-        import torch
-
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -316,34 +313,50 @@ class GradientMonitor:
         rows, at = [], 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
             for step, p in pending:
-                values, at = self._step_values(p, host, at)
-                flagged = sorted({l for (l, _), v in values.items() if not math.isfinite(v)})
-                rows += [(step, l, q, v) for (l, q), v in values.items()]
-                rows += [(step, l, "nonfinite", 1.0) for l in flagged]
-                self._alerts(step, values)
+                plan = self._plan(p)
+                size = plan.size
+                keys, values = plan.keys, plan.values(host[at:at + size])
+                at += size
+                listed = values.tolist()
+                rows += [(step, l, q, v) for (l, q), v in zip(keys, listed)]
+                finite = np.isfinite(values)
+                small = {keys[i]: listed[i] for i in plan.alert_index}
+                if not finite.all():
+                    bad = np.flatnonzero(~finite).tolist()
+                    small.update((keys[i], listed[i]) for i in bad)
+                    rows += [(step, l, "nonfinite", 1.0) for l in sorted({keys[i][0] for i in bad})]
+                if self.bounds is not None:
+                    for i in plan.weight_norm_index:   # NaN or a zero matrix: the next step starts afresh
+                        if not (listed[i] > 0 and math.isfinite(listed[i])):
+                            self.bounds.restart(keys[i][0])
+                if not finite.all() or self._may_alert(small):
+                    self._alerts(step, small)
         self.records.extend(rows)
         for sink in self.sinks:
             self._guard("sink", sink, rows)
 
-    def _step_values(self, p: _Pass, host: np.ndarray, at: int) -> tuple[dict, int]:
-        values: dict[tuple[int, str], float] = {}
-        deltas = []
-        for l, quantity, t in p.entries:
-            size = t.numel()
-            chunk, at = host[at:at + size], at + size
-            if quantity == "delta":
-                deltas.append((l, chunk * (p.batch[l] if self.reduction == "mean" else 1)))
-            elif quantity in BOUND_QUANTITIES:
-                for layer, value in zip(self.layers, np.power(10.0, chunk).tolist()):
-                    values[(layer.l, quantity)] = value
-                    if quantity == "weight_norm_estimate" and not (value > 0 and math.isfinite(value)):
-                        self.bounds.restart(layer.l)   # NaN or a zero matrix: the next step starts afresh
-            else:
-                values[(l, quantity)] = float(chunk[0])
-        for l, norms in deltas:
-            for name, value in zip(_DELTA_QUANTITIES, quartiles_and_max(norms)):
-                values[(l, name)] = value
-        return values, at
+    def _plan(self, p: _Pass) -> HostLayout:
+        """Where each recorded value of a pass lies in the host copy (cached: a pass's layout repeats)."""
+        count = len(self.layers)
+        key = tuple((l, q, p.batch[l] if q == "delta" else count if l == 0 else 1) for l, q, _ in p.entries)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 64:
+                self._plans.clear()
+            plan = self._plans[key] = HostLayout(key, [layer.l for layer in self.layers], self.reduction == "mean",
+                                                 self.layers[0].l, self.layers[-1].l)
+        return plan
+
+    def _may_alert(self, values: dict) -> bool:
+        """Whether a vanishing or dead-units condition not yet warned of may hold (a cheap filter before
+        :meth:`_alerts`, which words the messages)."""
+        first, warned = self.layers[0].l, self._warned
+        s_first, s_last = values.get((first, "speed")), values.get((self.layers[-1].l, "speed"))
+        if s_first is not None and s_last is not None and s_first < self.vanishing_ratio * s_last \
+                and ("vanishing", first) not in warned:
+            return True
+        return any(q == "dead_units" and v > 0 and v >= self.dead_fraction * self._widths.get(l, 0)
+                   and ("dead", l) not in warned for (l, q), v in values.items())
 
     def _alerts(self, step: int, values: dict) -> None:
         first, last = self.layers[0].l, self.layers[-1].l
