@@ -58,12 +58,11 @@ class MonitorWarning(UserWarning):
 class _Pass:
     """What one forward and backward pass left on the device."""
 
-    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch", "grads", "done")
+    __slots__ = ("entries", "zs", "forwarded", "backward", "batch", "grads", "done")
 
     def __init__(self):
         self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
-        self.log_w: dict[int, object] = {}        # ‖(wˡ)ᵀ‖ at the forward pass (bounds)
-        self.log_primes: dict[int, object] = {}   # what max_j |σ′(zˡ_j)| per example needs (bounds)
+        self.zs: dict[int, object] = {}           # zˡ of the hidden layers, for max_j |σ′(zˡ_j)| (bounds)
         self.forwarded: set[int] = set()
         self.backward = False
         self.done = False
@@ -280,19 +279,18 @@ class GradientMonitor:
         current.done = True
         if self._pass is current:
             self._pass = None
-        current.log_w, current.log_primes, current.grads = {}, {}, {}
+        current.zs, current.grads = {}, {}
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
             self._copy()
 
     def _bound_forward(self, current: _Pass, layer, z) -> None:
-        import torch
-
-        with torch.no_grad():
-            current.log_w[layer.l] = self.bounds.weight_norm(layer)
-            if layer is not self.layers[-1]:
-                current.log_primes[layer.l] = self.bounds.prime_part(layer, z)
+        # zˡ is kept (autograd keeps it too until the backward pass has gone through it); the weight norms
+        # and max|σ′| are taken for all layers together when δᴸ is known: the weights are those of the
+        # forward pass then (autograd refuses a backward pass through weights changed in place)
+        if layer is not self.layers[-1]:
+            current.zs[layer.l] = z.detach()
 
     def _bound_step(self, current: _Pass, delta_out) -> None:
         """Bounds (a), (b) once δᴸ is known (the first gradient of the backward pass)."""
@@ -301,7 +299,9 @@ class GradientMonitor:
         with torch.no_grad():
             n = delta_out.shape[0]
             scale = math.log10(n) if self.reduction == "mean" else 0.0
-            logs = self.bounds.combine(current.log_w, current.log_primes, torch.log10(delta_out) + scale)
+            norms = dict(zip((layer.l for layer in self.layers), self.bounds.weight_norms()))
+            parts = self.bounds.prime_parts(current.zs) if len(self.layers) > 1 else None
+            logs = self.bounds.combine(norms, parts, torch.log10(delta_out) + scale)
         for i, quantity in enumerate(BOUND_QUANTITIES):
             current.entries.append((0, quantity, logs[i]))
 
