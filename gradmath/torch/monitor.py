@@ -200,9 +200,11 @@ class GradientMonitor:
     def _forward_hook(self, layer):
         import torch
 
+        what = f"layer {layer.l} forward"
+
         def hook(module, inputs, output):
             if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad:
-                self._guard(f"layer {layer.l} forward", self._on_forward, layer, output)
+                self._guard(what, self._on_forward, layer, output)
         return hook
 
     def _on_forward(self, layer, z) -> None:
@@ -310,30 +312,40 @@ class GradientMonitor:
         if not pending:
             return
         host = copy_to_host([t for _, p in pending for _, _, t in p.entries])  # the one copy
-        rows, at = [], 0
+        rows, at, first = [], 0, 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
-            for step, p in pending:
-                plan = self._plan(p)
-                size = plan.size
-                keys, values = plan.keys, plan.values(host[at:at + size])
-                at += size
-                listed = values.tolist()
-                rows += [(step, l, q, v) for (l, q), v in zip(keys, listed)]
-                finite = np.isfinite(values)
-                small = {keys[i]: listed[i] for i in plan.alert_index}
-                if not finite.all():
-                    bad = np.flatnonzero(~finite).tolist()
-                    small.update((keys[i], listed[i]) for i in bad)
-                    rows += [(step, l, "nonfinite", 1.0) for l in sorted({keys[i][0] for i in bad})]
-                if self.bounds is not None:
-                    for i in plan.weight_norm_index:   # NaN or a zero matrix: the next step starts afresh
-                        if not (listed[i] > 0 and math.isfinite(listed[i])):
-                            self.bounds.restart(keys[i][0])
-                if not finite.all() or self._may_alert(small):
-                    self._alerts(step, small)
+            while first < len(pending):   # steps of one layout together: one array each
+                plan = self._plan(pending[first][1])
+                end = first + 1
+                while end < len(pending) and self._plan(pending[end][1]) is plan:
+                    end += 1
+                steps = [step for step, _ in pending[first:end]]
+                size = plan.size * len(steps)
+                values = plan.values(host[at:at + size].reshape(len(steps), plan.size))
+                at, first = at + size, end
+                rows += self._rows(plan, steps, values)
         self.records.extend(rows)
         for sink in self.sinks:
             self._guard("sink", sink, rows)
+
+    def _rows(self, plan: HostLayout, steps: list, values: np.ndarray) -> list:
+        """The records of steps of one layout (``values`` one row per step), with their alerts."""
+        keys, rows = plan.keys, []
+        finite = np.isfinite(values).all(axis=1).tolist()
+        for step, listed, ok in zip(steps, values.tolist(), finite):
+            rows += [(step, l, q, v) for (l, q), v in zip(keys, listed)]
+            small = {keys[i]: listed[i] for i in plan.alert_index}
+            if not ok:
+                bad = [i for i, v in enumerate(listed) if not math.isfinite(v)]
+                small.update((keys[i], listed[i]) for i in bad)
+                rows += [(step, l, "nonfinite", 1.0) for l in sorted({keys[i][0] for i in bad})]
+            if self.bounds is not None:
+                for i in plan.weight_norm_index:   # NaN or a zero matrix: the next step starts afresh
+                    if not (listed[i] > 0 and math.isfinite(listed[i])):
+                        self.bounds.restart(keys[i][0])
+            if not ok or self._may_alert(small):
+                self._alerts(step, small)
+        return rows
 
     def _plan(self, p: _Pass) -> HostLayout:
         """Where each recorded value of a pass lies in the host copy (cached: a pass's layout repeats)."""

@@ -77,19 +77,20 @@ class HostLayout:
         self.alert_index = [i for i, key in enumerate(keys) if key in watch or key[1] == "dead_units"]
         self._mean = mean
 
-    def values(self, chunk: np.ndarray) -> np.ndarray:
-        """The values of :attr:`keys` from the step's slice of the host copy."""
-        head = chunk[self._take]
+    def values(self, block: np.ndarray) -> np.ndarray:
+        """The values of :attr:`keys`, one row per step, from the steps' slices of the host copy (one row each)."""
+        head = block[:, self._take]
         if self._powers.size:
-            head[self._powers] = np.power(10.0, head[self._powers])
+            head[:, self._powers] = np.power(10.0, head[:, self._powers])
         if not self._deltas:
             return head
         if self._rows is not None:
-            tail = quartiles_and_max_rows(chunk[self._rows] * self._scale)
+            n = self._rows.shape[1]
+            tail = quartiles_and_max_rows((block[:, self._rows] * self._scale).reshape(-1, n))
         else:
-            tail = np.array([quartiles_and_max(chunk[start:start + size] * (size if self._mean else 1))
-                             for _, start, size in self._deltas])
-        return np.concatenate([head, tail.reshape(-1)])
+            tail = np.array([quartiles_and_max(row[start:start + size] * (size if self._mean else 1))
+                             for row in block for _, start, size in self._deltas])
+        return np.concatenate([head, tail.reshape(block.shape[0], -1)], axis=1)
 
 
 def queue_callback(fn) -> None:
