@@ -141,13 +141,14 @@ def quartiles_and_max_rows(norms: np.ndarray) -> np.ndarray:
     s = np.sort(norms, axis=1)   # NaN sorts last, so the last column is np.max of the row
     n = s.shape[1]
     out = np.empty((s.shape[0], 4))
-    for k, q in enumerate((0.25, 0.5, 0.75)):
-        position = q * (n - 1)
-        lo = int(position)
-        t = position - lo
-        hi = min(lo + 1, n - 1)
-        a, b = s[:, lo], s[:, hi]
-        out[:, k] = a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
+    with np.errstate(invalid="ignore"):   # inf − inf in rows that are replaced by NaN below
+        for k, q in enumerate((0.25, 0.5, 0.75)):
+            position = q * (n - 1)
+            lo = int(position)
+            t = position - lo
+            hi = min(lo + 1, n - 1)
+            a, b = s[:, lo], s[:, hi]
+            out[:, k] = a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
     out[:, 3] = s[:, -1]
     bad = ~np.isfinite(s).all(axis=1)
     out[bad, :3] = math.nan
