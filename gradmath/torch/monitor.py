@@ -36,9 +36,9 @@ import warnings
 
 import numpy as np
 
-from gradmath.errors import GradmathError, InvalidParameterError
+from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
-from gradmath.torch.alerts import GradientWarning, step_alerts
+from gradmath.torch.alerts import GradientWarning, meanfield_sentence, step_alerts
 from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
@@ -388,26 +388,9 @@ class GradientMonitor:
 
     def _meanfield_sentence(self) -> str:
         """What mean-field theory predicts for the ratio at initialisation (infinite width, i.i.d. weights)."""
-        from gradmath.meanfield import mean_field
-
         if self.bounds is None or len(self.layers) < 3:
             return ""
-        import torch
-
-        with torch.no_grad():
-            hidden = self.layers[1:-1]
-            sw2 = float(np.mean([w.shape[1] * float((w.double() ** 2).mean()) for w in
-                                 (layer.module.weight.detach() for layer in hidden)]))
-            sb2 = float(np.mean([float((layer.module.bias.detach().double() ** 2).mean())
-                                 for layer in hidden if layer.module.bias is not None] or [0.0]))
-        try:
-            point = mean_field(self.bounds.hidden_activation, sw2, max(sb2, 0.0))
-        except GradmathError:
-            return ""
-        depth = len(self.layers) - 1
-        return (f"mean-field theory at initialisation (σ_w² ≈ {sw2:.3g}, σ_b² ≈ {sb2:.3g}, "
-                f"{self.bounds.hidden_activation}) predicts a factor √χ₁ = {point.gradient_factor:.3g} per layer, "
-                f"about {point.gradient_factor ** depth:.3g} over {depth} layers ({point.phase} phase)")
+        return meanfield_sentence(self.layers, self.bounds.hidden_activation)
 
     # ----- never crash the training loop ---------------------------------------------
     def _guard(self, what: str, fn, *args):
