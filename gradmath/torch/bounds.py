@@ -48,6 +48,7 @@ class ChainBounds:
         self.norm = norm
         self.power_iterations = power_iterations
         self._vectors: dict[int, object] = {}
+        self._gamma_parts: dict = {}
 
     @property
     def ord(self) -> float:
@@ -178,8 +179,11 @@ class ChainBounds:
         count = len(self.layers)
         # suffix[i] = Σ_{r > l} log10 ‖(wʳ)ᵀ‖ for layer l = i + 2
         suffix = torch.flip(torch.cumsum(torch.flip(log_w, (0,)), 0), (0,)) - log_w
-        hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
-        bound_a = hidden * math.log10(self.gamma_hidden) + suffix + log10_delta_out.amax()
+        gamma_part = self._gamma_parts.get((dtype, device))   # (L − l)·log10 γ_h, made once per dtype and device
+        if gamma_part is None:
+            hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
+            gamma_part = self._gamma_parts[(dtype, device)] = hidden * math.log10(self.gamma_hidden)
+        bound_a = gamma_part + suffix + log10_delta_out.amax()
         if count > 1:
             if parts is None:   # the identity between Linear layers: σ′ = 1
                 m = torch.zeros((count - 1, log10_delta_out.shape[0]), dtype=dtype, device=device)

@@ -147,6 +147,9 @@ class GradientMonitor:
         self._params = [(layer.l, q, p) for layer in self.layers
                         for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
                         if p is not None and p.requires_grad]
+        self._param_layers = [l for l, _, _ in self._params]
+        self._param_quantities = [q for _, q, _ in self._params]
+        self._speed_layers = {l for l, q, _ in self._params if q == "speed"}
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
             bias, weight = layer.module.bias, layer.module.weight
@@ -239,13 +242,15 @@ class GradientMonitor:
         import torch
 
         with torch.no_grad():
-            params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
-            norms = foreach_norms([p.grad for _, _, p in params])
-            have_speed = set()
-            for (l, q, _), value in zip(params, norms):
-                owner.entries.append((l, q, value))
-                if q == "speed":
-                    have_speed.add(l)
+            grads = [p.grad for _, _, p in self._params]
+            if len(owner.grads) == len(self.layers) and all(g is not None for g in grads):   # the usual step
+                owner.entries += zip(self._param_layers, self._param_quantities, foreach_norms(grads))
+                have_speed = self._speed_layers
+            else:
+                params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
+                norms = foreach_norms([p.grad for _, _, p in params])
+                owner.entries += ((l, q, value) for (l, q, _), value in zip(params, norms))
+                have_speed = {l for l, q, _ in params if q == "speed"}
             for layer in self.layers:
                 g = owner.grads.get(layer.l)
                 if g is None:
