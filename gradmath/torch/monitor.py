@@ -203,11 +203,15 @@ class GradientMonitor:
     def _forward_hook(self, layer):
         import torch
 
-        what = f"layer {layer.l} forward"
+        what, failed = f"layer {layer.l} forward", self._failed
 
-        def hook(module, inputs, output):
-            if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad:
-                self._guard(what, self._on_forward, layer, output)
+        def hook(module, inputs, output):   # self._guard inlined: this runs for every layer and step
+            if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad \
+                    and what not in failed:
+                try:
+                    self._on_forward(layer, output)
+                except Exception as err:  # a monitor must not stop the training it watches
+                    self._fail(what, err)
         return hook
 
     def _on_forward(self, layer, z) -> None:
@@ -218,8 +222,11 @@ class GradientMonitor:
             self._finish_pass()
             current = self._pass = _Pass()
         current.forwarded.add(layer.l)
-        if self.bounds is not None:
-            self._guard("bounds", self._bound_forward, current, layer, z)
+        if self.bounds is not None and layer is not self.layers[-1]:
+            # zˡ is kept (autograd keeps it too until the backward pass has gone through it); the weight norms
+            # and max|σ′| are taken for all layers together when δᴸ is known: the weights are those of the
+            # forward pass then (autograd refuses a backward pass through weights changed in place)
+            current.zs[layer.l] = z.detach()
         if layer.activation == "ReLU":
             with torch.no_grad():
                 zd = z.detach()
@@ -291,13 +298,6 @@ class GradientMonitor:
         self.step += 1
         if len(self._pending) >= self.copy_every:
             self._copy()
-
-    def _bound_forward(self, current: _Pass, layer, z) -> None:
-        # zˡ is kept (autograd keeps it too until the backward pass has gone through it); the weight norms
-        # and max|σ′| are taken for all layers together when δᴸ is known: the weights are those of the
-        # forward pass then (autograd refuses a backward pass through weights changed in place)
-        if layer is not self.layers[-1]:
-            current.zs[layer.l] = z.detach()
 
     def _bound_step(self, current: _Pass, delta_out) -> None:
         """Bounds (a), (b) once δᴸ is known (the first gradient of the backward pass)."""
@@ -404,9 +404,12 @@ class GradientMonitor:
         try:
             return fn(*args)
         except Exception as err:  # a monitor must not stop the training it watches
-            self._failed.add(what)
-            self._note(f"{what}: measuring failed ({type(err).__name__}: {err}); switched off, training goes on")
+            self._fail(what, err)
             return None
+
+    def _fail(self, what: str, err: Exception) -> None:
+        self._failed.add(what)
+        self._note(f"{what}: measuring failed ({type(err).__name__}: {err}); switched off, training goes on")
 
     def _note(self, message: str) -> None:
         if message not in self.messages:
