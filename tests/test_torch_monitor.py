@@ -280,6 +280,34 @@ def test_copies_to_the_host_every_k_steps_only():
     monitor.detach()
 
 
+@pytest.mark.parametrize("bounds", [False, True])
+def test_copying_every_k_steps_records_what_copying_every_step_does(bounds):
+    """The host side takes the steps of one copy together (one array, one sort); each row is the same."""
+    records = []
+    for copy_every in (1, 4):
+        model, (x, y) = _chain(activation=nn.Sigmoid), _batch()
+        with GradientMonitor(model, copy_every=copy_every, bounds=bounds) as monitor:
+            for _ in range(6):
+                model.zero_grad()
+                nn.CrossEntropyLoss()(model(x), y).backward()
+        records.append(monitor.records.rows)
+    assert len(records[0]) == len(records[1]) > 0
+    assert records[0] == records[1]
+
+
+def test_quartiles_of_all_rows_at_once_are_those_of_each_row():
+    from gradmath.torch.transfer import quartiles_and_max, quartiles_and_max_rows
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 4, 7, 128):
+        norms = rng.exponential(size=(5, n))
+        norms[1, 0] = math.nan
+        norms[2, -1] = math.inf
+        together = quartiles_and_max_rows(norms)
+        for row, expected in zip(together.tolist(), (quartiles_and_max(r) for r in norms)):
+            assert row == pytest.approx(expected, rel=0, abs=0, nan_ok=True)   # the same arithmetic, bit for bit
+
+
 def test_a_failing_sink_or_warnings_as_errors_never_stop_training():
     model, (x, y) = _chain(), _batch()
 

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["GradientWarning", "step_alerts"]
+import numpy as np
+
+from gradmath.errors import GradmathError
+
+__all__ = ["GradientWarning", "step_alerts", "meanfield_sentence"]
 
 
 class GradientWarning(UserWarning):
@@ -62,3 +66,26 @@ def step_alerts(step: int, values: dict, *, first: int, last: int, widths: dict,
                 message += "; " + sentence
         found.append((("vanishing", first), message))
     return found
+
+
+def meanfield_sentence(layers, hidden_activation: str) -> str:
+    """What mean-field theory predicts for the first/last speed ratio at initialisation (infinite width,
+    i.i.d. weights), from the hidden layers' σ_w² and σ_b² now; empty where the theory gives nothing."""
+    import torch
+
+    from gradmath.meanfield import mean_field
+
+    with torch.no_grad():
+        hidden = layers[1:-1]
+        sw2 = float(np.mean([w.shape[1] * float((w.double() ** 2).mean()) for w in
+                             (layer.module.weight.detach() for layer in hidden)]))
+        sb2 = float(np.mean([float((layer.module.bias.detach().double() ** 2).mean())
+                             for layer in hidden if layer.module.bias is not None] or [0.0]))
+    try:
+        point = mean_field(hidden_activation, sw2, max(sb2, 0.0))
+    except GradmathError:
+        return ""
+    depth = len(layers) - 1
+    return (f"mean-field theory at initialisation (σ_w² ≈ {sw2:.3g}, σ_b² ≈ {sb2:.3g}, "
+            f"{hidden_activation}) predicts a factor √χ₁ = {point.gradient_factor:.3g} per layer, "
+            f"about {point.gradient_factor ** depth:.3g} over {depth} layers ({point.phase} phase)")

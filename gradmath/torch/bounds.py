@@ -48,6 +48,7 @@ class ChainBounds:
         self.norm = norm
         self.power_iterations = power_iterations
         self._vectors: dict[int, object] = {}
+        self._gamma_parts: dict = {}
 
     @property
     def ord(self) -> float:
@@ -81,6 +82,51 @@ class ChainBounds:
             v = t / norm_t
         self._vectors[l] = v
         return sigma
+
+    def weight_norms(self) -> list:
+        """:meth:`weight_norm` of every layer, for p = 2 with the warm-started power iterations of all layers
+        taken together (one matrix-vector product per layer and direction, the norms and divisions in
+        foreach kernels); a layer without a usable vector starts afresh as in :meth:`weight_norm`."""
+        import torch
+
+        if self.norm != "2" or not hasattr(torch, "_foreach_norm"):
+            return [self.weight_norm(layer) for layer in self.layers]
+        out, warm = [], []
+        for i, layer in enumerate(self.layers):
+            w = layer.module.weight.detach()
+            v = self._vectors.get(layer.l)
+            if v is None or v.device != w.device or v.dtype != w.dtype or v.shape[0] != w.shape[1]:
+                out.append(self._power(layer.l, w))
+            else:
+                out.append(None)
+                warm.append((i, w, v))
+        if warm:
+            ws, vs = [w for _, w, _ in warm], [v for _, _, v in warm]
+            sigmas = None
+            for _ in range(self.power_iterations):
+                us = [torch.mv(w, v) for w, v in zip(ws, vs)]
+                ts = [torch.mv(w.T, u) for w, u in zip(ws, us)]
+                norms_t = torch._foreach_norm(ts)
+                sigmas = torch._foreach_div(norms_t, torch._foreach_norm(us))   # ‖wᵀu‖/‖u‖ ≤ ‖w‖₂
+                vs = torch._foreach_div(ts, norms_t)
+            for (i, _, _), v, sigma in zip(warm, vs, sigmas):
+                self._vectors[self.layers[i].l] = v
+                out[i] = sigma
+        return out
+
+    def prime_parts(self, zs: dict):
+        """:meth:`prime_part` of the hidden layers' zˡ in ``zs`` (layer → zˡ), stacked: an (L − 2, N) tensor
+        (``None`` for the identity); for sigmoid, tanh and ReLU the layers of one shape in one kernel each."""
+        import torch
+
+        hidden = self.layers[:-1]
+        if not hidden or hidden[0].activation_module is None:
+            return None
+        act = hidden[0].activation
+        if act not in ("Sigmoid", "Tanh", "ReLU") or len({zs[layer.l].shape for layer in hidden}) != 1:
+            return torch.stack([self.prime_part(layer, zs[layer.l]) for layer in hidden])
+        flat = torch.stack([zs[layer.l] for layer in hidden]).flatten(2)
+        return flat.abs().amin(dim=2) if act != "ReLU" else (flat.amax(dim=2) > 0).to(flat.dtype)
 
     def restart(self, l: int) -> None:
         """Forget layer l's vector (after a NaN or a zero matrix); the next step starts afresh."""
@@ -117,12 +163,13 @@ class ChainBounds:
             return -2 * torch.log10(torch.cosh(parts))
         return torch.log10(parts)
 
-    def combine(self, norms: dict, parts: dict, log10_delta_out):
+    def combine(self, norms: dict, parts, log10_delta_out):
         """log10 of the weight norms and of the largest bounds (a) and (b) over the batch, per layer.
 
-        ``norms`` maps each layer l to ‖(wˡ)ᵀ‖ (:meth:`weight_norm`) and ``parts`` each hidden layer
-        to its :meth:`prime_part`, both taken at the forward pass (the weights the gradient went
-        through); ``log10_delta_out`` holds log10 ‖δᴸ‖_p per example (the reduction already undone).
+        ``norms`` maps each layer l to ‖(wˡ)ᵀ‖ (:meth:`weight_norms`, of the weights the gradient went
+        through) and ``parts`` holds the hidden layers' :meth:`prime_part` values stacked
+        (:meth:`prime_parts`; ``None`` for the identity); ``log10_delta_out`` holds log10 ‖δᴸ‖_p per
+        example (the reduction already undone).
         Returns a (3, L − 1) device tensor.
         """
         import torch
@@ -132,13 +179,16 @@ class ChainBounds:
         count = len(self.layers)
         # suffix[i] = Σ_{r > l} log10 ‖(wʳ)ᵀ‖ for layer l = i + 2
         suffix = torch.flip(torch.cumsum(torch.flip(log_w, (0,)), 0), (0,)) - log_w
-        hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
-        bound_a = hidden * math.log10(self.gamma_hidden) + suffix + log10_delta_out.amax()
+        gamma_part = self._gamma_parts.get((dtype, device))   # (L − l)·log10 γ_h, made once per dtype and device
+        if gamma_part is None:
+            hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
+            gamma_part = self._gamma_parts[(dtype, device)] = hidden * math.log10(self.gamma_hidden)
+        bound_a = gamma_part + suffix + log10_delta_out.amax()
         if count > 1:
-            if self.layers[0].activation_module is None:   # the identity between Linear layers: σ′ = 1
+            if parts is None:   # the identity between Linear layers: σ′ = 1
                 m = torch.zeros((count - 1, log10_delta_out.shape[0]), dtype=dtype, device=device)
             else:
-                m = self._log10_prime_max(torch.stack([parts[layer.l] for layer in self.layers[:-1]]).to(dtype))
+                m = self._log10_prime_max(parts.to(dtype))
             tail = torch.flip(torch.cumsum(torch.flip(m, (0,)), 0), (0,))                     # Σ_{r ≥ l}
             tail = torch.cat([tail, torch.zeros_like(tail[:1])])
         else:

@@ -36,21 +36,19 @@ import warnings
 
 import numpy as np
 
-from gradmath.errors import GradmathError, InvalidParameterError
+from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
-from gradmath.torch.alerts import GradientWarning, step_alerts
+from gradmath.torch.alerts import GradientWarning, meanfield_sentence, step_alerts
 from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
-from gradmath.torch.transfer import copy_to_host, foreach_norms, quartiles_and_max, queue_callback
+from gradmath.torch.transfer import HostLayout, copy_to_host, foreach_norms, queue_callback
 from gradmath.validation import check_int
 
 __all__ = ["GradientMonitor", "MonitorWarning", "MAX_COPY_EVERY"]
 
 #: Largest ``copy_every`` (steps held on the device between copies to the host).
 MAX_COPY_EVERY = 100_000
-
-_DELTA_QUANTITIES = ("delta_norm_q1", "delta_norm_median", "delta_norm_q3", "delta_norm_max")
 
 
 class MonitorWarning(UserWarning):
@@ -60,12 +58,11 @@ class MonitorWarning(UserWarning):
 class _Pass:
     """What one forward and backward pass left on the device."""
 
-    __slots__ = ("entries", "log_w", "log_primes", "forwarded", "backward", "batch", "grads", "done")
+    __slots__ = ("entries", "zs", "forwarded", "backward", "batch", "grads", "done")
 
     def __init__(self):
         self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
-        self.log_w: dict[int, object] = {}        # ‖(wˡ)ᵀ‖ at the forward pass (bounds)
-        self.log_primes: dict[int, object] = {}   # what max_j |σ′(zˡ_j)| per example needs (bounds)
+        self.zs: dict[int, object] = {}           # zˡ of the hidden layers, for max_j |σ′(zˡ_j)| (bounds)
         self.forwarded: set[int] = set()
         self.backward = False
         self.done = False
@@ -139,6 +136,7 @@ class GradientMonitor:
         self._pending: list[tuple[int, _Pass]] = []
         self._handles: list = []
         self._warned: set = set()
+        self._plans: dict = {}
         self._failed: set[str] = set()
 
     # ----- attaching ---------------------------------------------------------------
@@ -149,6 +147,9 @@ class GradientMonitor:
         self._params = [(layer.l, q, p) for layer in self.layers
                         for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
                         if p is not None and p.requires_grad]
+        self._param_layers = [l for l, _, _ in self._params]
+        self._param_quantities = [q for _, q, _ in self._params]
+        self._speed_layers = {l for l, q, _ in self._params if q == "speed"}
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
             bias, weight = layer.module.bias, layer.module.weight
@@ -202,9 +203,15 @@ class GradientMonitor:
     def _forward_hook(self, layer):
         import torch
 
-        def hook(module, inputs, output):
-            if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad:
-                self._guard(f"layer {layer.l} forward", self._on_forward, layer, output)
+        what, failed = f"layer {layer.l} forward", self._failed
+
+        def hook(module, inputs, output):   # self._guard inlined: this runs for every layer and step
+            if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad \
+                    and what not in failed:
+                try:
+                    self._on_forward(layer, output)
+                except Exception as err:  # a monitor must not stop the training it watches
+                    self._fail(what, err)
         return hook
 
     def _on_forward(self, layer, z) -> None:
@@ -215,8 +222,11 @@ class GradientMonitor:
             self._finish_pass()
             current = self._pass = _Pass()
         current.forwarded.add(layer.l)
-        if self.bounds is not None:
-            self._guard("bounds", self._bound_forward, current, layer, z)
+        if self.bounds is not None and layer is not self.layers[-1]:
+            # zˡ is kept (autograd keeps it too until the backward pass has gone through it); the weight norms
+            # and max|σ′| are taken for all layers together when δᴸ is known: the weights are those of the
+            # forward pass then (autograd refuses a backward pass through weights changed in place)
+            current.zs[layer.l] = z.detach()
         if layer.activation == "ReLU":
             with torch.no_grad():
                 zd = z.detach()
@@ -239,13 +249,15 @@ class GradientMonitor:
         import torch
 
         with torch.no_grad():
-            params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
-            norms = foreach_norms([p.grad for _, _, p in params])
-            have_speed = set()
-            for (l, q, _), value in zip(params, norms):
-                owner.entries.append((l, q, value))
-                if q == "speed":
-                    have_speed.add(l)
+            grads = [p.grad for _, _, p in self._params]
+            if len(owner.grads) == len(self.layers) and all(g is not None for g in grads):   # the usual step
+                owner.entries += zip(self._param_layers, self._param_quantities, foreach_norms(grads))
+                have_speed = self._speed_layers
+            else:
+                params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
+                norms = foreach_norms([p.grad for _, _, p in params])
+                owner.entries += ((l, q, value) for (l, q, _), value in zip(params, norms))
+                have_speed = {l for l, q, _ in params if q == "speed"}
             for layer in self.layers:
                 g = owner.grads.get(layer.l)
                 if g is None:
@@ -281,19 +293,11 @@ class GradientMonitor:
         current.done = True
         if self._pass is current:
             self._pass = None
-        current.log_w, current.log_primes, current.grads = {}, {}, {}
+        current.zs, current.grads = {}, {}
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
             self._copy()
-
-    def _bound_forward(self, current: _Pass, layer, z) -> None:
-        import torch
-
-        with torch.no_grad():
-            current.log_w[layer.l] = self.bounds.weight_norm(layer)
-            if layer is not self.layers[-1]:
-                current.log_primes[layer.l] = self.bounds.prime_part(layer, z)
 
     def _bound_step(self, current: _Pass, delta_out) -> None:
         """Bounds (a), (b) once δᴸ is known (the first gradient of the backward pass)."""
@@ -302,48 +306,74 @@ class GradientMonitor:
         with torch.no_grad():
             n = delta_out.shape[0]
             scale = math.log10(n) if self.reduction == "mean" else 0.0
-            logs = self.bounds.combine(current.log_w, current.log_primes, torch.log10(delta_out) + scale)
+            norms = dict(zip((layer.l for layer in self.layers), self.bounds.weight_norms()))
+            parts = self.bounds.prime_parts(current.zs) if len(self.layers) > 1 else None
+            logs = self.bounds.combine(norms, parts, torch.log10(delta_out) + scale)
         for i, quantity in enumerate(BOUND_QUANTITIES):
             current.entries.append((0, quantity, logs[i]))
 
     def _copy(self) -> None:
-        import torch
-
         pending, self._pending = self._pending, []
         if not pending:
             return
         host = copy_to_host([t for _, p in pending for _, _, t in p.entries])  # the one copy
-        rows, at = [], 0
+        rows, at, first = [], 0, 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
-            for step, p in pending:
-                values, at = self._step_values(p, host, at)
-                flagged = sorted({l for (l, _), v in values.items() if not math.isfinite(v)})
-                rows += [(step, l, q, v) for (l, q), v in values.items()]
-                rows += [(step, l, "nonfinite", 1.0) for l in flagged]
-                self._alerts(step, values)
+            while first < len(pending):   # steps of one layout together: one array each
+                plan = self._plan(pending[first][1])
+                end = first + 1
+                while end < len(pending) and self._plan(pending[end][1]) is plan:
+                    end += 1
+                steps = [step for step, _ in pending[first:end]]
+                size = plan.size * len(steps)
+                values = plan.values(host[at:at + size].reshape(len(steps), plan.size))
+                at, first = at + size, end
+                rows += self._rows(plan, steps, values)
         self.records.extend(rows)
         for sink in self.sinks:
             self._guard("sink", sink, rows)
 
-    def _step_values(self, p: _Pass, host: np.ndarray, at: int) -> tuple[dict, int]:
-        values: dict[tuple[int, str], float] = {}
-        deltas = []
-        for l, quantity, t in p.entries:
-            size = t.numel()
-            chunk, at = host[at:at + size], at + size
-            if quantity == "delta":
-                deltas.append((l, chunk * (p.batch[l] if self.reduction == "mean" else 1)))
-            elif quantity in BOUND_QUANTITIES:
-                for layer, value in zip(self.layers, np.power(10.0, chunk).tolist()):
-                    values[(layer.l, quantity)] = value
-                    if quantity == "weight_norm_estimate" and not (value > 0 and math.isfinite(value)):
-                        self.bounds.restart(layer.l)   # NaN or a zero matrix: the next step starts afresh
-            else:
-                values[(l, quantity)] = float(chunk[0])
-        for l, norms in deltas:
-            for name, value in zip(_DELTA_QUANTITIES, quartiles_and_max(norms)):
-                values[(l, name)] = value
-        return values, at
+    def _rows(self, plan: HostLayout, steps: list, values: np.ndarray) -> list:
+        """The records of steps of one layout (``values`` one row per step), with their alerts."""
+        keys, rows = plan.keys, []
+        finite = np.isfinite(values).all(axis=1).tolist()
+        for step, listed, ok in zip(steps, values.tolist(), finite):
+            rows += [(step, l, q, v) for (l, q), v in zip(keys, listed)]
+            small = {keys[i]: listed[i] for i in plan.alert_index}
+            if not ok:
+                bad = [i for i, v in enumerate(listed) if not math.isfinite(v)]
+                small.update((keys[i], listed[i]) for i in bad)
+                rows += [(step, l, "nonfinite", 1.0) for l in sorted({keys[i][0] for i in bad})]
+            if self.bounds is not None:
+                for i in plan.weight_norm_index:   # NaN or a zero matrix: the next step starts afresh
+                    if not (listed[i] > 0 and math.isfinite(listed[i])):
+                        self.bounds.restart(keys[i][0])
+            if not ok or self._may_alert(small):
+                self._alerts(step, small)
+        return rows
+
+    def _plan(self, p: _Pass) -> HostLayout:
+        """Where each recorded value of a pass lies in the host copy (cached: a pass's layout repeats)."""
+        count = len(self.layers)
+        key = tuple((l, q, p.batch[l] if q == "delta" else count if l == 0 else 1) for l, q, _ in p.entries)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 64:
+                self._plans.clear()
+            plan = self._plans[key] = HostLayout(key, [layer.l for layer in self.layers], self.reduction == "mean",
+                                                 self.layers[0].l, self.layers[-1].l)
+        return plan
+
+    def _may_alert(self, values: dict) -> bool:
+        """Whether a vanishing or dead-units condition not yet warned of may hold (a cheap filter before
+        :meth:`_alerts`, which words the messages)."""
+        first, warned = self.layers[0].l, self._warned
+        s_first, s_last = values.get((first, "speed")), values.get((self.layers[-1].l, "speed"))
+        if s_first is not None and s_last is not None and s_first < self.vanishing_ratio * s_last \
+                and ("vanishing", first) not in warned:
+            return True
+        return any(q == "dead_units" and v > 0 and v >= self.dead_fraction * self._widths.get(l, 0)
+                   and ("dead", l) not in warned for (l, q), v in values.items())
 
     def _alerts(self, step: int, values: dict) -> None:
         first, last = self.layers[0].l, self.layers[-1].l
@@ -363,26 +393,9 @@ class GradientMonitor:
 
     def _meanfield_sentence(self) -> str:
         """What mean-field theory predicts for the ratio at initialisation (infinite width, i.i.d. weights)."""
-        from gradmath.meanfield import mean_field
-
         if self.bounds is None or len(self.layers) < 3:
             return ""
-        import torch
-
-        with torch.no_grad():
-            hidden = self.layers[1:-1]
-            sw2 = float(np.mean([w.shape[1] * float((w.double() ** 2).mean()) for w in
-                                 (layer.module.weight.detach() for layer in hidden)]))
-            sb2 = float(np.mean([float((layer.module.bias.detach().double() ** 2).mean())
-                                 for layer in hidden if layer.module.bias is not None] or [0.0]))
-        try:
-            point = mean_field(self.bounds.hidden_activation, sw2, max(sb2, 0.0))
-        except GradmathError:
-            return ""
-        depth = len(self.layers) - 1
-        return (f"mean-field theory at initialisation (σ_w² ≈ {sw2:.3g}, σ_b² ≈ {sb2:.3g}, "
-                f"{self.bounds.hidden_activation}) predicts a factor √χ₁ = {point.gradient_factor:.3g} per layer, "
-                f"about {point.gradient_factor ** depth:.3g} over {depth} layers ({point.phase} phase)")
+        return meanfield_sentence(self.layers, self.bounds.hidden_activation)
 
     # ----- never crash the training loop ---------------------------------------------
     def _guard(self, what: str, fn, *args):
@@ -391,9 +404,12 @@ class GradientMonitor:
         try:
             return fn(*args)
         except Exception as err:  # a monitor must not stop the training it watches
-            self._failed.add(what)
-            self._note(f"{what}: measuring failed ({type(err).__name__}: {err}); switched off, training goes on")
+            self._fail(what, err)
             return None
+
+    def _fail(self, what: str, err: Exception) -> None:
+        self._failed.add(what)
+        self._note(f"{what}: measuring failed ({type(err).__name__}: {err}); switched off, training goes on")
 
     def _note(self, message: str) -> None:
         if message not in self.messages:
