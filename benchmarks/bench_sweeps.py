@@ -32,7 +32,7 @@ def _sleep(seconds: float) -> float:
     return seconds
 
 
-def per_point(repeats: int = 5) -> dict:
+def per_point(repeats: int = 9) -> dict:
     from gradmath.backprop import backprop
     from gradmath.sweeps.point import PointTask, _inputs, _network, measure_point, one_thread
 
