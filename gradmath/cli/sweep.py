@@ -10,7 +10,7 @@ from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, in
 EXAMPLES = """examples:
   gradmath sweep --activation tanh --sigma-w2 1:4:16 --sigma-b2 0.05 --depth 30 --width 200 --seeds 2 --out sw
   gradmath sweep --activation "tanh,erf(x)" --sigma-w2 0.5:4:8 --sigma-b2 0:0.5:6 --out phase --json
-  gradmath sweep ... --scheduler tcp://10.0.0.5:8786      on an existing Dask cluster
+  gradmath sweep ... --scheduler tcp://scheduler:8786        on an existing Dask cluster
   gradmath sweep ... --engine serial                       in this process only
 
 An axis is one value, a comma list, or START:STOP:COUNT (numpy.linspace). The store is
