@@ -89,7 +89,7 @@ def run_sweep(grid: Grid, store, *, engine: str = "auto", scheduler: str | None 
     """
     if engine not in ENGINES:
         raise InvalidParameterError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
-    require_sweeps()
+    require_sweeps(("dask", "xarray", "zarr"))
     if workers is not None:
         from gradmath.validation import check_int
 
