@@ -1,4 +1,4 @@
-"""Bounds (a) and (b) of :mod:`gradmath.bounds` per layer and step, on the device, for chain models.
+"""Bounds (a) and (b) of :mod:`gradmath.bounds` per layer and step, for chain models.
 
 For a model that :func:`gradmath.formats.from_torch` accepts (an ``nn.Sequential`` of
 ``nn.Linear`` layers and one elementwise hidden activation), Nielsen's (124) gives
@@ -14,11 +14,18 @@ whatever loss the model was trained with. The monitor records the largest bound 
 batch's examples beside the largest measured ‖δˡ‖ (``delta_norm_max``).
 
 The weight norms are kept cheap across steps: for p = 2 a power iteration warm-started from
-the previous step's vector (one product with wʳ and one with (wʳ)ᵀ per step), which
-approaches ‖wʳ‖₂ from below; for p = 1, ∞ the row or column sums in the training dtype. Neither
+the previous step's vector, one matrix–vector product per layer and step, with wʳ and (wʳ)ᵀ in
+turn, which approaches ‖wʳ‖₂ from below; for p = 1, ∞ the row or column sums in the training dtype. Neither
 is a certified upper bound, so every bound here is recorded as an estimate
 (``bound_a_estimate``, ``bound_b_estimate``); ``gradmath verify`` on ``from_torch(model)``
-certifies them. Products over depth are sums of log10 values.
+certifies them.
+
+What needs the step's tensors is done on the device, in few kernels and without a host sync: one
+number per hidden layer and example from zʳ, in the forward pass while zʳ is at hand
+(:meth:`ChainBounds.prime_part`), and the weight norms once the backward pass has ended
+(:meth:`ChainBounds.weight_norms`). The rest, max|σ′| from those numbers and the products over
+depth as sums of log10 values, is done on the host in float64 for all the steps of one copy
+together (:meth:`ChainBounds.log10_bounds`).
 """
 
 from __future__ import annotations
@@ -26,29 +33,38 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from gradmath.errors import FormatError, GradmathError
 from gradmath.norms import check_norm
 
-__all__ = ["ChainBounds", "chain_bounds", "BOUND_QUANTITIES", "WARM_START_ITERATIONS"]
+__all__ = ["ChainBounds", "chain_bounds", "BOUND_QUANTITIES", "COLD_START_PRODUCTS"]
 
 #: The quantities a bound step records per layer, in this order.
 BOUND_QUANTITIES = ("weight_norm_estimate", "bound_a_estimate", "bound_b_estimate")
 
-#: Power iterations on attaching (from a fixed start vector); later steps take ``power_iterations`` each.
-WARM_START_ITERATIONS = 30
+#: Matrix–vector products of a layer's first step (from a fixed start vector), 30 power iterations;
+#: later steps take ``power_steps`` each.
+COLD_START_PRODUCTS = 60
 
 
 class ChainBounds:
-    """The state of the bounds for one chain model: γ_h, the activations and the power-iteration vectors."""
+    """The state of the bounds for one chain model: γ_h, the activations and the power-iteration vectors.
 
-    def __init__(self, layers, hidden_activation: str, gamma_hidden: float, norm: str, power_iterations: int):
+    For p = 2 each layer keeps a unit vector x and which side of wʳ it is on. A step multiplies
+    it by wʳ (x on the right) or by (wʳ)ᵀ (x on the left), takes ‖wʳx‖ or ‖(wʳ)ᵀx‖ as the estimate of
+    ‖wʳ‖₂ (from below: x is a unit vector) and keeps the normalised product, on the other side. Two
+    such steps make one power iteration of (wʳ)ᵀwʳ, so the estimate converges as the power iteration
+    does, one matrix–vector product per layer and step.
+    """
+
+    def __init__(self, layers, hidden_activation: str, gamma_hidden: float, norm: str, power_steps: int):
         self.layers = layers
         self.hidden_activation = hidden_activation
         self.gamma_hidden = gamma_hidden
         self.norm = norm
-        self.power_iterations = power_iterations
-        self._vectors: dict[int, object] = {}
-        self._gamma_parts: dict = {}
+        self.power_steps = power_steps
+        self._vectors: dict[int, tuple[object, bool]] = {}   # layer → (unit vector, whether on the right of wʳ)
 
     @property
     def ord(self) -> float:
@@ -63,79 +79,61 @@ class ChainBounds:
             return w.abs().sum(dim=1).amax()
         return w.abs().sum(dim=0).amax()  # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
 
+    def _usable(self, l: int, w) -> bool:
+        state = self._vectors.get(l)
+        if state is None:
+            return False
+        x, right = state
+        return x.dtype == w.dtype and x.device == w.device and x.shape[0] == w.shape[1 if right else 0]
+
     def _power(self, l: int, w):
         import torch
 
-        v = self._vectors.get(l)
-        iterations = self.power_iterations
-        if v is None or v.device != w.device or v.dtype != w.dtype or v.shape[0] != w.shape[1]:
+        steps = self.power_steps
+        if not self._usable(l, w):
             generator = torch.Generator().manual_seed(l)  # never the global generator: training draws stay as they are
-            v = torch.randn(w.shape[1], generator=generator, dtype=torch.float64).to(device=w.device, dtype=w.dtype)
-            v = v / torch.linalg.vector_norm(v)
-            iterations = WARM_START_ITERATIONS
+            x = torch.randn(w.shape[1], generator=generator, dtype=torch.float64).to(device=w.device, dtype=w.dtype)
+            self._vectors[l] = (x / torch.linalg.vector_norm(x), True)
+            steps = COLD_START_PRODUCTS
+        x, right = self._vectors[l]
         sigma = None
-        for _ in range(iterations):
-            u = torch.mv(w, v)
-            t = torch.mv(w.T, u)
-            norm_t = torch.linalg.vector_norm(t)
-            sigma = norm_t / torch.linalg.vector_norm(u)    # ‖wᵀu‖/‖u‖ ≥ ‖wv‖, and ≤ ‖w‖₂
-            v = t / norm_t
-        self._vectors[l] = v
+        for _ in range(steps):
+            y = torch.mv(w, x) if right else torch.mv(w.T, x)
+            sigma = torch.linalg.vector_norm(y)     # ‖wx‖ or ‖wᵀx‖ of a unit x: ≤ ‖w‖₂
+            x, right = y / sigma, not right
+        self._vectors[l] = (x, right)
         return sigma
 
     def weight_norms(self) -> list:
-        """:meth:`weight_norm` of every layer, for p = 2 with the warm-started power iterations of all layers
-        taken together (one matrix-vector product per layer and direction, the norms and divisions in
-        foreach kernels); a layer without a usable vector starts afresh as in :meth:`weight_norm`."""
+        """:meth:`weight_norm` of every layer, for p = 2 with the warm-started power steps of all layers taken
+        together (one matrix-vector product per layer, the norms and divisions in one foreach kernel each);
+        a layer without a usable vector starts afresh as in :meth:`weight_norm`."""
         import torch
 
         if self.norm != "2" or not hasattr(torch, "_foreach_norm"):
             return [self.weight_norm(layer) for layer in self.layers]
-        out, warm = [], []
-        for i, layer in enumerate(self.layers):
-            w = layer.module.weight.detach()
-            v = self._vectors.get(layer.l)
-            if v is None or v.device != w.device or v.dtype != w.dtype or v.shape[0] != w.shape[1]:
-                out.append(self._power(layer.l, w))
-            else:
-                out.append(None)
-                warm.append((i, w, v))
-        if warm:
-            ws, vs = [w for _, w, _ in warm], [v for _, _, v in warm]
-            sigmas = None
-            for _ in range(self.power_iterations):
-                us = [torch.mv(w, v) for w, v in zip(ws, vs)]
-                ts = [torch.mv(w.T, u) for w, u in zip(ws, us)]
-                norms_t = torch._foreach_norm(ts)
-                sigmas = torch._foreach_div(norms_t, torch._foreach_norm(us))   # ‖wᵀu‖/‖u‖ ≤ ‖w‖₂
-                vs = torch._foreach_div(ts, norms_t)
-            for (i, _, _), v, sigma in zip(warm, vs, sigmas):
-                self._vectors[self.layers[i].l] = v
-                out[i] = sigma
-        return out
-
-    def prime_parts(self, zs: dict):
-        """:meth:`prime_part` of the hidden layers' zˡ in ``zs`` (layer → zˡ), stacked: an (L − 2, N) tensor
-        (``None`` for the identity); for sigmoid, tanh and ReLU the layers of one shape in one kernel each."""
-        import torch
-
-        hidden = self.layers[:-1]
-        if not hidden or hidden[0].activation_module is None:
-            return None
-        act = hidden[0].activation
-        if act not in ("Sigmoid", "Tanh", "ReLU") or len({zs[layer.l].shape for layer in hidden}) != 1:
-            return torch.stack([self.prime_part(layer, zs[layer.l]) for layer in hidden])
-        flat = torch.stack([zs[layer.l] for layer in hidden]).flatten(2)
-        return flat.abs().amin(dim=2) if act != "ReLU" else (flat.amax(dim=2) > 0).to(flat.dtype)
+        ws = [layer.module.weight for layer in self.layers]   # read under no_grad: no detach needed
+        if not all(self._usable(layer.l, w) for layer, w in zip(self.layers, ws)):   # rare: a first step, a
+            return [self._power(layer.l, w.detach()) for layer, w in zip(self.layers, ws)]   # restart, a move
+        states = [self._vectors[layer.l] for layer in self.layers]
+        xs, sides = [x for x, _ in states], [right for _, right in states]
+        sigmas = None
+        for _ in range(self.power_steps):
+            ys = [torch.mv(w, x) if right else torch.mv(w.T, x) for w, x, right in zip(ws, xs, sides)]
+            sigmas = torch._foreach_norm(ys)      # ‖wx‖ or ‖wᵀx‖ of unit vectors: each ≤ ‖w‖₂
+            xs, sides = torch._foreach_div(ys, sigmas), [not right for right in sides]
+        self._vectors.update(zip((layer.l for layer in self.layers), zip(xs, sides)))
+        return list(sigmas)
 
     def restart(self, l: int) -> None:
         """Forget layer l's vector (after a NaN or a zero matrix); the next step starts afresh."""
         self._vectors.pop(l, None)
 
     def prime_part(self, layer, z):
-        """What max_j |σ′(zˡ_j)| per example needs from zˡ: min_j |zˡ_j| where σ′ is largest at the smallest
-        |z| (sigmoid, tanh), whether some zˡ_j > 0 (ReLU, PyTorch's σ′(0) = 0), else max_j |σ′| by autograd
-        through the activation module; ``None`` for the identity (two Linear layers in a row)."""
+        """What max_j |σ′(zˡ_j)| per example needs from zˡ, one number per example, taken in the forward pass:
+        min_j |zˡ_j| where σ′ is largest at the smallest |z| (sigmoid, tanh), max_j zˡ_j (ReLU: is some
+        zˡ_j > 0, PyTorch's σ′(0) being 0), else max_j |σ′| by autograd through the activation module;
+        ``None`` for the identity (two Linear layers in a row)."""
         import torch
 
         act = layer.activation
@@ -145,59 +143,53 @@ class ChainBounds:
         if act in ("Sigmoid", "Tanh"):
             return flat.abs().amin(dim=1)
         if act == "ReLU":
-            return (flat.amax(dim=1) > 0).to(z.dtype)
+            return flat.amax(dim=1)
         with torch.enable_grad():
             zz = z.detach().requires_grad_(True)
             out = layer.activation_module(zz)
             (prime,) = torch.autograd.grad(out, zz, torch.ones_like(out))
         return prime.abs().flatten(1).amax(dim=1)
 
-    def _log10_prime_max(self, parts):
-        """log10 max_j |σ′(zʳ_j)| per hidden layer and example, from the stacked :meth:`prime_part` values."""
-        import torch
+    def log10_bounds(self, weight_norms, parts, delta_out):
+        """log10 of the largest bounds (a) and (b) over each step's batch, per layer, on the host in float64.
 
-        act = self.layers[0].activation if self.layers[0].activation_module is not None else None
-        if act == "Sigmoid":   # σ(x)σ(−x), without the cancellation of σ(1 − σ)
-            return torch.log10(torch.sigmoid(parts) * torch.sigmoid(-parts))
-        if act == "Tanh":      # sech², without the cancellation of 1 − tanh²
-            return -2 * torch.log10(torch.cosh(parts))
-        return torch.log10(parts)
-
-    def combine(self, norms: dict, parts, log10_delta_out):
-        """log10 of the weight norms and of the largest bounds (a) and (b) over the batch, per layer.
-
-        ``norms`` maps each layer l to ‖(wˡ)ᵀ‖ (:meth:`weight_norms`, of the weights the gradient went
-        through) and ``parts`` holds the hidden layers' :meth:`prime_part` values stacked
-        (:meth:`prime_parts`; ``None`` for the identity); ``log10_delta_out`` holds log10 ‖δᴸ‖_p per
-        example (the reduction already undone).
-        Returns a (3, L − 1) device tensor.
+        ``weight_norms`` is (steps, L′) of ‖(wˡ)ᵀ‖ (:meth:`weight_norms`, of the weights the gradient
+        went through), ``parts`` (steps, L′ − 1, N) of the hidden layers' :meth:`prime_part` values
+        (``None`` for the identity) and ``delta_out`` (steps, N) of ‖δᴸ‖_p per example (the reduction
+        already undone), with L′ the number of weighted layers. Steps are taken together; products over
+        depth are sums of logs. Returns two (steps, L′) arrays, bounds (a) and (b).
         """
-        import torch
-
-        dtype, device = log10_delta_out.dtype, log10_delta_out.device
-        log_w = torch.log10(torch.stack([norms[layer.l] for layer in self.layers]).to(dtype))
         count = len(self.layers)
-        # suffix[i] = Σ_{r > l} log10 ‖(wʳ)ᵀ‖ for layer l = i + 2
-        suffix = torch.flip(torch.cumsum(torch.flip(log_w, (0,)), 0), (0,)) - log_w
-        gamma_part = self._gamma_parts.get((dtype, device))   # (L − l)·log10 γ_h, made once per dtype and device
-        if gamma_part is None:
-            hidden = torch.arange(count - 1, -1, -1, dtype=dtype, device=device)  # L − l
-            gamma_part = self._gamma_parts[(dtype, device)] = hidden * math.log10(self.gamma_hidden)
-        bound_a = gamma_part + suffix + log10_delta_out.amax()
-        if count > 1:
-            if parts is None:   # the identity between Linear layers: σ′ = 1
-                m = torch.zeros((count - 1, log10_delta_out.shape[0]), dtype=dtype, device=device)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_w = np.log10(weight_norms)
+            suffix = np.cumsum(log_w[:, ::-1], axis=1)[:, ::-1] - log_w         # Σ_{r > l} log10 ‖(wʳ)ᵀ‖
+            log_d = np.log10(delta_out)
+            hidden = np.arange(count - 1, -1, -1, dtype=float)                    # L − l
+            bound_a = hidden * math.log10(self.gamma_hidden) + suffix + log_d.max(axis=1, initial=-np.inf)[:, None]
+            if count > 1:
+                m = np.zeros((log_d.shape[0], count - 1, log_d.shape[1])) if parts is None \
+                    else self._log10_prime_max(parts)
+                tail = np.cumsum(m[:, ::-1], axis=1)[:, ::-1]                     # Σ_{r ≥ l}
+                tail = np.concatenate([tail, np.zeros_like(tail[:, :1])], axis=1)
             else:
-                m = self._log10_prime_max(parts.to(dtype))
-            tail = torch.flip(torch.cumsum(torch.flip(m, (0,)), 0), (0,))                     # Σ_{r ≥ l}
-            tail = torch.cat([tail, torch.zeros_like(tail[:1])])
-        else:
-            tail = torch.zeros((1, log10_delta_out.shape[0]), dtype=dtype, device=device)
-        bound_b = (tail + log10_delta_out).amax(dim=1) + suffix
-        return torch.stack([log_w, bound_a, bound_b])
+                tail = np.zeros((log_d.shape[0], 1, log_d.shape[1]))
+            bound_b = (tail + log_d[:, None, :]).max(axis=2, initial=-np.inf) + suffix
+        return bound_a, bound_b
+
+    def _log10_prime_max(self, parts):
+        """log10 max_j |σ′(zʳ_j)| per hidden layer and example, from the :meth:`prime_part` values (float64)."""
+        act = self.layers[0].activation if self.layers[0].activation_module is not None else None
+        x = np.abs(parts)
+        if act == "Sigmoid":   # log σ(x)σ(−x) = −|x| − 2 log(1 + e^−|x|), without cancellation
+            return (-x - 2 * np.log1p(np.exp(-x))) / math.log(10)
+        if act == "Tanh":      # log sech² x = −2(|x| + log(1 + e^−2|x|) − log 2)
+            return -2 * (x + np.log1p(np.exp(-2 * x)) - math.log(2)) / math.log(10)
+        if act == "ReLU":      # max_j σ′ is 1 if some zʳ_j > 0, else 0 (NaN stays NaN)
+            return np.where(parts > 0, 0.0, np.where(np.isnan(parts), np.nan, -np.inf))
+        return np.log10(parts)
 
 
-def chain_bounds(model, layers, norm="2", power_iterations: int = 1) -> tuple[ChainBounds | None, str]:
+def chain_bounds(model, layers, norm="2", power_steps: int = 1) -> tuple[ChainBounds | None, str]:
     """The bounds for ``model``, or ``None`` and the reason they do not apply."""
     from torch import nn
 
@@ -221,4 +213,4 @@ def chain_bounds(model, layers, norm="2", power_iterations: int = 1) -> tuple[Ch
         return None, f"bounds (a) and (b) need what gradmath.formats.from_torch accepts: {err}"
     if len(layers) != network.depth - 1:
         return None, "the model's nn.Linear layers are not one chain"
-    return ChainBounds(layers, network.hidden_activation, gamma, norm, power_iterations), ""
+    return ChainBounds(layers, network.hidden_activation, gamma, norm, power_steps), ""

@@ -39,16 +39,20 @@ import numpy as np
 from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
 from gradmath.torch.alerts import GradientWarning, meanfield_sentence, step_alerts
-from gradmath.torch.bounds import BOUND_QUANTITIES, chain_bounds
+from gradmath.torch.bounds import chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
 from gradmath.torch.transfer import HostLayout, copy_to_host, foreach_norms, queue_callback
 from gradmath.validation import check_int
 
-__all__ = ["GradientMonitor", "MonitorWarning", "MAX_COPY_EVERY"]
+__all__ = ["GradientMonitor", "MonitorWarning", "COPY_EVERY", "MAX_COPY_EVERY"]
 
 #: Largest ``copy_every`` (steps held on the device between copies to the host).
 MAX_COPY_EVERY = 100_000
+
+#: Default ``copy_every``: Lightning's default logging interval (``log_every_n_steps``). Every step is
+#: recorded; the values reach the host, the records, the sinks and the warnings at each copy.
+COPY_EVERY = 50
 
 
 class MonitorWarning(UserWarning):
@@ -56,18 +60,24 @@ class MonitorWarning(UserWarning):
 
 
 class _Pass:
-    """What one forward and backward pass left on the device."""
+    """What one forward and backward pass left on the device: 0-d ``scalars`` and 1-d ``vectors``, with their
+    keys (layer, quantity) and (layer, quantity, size) (:class:`~gradmath.torch.transfer.HostLayout`)."""
 
-    __slots__ = ("entries", "zs", "forwarded", "backward", "batch", "grads", "done")
+    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "forwarded", "got", "grads", "backward", "done")
 
     def __init__(self):
-        self.entries: list[tuple[int, str, object]] = []   # (layer, quantity, device tensor)
-        self.zs: dict[int, object] = {}           # zˡ of the hidden layers, for max_j |σ′(zˡ_j)| (bounds)
+        self.scalars: list = []
+        self.scalar_keys: list[tuple[int, str]] = []
+        self.vectors: list = []
+        self.vector_keys: list[tuple[int, str, int]] = []
         self.forwarded: set[int] = set()
         self.backward = False
         self.done = False
-        self.batch: dict[int, int] = {}
-        self.grads: dict[int, object] = {}       # ∂C/∂zˡ of the batch, until the backward pass ends
+        self.got: set[int] = set()               # the layers whose ∂C/∂zˡ the backward pass reached
+        self.grads: list = []                    # (l, ∂C/∂zˡ) to take norms of, until the backward pass ends
+
+    def layout(self) -> tuple:
+        return tuple(self.scalar_keys), tuple(self.vector_keys)
 
 
 class GradientMonitor:
@@ -81,20 +91,25 @@ class GradientMonitor:
     reduction : {"mean", "sum"}, optional
         Overrides the loss's; default the loss's, else PyTorch's default ``"mean"``.
     copy_every : int
-        Steps kept on the device between copies to the host (default 1).
+        Steps kept on the device between copies to the host (default :data:`COPY_EVERY`, 50). Every
+        step is recorded; the records, sinks and warnings are updated at each copy, and
+        :meth:`flush` (or :meth:`to_frame`, or detaching) copies what is pending at any time.
     bounds : bool
         Also estimate bounds (a) and (b) per layer and step (chain models only; the others get
         a :class:`MonitorWarning` naming the layers without a bound, and are measured as usual).
     norm : {"2", "1", "inf"}
         The norm of ‖δˡ‖ and of the bounds (speeds are always Euclidean, as Nielsen's).
+    power_steps : int
+        Matrix–vector products per layer and step of the warm-started power iteration that estimates
+        ‖wʳ‖₂ for the bounds (default 1; two make one power iteration).
     vanishing_ratio, dead_fraction : float
         Thresholds of the warnings (:mod:`gradmath.torch.alerts`).
     sinks : sequence of callables
         Each is called with the new rows after every copy (e.g. :class:`~gradmath.torch.tensorboard.TensorBoardSink`).
     """
 
-    def __init__(self, model, *, loss=None, reduction: str | None = None, copy_every: int = 1, bounds: bool = False,
-                 norm="2", power_iterations: int = 1, vanishing_ratio: float = 0.01, dead_fraction: float = 0.5,
+    def __init__(self, model, *, loss=None, reduction: str | None = None, copy_every: int = COPY_EVERY, bounds: bool = False,
+                 norm="2", power_steps: int = 1, vanishing_ratio: float = 0.01, dead_fraction: float = 0.5,
                  sinks=()):
         from gradmath.formats.pytorch import _import_torch
 
@@ -124,13 +139,14 @@ class GradientMonitor:
         self.unbounded: dict[int, str] = {}
         self.bounds = None
         if bounds:
-            check_int("power_iterations", power_iterations, min_value=1, max_value=1000)
-            self.bounds, reason = chain_bounds(model, self.layers, self.norm, power_iterations)
+            check_int("power_steps", power_steps, min_value=1, max_value=1000)
+            self.bounds, reason = chain_bounds(model, self.layers, self.norm, power_steps)
             if self.bounds is None:
                 self.unbounded = {layer.l: reason for layer in self.layers}
                 names = ", ".join(f"{layer.l} ({layer.kind} {layer.name})" for layer in self.layers)
                 self._note(f"no bounds for layers {names}: {reason}; their measured norms are recorded")
         self._widths = {layer.l: _units(layer) for layer in self.layers}
+        self._per_example = self.reduction is not None
         self.step = 0
         self._pass: _Pass | None = None
         self._pending: list[tuple[int, _Pass]] = []
@@ -147,9 +163,16 @@ class GradientMonitor:
         self._params = [(layer.l, q, p) for layer in self.layers
                         for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
                         if p is not None and p.requires_grad]
-        self._param_layers = [l for l, _, _ in self._params]
-        self._param_quantities = [q for _, q, _ in self._params]
-        self._speed_layers = {l for l, q, _ in self._params if q == "speed"}
+        self._param_keys = [(l, q) for l, q, _ in self._params]
+        self._norm_keys = [(layer.l, "weight_norm_estimate") for layer in self.layers]
+        speed_layers = {l for l, q, _ in self._params if q == "speed"}
+        # per layer, what the end of a backward pass takes from ∂C/∂zˡ: (l, name, per-example norms?, their
+        # quantity, the speed (no trainable bias)?, Conv2d?)
+        self._backward_plan = {layer.l: (layer.l, f"layer {layer.l} backward",
+                                         self._per_example or (self.bounds is not None and layer is self.layers[-1]),
+                                         "delta" if self._per_example else "delta_out", layer.l not in speed_layers,
+                                         layer.kind == "Conv2d")
+                               for layer in self.layers}
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
             bias, weight = layer.module.bias, layer.module.weight
@@ -203,81 +226,100 @@ class GradientMonitor:
     def _forward_hook(self, layer):
         import torch
 
-        what, failed = f"layer {layer.l} forward", self._failed
+        l, what, failed = layer.l, f"layer {layer.l} forward", self._failed
+        grad_enabled, tensor = torch.is_grad_enabled, torch.Tensor
+        extras = (self.bounds is not None and layer is not self.layers[-1]) or layer.activation == "ReLU"
 
-        def hook(module, inputs, output):   # self._guard inlined: this runs for every layer and step
-            if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad \
-                    and what not in failed:
-                try:
-                    self._on_forward(layer, output)
-                except Exception as err:  # a monitor must not stop the training it watches
-                    self._fail(what, err)
+        def hook(module, inputs, z):   # self._guard inlined: this runs for every layer and step
+            if what in failed or not (grad_enabled() and isinstance(z, tensor) and z.requires_grad):
+                return
+            try:
+                current = self._pass
+                if current is None or current.backward or l in current.forwarded:
+                    self._finish_pass()
+                    current = self._pass = _Pass()
+                current.forwarded.add(l)
+                if extras:
+                    self._on_forward(layer, z, current)
+                node = z.grad_fn   # its pre-hook sees ∂C/∂zˡ, as a hook on zˡ would, with less work per step
+                if node is not None:
+                    node.register_prehook(self._delta_hook(layer, z.output_nr, current))
+                else:
+                    z.register_hook(self._delta_hook(layer, None, current))
+            except Exception as err:  # a monitor must not stop the training it watches
+                self._fail(what, err)
         return hook
 
-    def _on_forward(self, layer, z) -> None:
+    def _on_forward(self, layer, z, current: _Pass) -> None:
+        """What the forward pass gives beyond the hook on zˡ: the prime part for the bounds, dead ReLU units."""
         import torch
 
-        current = self._pass
-        if current is None or current.backward or layer.l in current.forwarded:
-            self._finish_pass()
-            current = self._pass = _Pass()
-        current.forwarded.add(layer.l)
-        if self.bounds is not None and layer is not self.layers[-1]:
-            # zˡ is kept (autograd keeps it too until the backward pass has gone through it); the weight norms
-            # and max|σ′| are taken for all layers together when δᴸ is known: the weights are those of the
-            # forward pass then (autograd refuses a backward pass through weights changed in place)
-            current.zs[layer.l] = z.detach()
-        if layer.activation == "ReLU":
-            with torch.no_grad():
+        with torch.no_grad():
+            if self.bounds is not None and layer is not self.layers[-1]:
+                # what max_j |σ′(zˡ_j)| needs of zˡ, now, while zˡ is in the cache; the weight norms are taken
+                # when the backward pass ends, with the forward pass's weights (autograd refuses a backward pass
+                # through weights changed in place)
+                part = self.bounds.prime_part(layer, z)
+                if part is not None:
+                    current.vectors.append(part)
+                    current.vector_keys.append((layer.l, "prime", part.shape[0]))
+            if layer.activation == "ReLU":
                 zd = z.detach()
                 top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
                        else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
-                current.entries.append((layer.l, "dead_units", (top <= 0).sum(dtype=zd.dtype)))
-        z.register_hook(self._delta_hook(layer.l, current))
+                current.scalars.append((top <= 0).sum(dtype=zd.dtype))
+                current.scalar_keys.append((layer.l, "dead_units"))
 
-    def _delta_hook(self, l: int, owner: _Pass):
+    def _delta_hook(self, layer, output_nr, owner: _Pass):
+        """The hook that sees ∂C/∂zˡ of the batch; the first one of a pass asks for :meth:`_end_backward`."""
+        l, what, per_example, _, summed, _ = self._backward_plan[layer.l]
+        keep = per_example or summed
+
         def hook(grad):
-            # only a reference here; the norms are taken once the backward pass has finished
-            owner.grads[l] = grad
+            # only a reference here; the norms are taken once the backward pass has finished (taken here, between
+            # autograd's kernels, they cost more)
+            g = grad if output_nr is None else grad[output_nr]
+            if g is None or what in self._failed:   # an output of a node with several that got no gradient
+                return
+            owner.got.add(l)
+            if keep:
+                owner.grads.append((l, g))
             if not owner.backward:
                 owner.backward = True
                 self._guard("step", queue_callback, lambda: self._guard("step", self._end_backward, owner))
         return hook
 
     def _end_backward(self, owner: _Pass) -> None:
-        """At the end of the backward pass: the step's norms, on the device, then the step is done."""
+        """At the end of the backward pass: the step's norms, on the device; the step is done."""
         import torch
 
+        norm, ord_, plan = torch.linalg.vector_norm, None if self.norm == "2" else self._ord, self._backward_plan
         with torch.no_grad():
             grads = [p.grad for _, _, p in self._params]
-            if len(owner.grads) == len(self.layers) and all(g is not None for g in grads):   # the usual step
-                owner.entries += zip(self._param_layers, self._param_quantities, foreach_norms(grads))
-                have_speed = self._speed_layers
+            if len(owner.got) == len(self.layers) and all(g is not None for g in grads):   # the usual step
+                owner.scalars += foreach_norms(grads)
+                owner.scalar_keys += self._param_keys
             else:
-                params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.grads]
-                norms = foreach_norms([p.grad for _, _, p in params])
-                owner.entries += ((l, q, value) for (l, q, _), value in zip(params, norms))
-                have_speed = {l for l, q, _ in params if q == "speed"}
-            for layer in self.layers:
-                g = owner.grads.get(layer.l)
-                if g is None:
-                    continue
-                if layer.l not in have_speed:   # no trainable bias: the gradient a bias would get
-                    units = 1 if layer.kind == "Conv2d" else g.dim() - 1
-                    summed = g.sum(dim=tuple(d for d in range(g.dim()) if d != units))
-                    owner.entries.append((layer.l, "speed", torch.linalg.vector_norm(summed)))
-                if self.reduction is None and self.bounds is None:
-                    continue
-                per_example = torch.linalg.vector_norm(g.flatten(1) if g.dim() > 2 else g, ord=self._ord, dim=1)
-                owner.batch[layer.l] = g.shape[0]
-                if self.reduction is not None:
-                    owner.entries.append((layer.l, "delta", per_example))
-                if layer is self.layers[-1] and self.bounds is not None:
-                    self._guard("bounds", self._bound_step, owner, per_example)
-        for l in sorted(owner.forwarded - set(owner.grads)):
-            self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the loss "
-                       "or unused); nothing is recorded for it then")
-        owner.grads = {}
+                params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.got]
+                owner.scalars += foreach_norms([p.grad for _, _, p in params])
+                owner.scalar_keys += [(l, q) for l, q, _ in params]
+            for l, g in owner.grads:
+                _, _, per_example, quantity, summed, conv = plan[l]
+                if per_example:
+                    flat = g.flatten(1) if g.dim() > 2 else g
+                    owner.vectors.append(norm(flat, dim=1) if ord_ is None else norm(flat, ord=ord_, dim=1))
+                    owner.vector_keys.append((l, quantity, g.shape[0]))
+                if summed:   # no trainable bias: the speed is the gradient a bias would get
+                    units = 1 if conv else g.dim() - 1   # Conv2d: channels; Linear: the last dimension
+                    owner.scalars.append(norm(g.sum(dim=tuple(d for d in range(g.dim()) if d != units))))
+                    owner.scalar_keys.append((l, "speed"))
+            owner.grads = []
+        if self.bounds is not None and self.layers[-1].l in owner.got:
+            self._guard("bounds", self._bound_step, owner)
+        if len(owner.forwarded) != len(owner.got):
+            for l in sorted(owner.forwarded - owner.got):
+                self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the "
+                           "loss or unused); nothing is recorded for it then")
         self._complete(owner)
 
     # ----- steps -------------------------------------------------------------------
@@ -293,87 +335,89 @@ class GradientMonitor:
         current.done = True
         if self._pass is current:
             self._pass = None
-        current.zs, current.grads = {}, {}
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
             self._copy()
 
-    def _bound_step(self, current: _Pass, delta_out) -> None:
-        """Bounds (a), (b) once δᴸ is known (the first gradient of the backward pass)."""
+    def _bound_step(self, current: _Pass) -> None:
+        """The weight norms the bounds need, on the device; the rest is done on the host at the copy
+        (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`), with the prime parts taken in the forward pass."""
         import torch
 
         with torch.no_grad():
-            n = delta_out.shape[0]
-            scale = math.log10(n) if self.reduction == "mean" else 0.0
-            norms = dict(zip((layer.l for layer in self.layers), self.bounds.weight_norms()))
-            parts = self.bounds.prime_parts(current.zs) if len(self.layers) > 1 else None
-            logs = self.bounds.combine(norms, parts, torch.log10(delta_out) + scale)
-        for i, quantity in enumerate(BOUND_QUANTITIES):
-            current.entries.append((0, quantity, logs[i]))
+            current.scalars += self.bounds.weight_norms()
+        current.scalar_keys += self._norm_keys
 
     def _copy(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        host = copy_to_host([t for _, p in pending for _, _, t in p.entries])  # the one copy
-        rows, at, first = [], 0, 0
+        scalars, vectors = copy_to_host([t for _, p in pending for t in p.scalars],   # the one copy
+                                        [t for _, p in pending for t in p.vectors])
+        blocks, s_at, v_at, first = [], 0, 0, 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
             while first < len(pending):   # steps of one layout together: one array each
-                plan = self._plan(pending[first][1])
+                head = pending[first][1]
                 end = first + 1
-                while end < len(pending) and self._plan(pending[end][1]) is plan:
+                while end < len(pending) and pending[end][1].scalar_keys == head.scalar_keys \
+                        and pending[end][1].vector_keys == head.vector_keys:
                     end += 1
-                steps = [step for step, _ in pending[first:end]]
-                size = plan.size * len(steps)
-                values = plan.values(host[at:at + size].reshape(len(steps), plan.size))
-                at, first = at + size, end
-                rows += self._rows(plan, steps, values)
-        self.records.extend(rows)
-        for sink in self.sinks:
-            self._guard("sink", sink, rows)
+                plan, k = self._plan(head), end - first
+                values = plan.values(scalars[s_at:s_at + k * plan.ssize].reshape(k, plan.ssize),
+                                     vectors[v_at:v_at + k * plan.vsize].reshape(k, plan.vsize))
+                blocks.append(self._record(plan, [step for step, _ in pending[first:end]], values))
+                s_at, v_at, first = s_at + k * plan.ssize, v_at + k * plan.vsize, end
+        if self.sinks:
+            rows = [row for block in blocks for row in block.rows()]
+            for sink in self.sinks:
+                self._guard("sink", sink, rows)
 
-    def _rows(self, plan: HostLayout, steps: list, values: np.ndarray) -> list:
-        """The records of steps of one layout (``values`` one row per step), with their alerts."""
-        keys, rows = plan.keys, []
-        finite = np.isfinite(values).all(axis=1).tolist()
-        for step, listed, ok in zip(steps, values.tolist(), finite):
-            rows += [(step, l, q, v) for (l, q), v in zip(keys, listed)]
-            small = {keys[i]: listed[i] for i in plan.alert_index}
-            if not ok:
-                bad = [i for i, v in enumerate(listed) if not math.isfinite(v)]
-                small.update((keys[i], listed[i]) for i in bad)
-                rows += [(step, l, "nonfinite", 1.0) for l in sorted({keys[i][0] for i in bad})]
-            if self.bounds is not None:
-                for i in plan.weight_norm_index:   # NaN or a zero matrix: the next step starts afresh
-                    if not (listed[i] > 0 and math.isfinite(listed[i])):
-                        self.bounds.restart(keys[i][0])
-            if not ok or self._may_alert(small):
-                self._alerts(step, small)
-        return rows
+    def _record(self, plan: HostLayout, steps: list, values: np.ndarray):
+        """Record the steps of one layout (``values`` one row per step) as one block, and check their alerts."""
+        keys = plan.keys
+        finite = np.isfinite(values).all(axis=1)
+        flags = {}
+        for i in np.flatnonzero(~finite).tolist():
+            flags[i] = sorted({keys[j][0] for j, v in enumerate(values[i].tolist()) if not math.isfinite(v)})
+        block = self.records.add_block(steps, keys, values, flags)
+        if self.bounds is not None and plan.weight_norm_index:   # NaN or a zero matrix: the next step starts afresh
+            for i, value in zip(plan.weight_norm_index, values[-1, plan.weight_norm_index].tolist()):
+                if not (value > 0 and math.isfinite(value)):
+                    self.bounds.restart(keys[i][0])
+        for i in np.flatnonzero(~finite | self._may_alert(plan, values)).tolist():
+            if finite[i] and not self._may_alert(plan, values[i:i + 1])[0]:   # warned of at an earlier step
+                continue
+            listed = values[i].tolist()
+            small = {keys[j]: listed[j] for j in plan.alert_index}
+            small.update((keys[j], v) for j, v in enumerate(listed) if not math.isfinite(v))
+            self._alerts(steps[i], small)
+        return block
 
     def _plan(self, p: _Pass) -> HostLayout:
         """Where each recorded value of a pass lies in the host copy (cached: a pass's layout repeats)."""
-        count = len(self.layers)
-        key = tuple((l, q, p.batch[l] if q == "delta" else count if l == 0 else 1) for l, q, _ in p.entries)
+        key = p.layout()
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) > 64:
                 self._plans.clear()
-            plan = self._plans[key] = HostLayout(key, [layer.l for layer in self.layers], self.reduction == "mean",
-                                                 self.layers[0].l, self.layers[-1].l)
+            plan = self._plans[key] = HostLayout(*key, mean=self.reduction == "mean", first=self.layers[0].l,
+                                                 last=self.layers[-1].l, bounds=self.bounds,
+                                                 layers=[layer.l for layer in self.layers])
         return plan
 
-    def _may_alert(self, values: dict) -> bool:
-        """Whether a vanishing or dead-units condition not yet warned of may hold (a cheap filter before
-        :meth:`_alerts`, which words the messages)."""
-        first, warned = self.layers[0].l, self._warned
-        s_first, s_last = values.get((first, "speed")), values.get((self.layers[-1].l, "speed"))
-        if s_first is not None and s_last is not None and s_first < self.vanishing_ratio * s_last \
-                and ("vanishing", first) not in warned:
-            return True
-        return any(q == "dead_units" and v > 0 and v >= self.dead_fraction * self._widths.get(l, 0)
-                   and ("dead", l) not in warned for (l, q), v in values.items())
+    def _may_alert(self, plan: HostLayout, values: np.ndarray) -> np.ndarray:
+        """Per step, whether a vanishing or dead-units condition not yet warned of may hold (a cheap filter,
+        for all the steps of a copy at once, before :meth:`_alerts`, which words the messages)."""
+        maybe = np.zeros(values.shape[0], dtype=bool)
+        column = plan.alert_columns
+        first, last = self.layers[0].l, self.layers[-1].l
+        if (first, "speed") in column and (last, "speed") in column and ("vanishing", first) not in self._warned:
+            maybe |= values[:, column[(first, "speed")]] < self.vanishing_ratio * values[:, column[(last, "speed")]]
+        for (l, q), i in column.items():
+            if q == "dead_units" and ("dead", l) not in self._warned:
+                maybe |= (values[:, i] > 0) & (values[:, i] >= self.dead_fraction * self._widths.get(l, 0))
+        return maybe
 
     def _alerts(self, step: int, values: dict) -> None:
         first, last = self.layers[0].l, self.layers[-1].l

@@ -49,26 +49,61 @@ _MAX_INDEX = 10**12
 
 
 class Records:
-    """Rows (step, layer, quantity, value) in the order they were measured."""
+    """Rows (step, layer, quantity, value) in the order they were measured.
+
+    The monitor adds its values a block of steps at a time (:meth:`add_block`: the steps, the
+    (layer, quantity) keys and a 2-D array of values), kept as arrays; :attr:`rows` turns them into
+    tuples only when asked, and :meth:`to_frame` builds its columns from the arrays.
+    """
 
     def __init__(self, rows=()):
-        self.rows: list[tuple[int, int, str, float]] = list(rows)
+        self._rows: list[tuple[int, int, str, float]] = list(rows)
+        self._blocks: list[_Block] = []
+
+    @property
+    def rows(self) -> list[tuple[int, int, str, float]]:
+        """All rows as (step, layer, quantity, value) tuples, a list that may be appended to."""
+        if self._blocks:
+            blocks, self._blocks = self._blocks, []
+            for block in blocks:
+                self._rows += block.rows()
+        return self._rows
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._rows) + sum(block.size for block in self._blocks)
 
     def __repr__(self) -> str:
         steps = len({row[0] for row in self.rows})
-        return f"Records({len(self.rows)} rows, {steps} steps)"
+        return f"Records({len(self)} rows, {steps} steps)"
 
     def extend(self, rows) -> None:
         self.rows.extend(rows)
 
+    def add_block(self, steps, keys, values, nonfinite=None) -> list:
+        """Add the values of ``steps`` (one row of ``values`` per step, one column per (layer, quantity) of
+        ``keys``); ``nonfinite`` maps a row's index to the layers with a value that is not finite, each
+        recorded as a ``nonfinite`` row of 1.0 after the step's values. Returns the block."""
+        block = _Block(list(steps), list(keys), values, dict(nonfinite or {}))
+        self._blocks.append(block)
+        return block
+
     def to_frame(self):
         """A pandas DataFrame with columns ``step``, ``layer``, ``quantity``, ``value``."""
+        import numpy as np
         import pandas as pd
 
-        frame = pd.DataFrame(self.rows, columns=list(COLUMNS))
+        parts = [pd.DataFrame(self._rows, columns=list(COLUMNS))] if self._rows or not self._blocks else []
+        for block in self._blocks:
+            if block.nonfinite:
+                parts.append(pd.DataFrame(block.rows(), columns=list(COLUMNS)))
+                continue
+            k, n = len(block.steps), len(block.keys)
+            parts.append(pd.DataFrame({
+                "step": np.repeat(np.asarray(block.steps, dtype=np.int64), n),
+                "layer": np.tile(np.asarray([l for l, _ in block.keys], dtype=np.int64), k),
+                "quantity": np.tile(np.asarray([q for _, q in block.keys], dtype=object), k),
+                "value": np.asarray(block.values, dtype=np.float64).reshape(-1)}))
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         return frame.astype({"step": "int64", "layer": "int64", "quantity": "object", "value": "float64"})
 
     def series(self, quantity: str) -> dict[int, tuple[list[int], list[float]]]:
@@ -95,6 +130,24 @@ class Records:
         lines = [json.dumps({"step": s, "layer": l, "quantity": q, "value": v if math.isfinite(v) else None},
                             allow_nan=False) for s, l, q, v in self.rows]
         return _write(path, "".join(line + "\n" for line in lines))
+
+
+class _Block:
+    """Steps recorded together: ``values[i, j]`` is the value of ``keys[j]`` at ``steps[i]``."""
+
+    __slots__ = ("steps", "keys", "values", "nonfinite", "size")
+
+    def __init__(self, steps, keys, values, nonfinite):
+        self.steps, self.keys, self.values, self.nonfinite = steps, keys, values, nonfinite
+        self.size = len(steps) * len(keys) + sum(len(layers) for layers in nonfinite.values())
+
+    def rows(self) -> list[tuple[int, int, str, float]]:
+        keys, flags, rows = self.keys, self.nonfinite, []
+        for i, (step, listed) in enumerate(zip(self.steps, self.values.tolist())):
+            rows += [(step, l, q, v) for (l, q), v in zip(keys, listed)]
+            if i in flags:
+                rows += [(step, l, "nonfinite", 1.0) for l in flags[i]]
+        return rows
 
 
 def _write(path, text: str) -> str:

@@ -10,8 +10,6 @@ import math
 
 import numpy as np
 
-from gradmath.torch.bounds import BOUND_QUANTITIES
-
 __all__ = ["queue_callback", "foreach_norms", "copy_to_host", "quartiles_and_max", "quartiles_and_max_rows",
            "HostLayout", "DELTA_QUANTITIES"]
 
@@ -19,50 +17,50 @@ __all__ = ["queue_callback", "foreach_norms", "copy_to_host", "quartiles_and_max
 DELTA_QUANTITIES = ("delta_norm_q1", "delta_norm_median", "delta_norm_q3", "delta_norm_max")
 
 
-def copy_to_host(tensors) -> np.ndarray:
-    """The tensors (0-d or 1-d, on one device) flattened in order into one float64 array, with one copy.
+def copy_to_host(scalars, vectors) -> tuple[np.ndarray, np.ndarray]:
+    """0-d ``scalars`` and 1-d ``vectors`` (on one device) as two flat float64 host arrays, with one copy.
 
-    They are concatenated on the device first (one kernel), so a CUDA device syncs once.
+    The scalars are stacked and everything is concatenated on the device first (two kernels), so
+    a CUDA device syncs once. Half-precision values go through float32 (NumPy has no bfloat16).
     """
     import torch
 
-    if not tensors:
-        return np.zeros(0)
-    if len({t.dtype for t in tensors}) > 1:
-        tensors = [t.to(torch.float64) for t in tensors]
-    flat = torch.cat(torch.atleast_1d(list(tensors)))
-    return flat.cpu().numpy().astype(np.float64)
+    parts = ([torch.stack(scalars)] if scalars else []) + list(vectors)
+    if not parts:
+        return np.zeros(0), np.zeros(0)
+    dtypes = {t.dtype for t in parts}
+    if len(dtypes) > 1:
+        parts = [t.to(torch.float64) for t in parts]
+    flat = torch.cat(parts) if len(parts) > 1 else parts[0]
+    if flat.dtype in (torch.float16, torch.bfloat16):
+        flat = flat.float()
+    host = flat.detach().cpu().numpy().astype(np.float64)
+    return host[:len(scalars)], host[len(scalars):]
 
 
 class HostLayout:
-    """Where each value of one step lies in the host copy, and how it becomes the step's records.
+    """Where each value of one step lies in the host copy, and how the step's values become its records.
 
-    ``entries`` are the step's (layer, quantity, size) in copy order: scalars, per-example
-    ``delta`` norms (``size`` examples; times ``size`` again when ``mean`` undoes a mean) and,
-    with layer 0, log10 bound values for each of ``layers``. :attr:`keys` are the recorded
-    (layer, quantity) in order: scalars and bounds as copied, then the quartiles and maximum of
-    each ``delta``; :meth:`values` turns the step's slice of the copy into the values of the keys.
+    ``scalar_keys`` are the (layer, quantity) of the step's scalars in copy order: speeds, weight
+    gradient norms, dead units and, with the bounds, ``weight_norm_estimate``. ``vector_keys`` are
+    the (layer, quantity, size) of its vectors: per-example ``delta`` norms (``size`` examples,
+    times ``size`` again when ``mean`` undoes a mean), ``delta_out`` (‖δᴸ‖ per example for the bounds
+    when the reduction is unknown) and each hidden layer's ``prime`` part (for the bounds). :attr:`keys` are the recorded (layer, quantity) in order: the scalars as copied, the
+    quartiles and maximum of each ``delta``, then with ``bounds`` (a
+    :class:`~gradmath.torch.bounds.ChainBounds`) bounds (a) and (b) of each of ``layers``.
     """
 
-    def __init__(self, entries, layers, mean: bool, first: int, last: int):
-        keys, take, deltas, at = [], [], [], 0
-        powers = []
-        for l, quantity, size in entries:
+    def __init__(self, scalar_keys, vector_keys, *, mean: bool, first: int, last: int, bounds=None, layers=()):
+        keys = list(scalar_keys)
+        self.ssize = len(keys)
+        deltas, found, at = [], {}, 0
+        for l, quantity, size in vector_keys:
             if quantity == "delta":
                 deltas.append((l, at, size))
-            elif quantity in BOUND_QUANTITIES:
-                for i, layer in enumerate(layers):
-                    powers.append(len(keys))
-                    keys.append((layer, quantity))
-                    take.append(at + i)
-            else:
-                keys.append((l, quantity))
-                take.append(at)
+            found[(l, quantity)] = (at, size)
             at += size
-        self.size = at
-        self._take = np.array(take, dtype=np.intp)
-        self._powers = np.array(powers, dtype=np.intp)
-        self._deltas = deltas
+        self.vsize = at
+        self._deltas, self._mean = deltas, mean
         sizes = {size for _, _, size in deltas}
         self._rows = None
         if len(sizes) == 1 and min(sizes) > 0:   # one batch size: all layers' quartiles at once
@@ -71,26 +69,42 @@ class HostLayout:
             self._scale = np.array([[float(n) if mean else 1.0] for _ in deltas])
         for l, _, _ in deltas:
             keys += [(l, name) for name in DELTA_QUANTITIES]
+        self._bounds = None
+        index = {key: i for i, key in enumerate(scalar_keys)}
+        out = found.get((last, "delta")) or found.get((last, "delta_out"))
+        primes = [found.get((l, "prime")) for l in layers[:-1]]
+        if bounds is not None and out is not None and all((l, "weight_norm_estimate") in index for l in layers) \
+                and (all(primes) or not any(primes)):
+            scale = float(out[1]) if mean and (last, "delta") in found else 1.0
+            prime = None if not primes or not primes[0] else \
+                np.concatenate([np.arange(start, start + size) for start, size in primes])
+            self._bounds = (bounds, [index[(l, "weight_norm_estimate")] for l in layers], out, scale, prime,
+                            len(layers))
+            keys += [(l, "bound_a_estimate") for l in layers] + [(l, "bound_b_estimate") for l in layers]
         self.keys = keys
         self.weight_norm_index = [i for i, (_, q) in enumerate(keys) if q == "weight_norm_estimate"]
         watch = {(first, "speed"), (last, "speed"), (first, "bound_a_estimate"), (last, "bound_a_estimate")}
         self.alert_index = [i for i, key in enumerate(keys) if key in watch or key[1] == "dead_units"]
-        self._mean = mean
+        self.alert_columns = {keys[i]: i for i in self.alert_index}
 
-    def values(self, block: np.ndarray) -> np.ndarray:
-        """The values of :attr:`keys`, one row per step, from the steps' slices of the host copy (one row each)."""
-        head = block[:, self._take]
-        if self._powers.size:
-            head[:, self._powers] = np.power(10.0, head[:, self._powers])
-        if not self._deltas:
-            return head
+    def values(self, scalars: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The values of :attr:`keys`, one row per step, from the steps' scalars and vectors (one row each)."""
+        parts = [scalars]
+        steps = scalars.shape[0]
         if self._rows is not None:
             n = self._rows.shape[1]
-            tail = quartiles_and_max_rows((block[:, self._rows] * self._scale).reshape(-1, n))
-        else:
-            tail = np.array([quartiles_and_max(row[start:start + size] * (size if self._mean else 1))
-                             for row in block for _, start, size in self._deltas])
-        return np.concatenate([head, tail.reshape(block.shape[0], -1)], axis=1)
+            parts.append(quartiles_and_max_rows((vectors[:, self._rows] * self._scale).reshape(-1, n))
+                         .reshape(steps, -1))
+        elif self._deltas:
+            parts.append(np.array([quartiles_and_max(row[start:start + size] * (size if self._mean else 1))
+                                   for row in vectors for _, start, size in self._deltas]).reshape(steps, -1))
+        if self._bounds is not None:
+            bounds, norms, (start, size), scale, prime, count = self._bounds
+            parts_ = None if prime is None else vectors[:, prime].reshape(steps, count - 1, -1)
+            a, b = bounds.log10_bounds(scalars[:, norms], parts_, vectors[:, start:start + size] * scale)
+            with np.errstate(over="ignore"):
+                parts += [np.power(10.0, a), np.power(10.0, b)]
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else scalars.copy()
 
 
 def queue_callback(fn) -> None:
