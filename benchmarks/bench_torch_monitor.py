@@ -1,28 +1,46 @@
 """Benchmark: the cost of gradmath.torch.GradientMonitor on a training loop, as ratios in one process.
 
 An MLP [784, 100, 100, 100, 100, 10] (sigmoid, float32, CPU) trained by SGD on batches of 128
-random examples, timed in these variants, interleaved round by round so that a busy machine
-slows them alike; each time is the best of ``--repeats`` rounds of ``--steps`` steps, in CPU time of
-the process (``time.process_time``; wall-clock ratios are printed beside them):
+random examples. PyTorch runs on one thread (``--threads``), its faster setting for matrices this
+small. Two settings:
+
+**A plain training loop.** Each variant keeps its own model, optimiser and monitor, warmed up
+for ``--warm`` steps; then the variants take turns, ``--chunk`` steps each, for ``--rounds``
+rounds, so that a machine that is busy for a while slows them alike. A variant's time is its
+fastest chunk (CPU time of the process, ``time.process_time``); with the default chunk of 50
+steps each chunk holds exactly one copy to the host of the default monitor. The medians over
+the chunks are printed beside the best.
 
 * ``plain``: the training loop alone (the reference);
 * ``monitor``: GradientMonitor with its defaults, recording every step (speeds, per-example ‖δˡ‖
   quartiles, weight-gradient norms, dead units), copied to the host every 50 steps;
 * ``monitor-k1``: the same, copied to the host (and its warnings checked) after every step;
+* ``monitor+bounds``: the monitor with bounds (a) and (b) every step (copied every 50 steps);
 * ``grad_norm``: Lightning's ``lightning.pytorch.utilities.grad_norm`` every step, its values
-  read as floats (what logging them every step does);
-* ``monitor+bounds``: the monitor with bounds (a) and (b) every step (copied every 50 steps).
+  read as floats: the least that logging it every step costs.
 
-Goals: monitor ≤ 1.10 × plain and no slower than grad_norm; monitor+bounds ≤ 1.25 × plain.
-PyTorch runs on one thread (``--threads``), its faster setting for matrices this small.
+**Lightning** (``--lightning-steps``, 0 to skip): ``Trainer.fit`` for that many steps with a
+TensorBoardLogger, logging every step, timed whole (the trainer's set-up included) and best of
+``--lightning-repeats``:
 
-    python benchmarks/bench_torch_monitor.py [--steps 200] [--repeats 5] [--json]
+* ``lightning``: the LightningModule alone;
+* ``lightning+grad_norm``: ``self.log_dict(grad_norm(self.net, norm_type=2))`` in
+  ``on_before_optimizer_step``, as Lightning's documentation shows;
+* ``lightning+monitor``: :class:`gradmath.torch.lightning.GradientMonitorCallback`, its records
+  sent to the same logger at each copy.
+
+Goals: monitor ≤ 1.10 × plain and no slower than logging grad_norm every step; monitor+bounds
+≤ 1.25 × plain.
+
+    python benchmarks/bench_torch_monitor.py [--rounds 40] [--chunk 50] [--lightning-steps 200] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import tempfile
 import time
 import warnings
 
@@ -30,7 +48,7 @@ SIZES = (784, 100, 100, 100, 100, 10)
 BATCH = 128
 
 
-def _model(torch, nn):
+def _net(torch, nn):
     torch.manual_seed(0)
     mods = []
     for i, (a, b) in enumerate(zip(SIZES, SIZES[1:])):
@@ -40,22 +58,42 @@ def _model(torch, nn):
     return nn.Sequential(*mods)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--warm", type=int, default=50, help="untimed steps at the start of each run")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: PyTorch's default)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+class _Runner:
+    """One variant of the plain loop: its own model, optimiser and (maybe) monitor, trained chunk by chunk."""
 
-    import torch
-    from torch import nn
+    def __init__(self, variant, torch, nn, batches, loss_fn, grad_norm):
+        from gradmath.torch import GradientMonitor
 
-    from gradmath.torch import GradientMonitor
+        self.model = _net(torch, nn)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.05)
+        self.batches, self.loss_fn, self.step = batches, loss_fn, 0
+        self.after_backward = None
+        self.monitor = None
+        if variant.startswith("monitor"):
+            options = {"bounds": variant == "monitor+bounds"}
+            if variant == "monitor-k1":
+                options["copy_every"] = 1
+            self.monitor = GradientMonitor(self.model, loss=loss_fn, **options).attach()
+        elif variant == "grad_norm":
+            model = self.model
+            self.after_backward = lambda: {k: float(v) for k, v in grad_norm(model, norm_type=2).items()}
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    def train(self, steps: int) -> float:
+        """CPU seconds per step of ``steps`` steps."""
+        model, opt, loss_fn, after = self.model, self.opt, self.loss_fn, self.after_backward
+        start = time.process_time()
+        for _ in range(steps):
+            x, y = self.batches[self.step % len(self.batches)]
+            self.step += 1
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            if after is not None:
+                after()
+            opt.step()
+        return (time.process_time() - start) / steps
+
+
+def _loop(args, torch, nn) -> dict:
     try:
         from lightning.pytorch.utilities import grad_norm
     except ImportError:  # pragma: no cover
@@ -64,63 +102,121 @@ def main(argv=None) -> int:
     batches = [(torch.randn(BATCH, SIZES[0], generator=g), torch.randint(0, 10, (BATCH,), generator=g))
                for _ in range(16)]
     loss_fn = nn.CrossEntropyLoss()
-
-    def run(variant: str, steps: int, warm: int) -> tuple[float, float]:
-        model = _model(torch, nn)
-        opt = torch.optim.SGD(model.parameters(), lr=0.05)
-        monitor = None
-        if variant.startswith("monitor"):
-            monitor = GradientMonitor(model, loss=loss_fn, bounds=variant == "monitor+bounds",
-                                      **({"copy_every": 1} if variant == "monitor-k1" else {})).attach()
-
-        def train(first: int, count: int) -> None:
-            for step in range(first, first + count):
-                x, y = batches[step % len(batches)]
-                opt.zero_grad()
-                loss_fn(model(x), y).backward()
-                if variant == "grad_norm":
-                    _ = {k: float(v) for k, v in grad_norm(model, norm_type=2).items()}
-                opt.step()
-
-        train(0, warm)    # untimed: the first copy's one-off work (a warning's mean-field sentence)
-        start, cpu = time.perf_counter(), time.process_time()
-        train(warm, steps)
-        if monitor is not None:
-            monitor.detach()   # the last copy is timed
-        elapsed = (time.perf_counter() - start, time.process_time() - cpu)
-        if monitor is not None:
-            assert monitor.step == warm + steps
-        return elapsed
-
     variants = ["plain", "monitor", "monitor-k1", "monitor+bounds"] + (["grad_norm"] if grad_norm else [])
+    runners = {v: _Runner(v, torch, nn, batches, loss_fn, grad_norm) for v in variants}
+    for runner in runners.values():   # imports, γ of the sigmoid, the first copy's one-off warning sentence
+        runner.train(args.warm)
+    times = {v: [] for v in variants}
+    for _ in range(args.rounds):
+        for v, runner in runners.items():
+            times[v].append(runner.train(args.chunk))
+    best = {v: min(ts) for v, ts in times.items()}
+    median = {v: statistics.median(ts) for v, ts in times.items()}
+    return {"cpu_ms_per_step": {v: best[v] * 1e3 for v in variants},
+            "ratio_to_plain": {v: best[v] / best["plain"] for v in variants},
+            "median_ratio_to_plain": {v: median[v] / median["plain"] for v in variants}}
+
+
+def _lightning(args, torch, nn) -> dict | None:
+    try:
+        import lightning.pytorch as pl
+        from lightning.pytorch.loggers import TensorBoardLogger
+        from lightning.pytorch.utilities import grad_norm
+    except ImportError:  # pragma: no cover
+        return None
+    import logging
+
+    from gradmath.torch.lightning import GradientMonitorCallback
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    g = torch.Generator().manual_seed(1)
+    data = torch.utils.data.TensorDataset(torch.randn(BATCH * 16, SIZES[0], generator=g),
+                                          torch.randint(0, 10, (BATCH * 16,), generator=g))
+
+    class Module(pl.LightningModule):
+        def __init__(self, log_grad_norm: bool):
+            super().__init__()
+            self.net, self.loss, self.log_grad_norm = _net(torch, nn), nn.CrossEntropyLoss(), log_grad_norm
+
+        def training_step(self, batch, index):
+            x, y = batch
+            return self.loss(self.net(x), y)
+
+        def on_before_optimizer_step(self, optimizer):
+            if self.log_grad_norm:
+                self.log_dict(grad_norm(self.net, norm_type=2))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    def fit(variant: str, steps: int) -> float:
+        callbacks = [GradientMonitorCallback(module="net", loss=nn.CrossEntropyLoss())] \
+            if variant == "lightning+monitor" else []
+        with tempfile.TemporaryDirectory() as folder:
+            trainer = pl.Trainer(max_steps=steps, logger=TensorBoardLogger(folder), log_every_n_steps=1,
+                                 enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                                 callbacks=callbacks, accelerator="cpu", devices=1)
+            module = Module(variant == "lightning+grad_norm")
+            loader = torch.utils.data.DataLoader(data, batch_size=BATCH)
+            start = time.process_time()
+            trainer.fit(module, loader)
+            return (time.process_time() - start) / steps
+
+    variants = ["lightning", "lightning+grad_norm", "lightning+monitor"]
+    for v in variants:
+        fit(v, 10)
+    times = {v: [] for v in variants}
+    for _ in range(args.lightning_repeats):
+        for v in variants:
+            times[v].append(fit(v, args.lightning_steps))
+    best = {v: min(ts) for v, ts in times.items()}
+    return {"steps": args.lightning_steps, "cpu_ms_per_step": {v: best[v] * 1e3 for v in variants},
+            "ratio_to_plain": {v: best[v] / best["lightning"] for v in variants}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--chunk", type=int, default=50, help="steps per variant and round")
+    parser.add_argument("--warm", type=int, default=60, help="untimed steps of each variant first")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: PyTorch's default)")
+    parser.add_argument("--lightning-steps", type=int, default=200, help="0 skips the Lightning setting")
+    parser.add_argument("--lightning-repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+    from torch import nn
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for variant in variants:       # warm-up: imports, γ of the sigmoid (derived once per process)
-            run(variant, 5, 0)
-        times = {v: [] for v in variants}
-        for _ in range(args.repeats):
-            for variant in variants:
-                times[variant].append(run(variant, args.steps, args.warm))
-    wall = {v: min(t[0] for t in ts) for v, ts in times.items()}
-    best = {v: min(t[1] for t in ts) for v, ts in times.items()}   # CPU time of this process: less shaken by others
-    per_step = {v: best[v] / args.steps * 1e3 for v in variants}
-    ratios = {v: best[v] / best["plain"] for v in variants}
-    wall_ratios = {v: wall[v] / wall["plain"] for v in variants}
-    result = {"sizes": list(SIZES), "batch": BATCH, "steps": args.steps, "repeats": args.repeats,
-              "threads": torch.get_num_threads(), "cpu_ms_per_step": per_step, "ratio_to_plain": ratios,
-              "wall_ratio_to_plain": wall_ratios,
-              "goals": {"monitor <= 1.10": ratios["monitor"] <= 1.10,
-                        "monitor+bounds <= 1.25": ratios["monitor+bounds"] <= 1.25,
-                        "monitor <= grad_norm": ("grad_norm" in best and best["monitor"] <= best["grad_norm"])}}
+        loop = _loop(args, torch, nn)
+        lightning = _lightning(args, torch, nn) if args.lightning_steps > 0 else None
+    ratios = loop["ratio_to_plain"]
+    goals = {"monitor <= 1.10": ratios["monitor"] <= 1.10, "monitor+bounds <= 1.25": ratios["monitor+bounds"] <= 1.25}
+    if "grad_norm" in ratios:
+        goals["monitor <= grad_norm (loop)"] = ratios["monitor"] <= ratios["grad_norm"]
+    if lightning is not None:
+        lr = lightning["ratio_to_plain"]
+        goals["monitor <= grad_norm (Lightning)"] = lr["lightning+monitor"] <= lr["lightning+grad_norm"]
+    result = {"sizes": list(SIZES), "batch": BATCH, "rounds": args.rounds, "chunk": args.chunk,
+              "threads": torch.get_num_threads(), "loop": loop, "lightning": lightning, "goals": goals}
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        print(f"MLP {list(SIZES)}, batch {BATCH}, {args.steps} steps, best of {args.repeats}, "
-              f"{result['threads']} thread(s)")
-        for v in variants:
-            print(f"  {v:15s} {per_step[v]:7.3f} CPU ms/step   {ratios[v]:5.3f} x plain (wall: {wall_ratios[v]:5.3f} x)")
-        for goal, met in result["goals"].items():
-            print(f"  goal {goal}: {'met' if met else 'NOT met'}")
+        return 0
+    print(f"MLP {list(SIZES)}, batch {BATCH}, {torch.get_num_threads()} thread(s); plain loop: best chunk of "
+          f"{args.chunk} steps over {args.rounds} rounds")
+    for v, ms in loop["cpu_ms_per_step"].items():
+        print(f"  {v:22s} {ms:7.3f} CPU ms/step   {ratios[v]:5.3f} x plain "
+              f"(medians: {loop['median_ratio_to_plain'][v]:5.3f} x)")
+    if lightning is not None:
+        print(f"Lightning Trainer.fit, {lightning['steps']} steps, TensorBoardLogger, best of {args.lightning_repeats}")
+        for v, ms in lightning["cpu_ms_per_step"].items():
+            print(f"  {v:22s} {ms:7.3f} CPU ms/step   {lightning['ratio_to_plain'][v]:5.3f} x lightning")
+    for goal, met in goals.items():
+        print(f"  goal {goal}: {'met' if met else 'NOT met'}")
     return 0
 
 

@@ -64,70 +64,70 @@ class ChainBounds:
         self.gamma_hidden = gamma_hidden
         self.norm = norm
         self.power_steps = power_steps
-        self._vectors: dict[int, tuple[object, bool]] = {}   # layer → (unit vector, whether on the right of wʳ)
+        self._xs: list | None = None      # per layer a unit vector, and whether it is on the right of wʳ
+        self._sides: list[bool] = []
 
     @property
     def ord(self) -> float:
         return {"2": 2.0, "1": 1.0, "inf": math.inf}[self.norm]
 
-    def weight_norm(self, layer):
-        """‖(wˡ)ᵀ‖_p of ``layer`` now, a device scalar (warm-started power iteration for p = 2)."""
-        w = layer.module.weight.detach()
-        if self.norm == "2":
-            return self._power(layer.l, w)
-        if self.norm == "1":   # ‖wᵀ‖₁ = ‖w‖_∞, the largest row sum of |w|
-            return w.abs().sum(dim=1).amax()
-        return w.abs().sum(dim=0).amax()  # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
-
-    def _usable(self, l: int, w) -> bool:
-        state = self._vectors.get(l)
-        if state is None:
-            return False
-        x, right = state
-        return x.dtype == w.dtype and x.device == w.device and x.shape[0] == w.shape[1 if right else 0]
-
-    def _power(self, l: int, w):
+    def _power(self, l: int, w, state=None):
+        """A cold start (``state`` None) or ``power_steps`` products from ``state``; returns (σ, new state)."""
         import torch
 
         steps = self.power_steps
-        if not self._usable(l, w):
+        if state is None:
             generator = torch.Generator().manual_seed(l)  # never the global generator: training draws stay as they are
             x = torch.randn(w.shape[1], generator=generator, dtype=torch.float64).to(device=w.device, dtype=w.dtype)
-            self._vectors[l] = (x / torch.linalg.vector_norm(x), True)
-            steps = COLD_START_PRODUCTS
-        x, right = self._vectors[l]
+            state, steps = (x / torch.linalg.vector_norm(x), True), COLD_START_PRODUCTS
+        x, right = state
         sigma = None
         for _ in range(steps):
             y = torch.mv(w, x) if right else torch.mv(w.T, x)
             sigma = torch.linalg.vector_norm(y)     # ‖wx‖ or ‖wᵀx‖ of a unit x: ≤ ‖w‖₂
             x, right = y / sigma, not right
-        self._vectors[l] = (x, right)
-        return sigma
+        return sigma, (x, right)
+
+    def weight_norm(self, layer):
+        """‖(wˡ)ᵀ‖_p of ``layer`` now, a device scalar (for p = 2 from a cold start: 30 power iterations)."""
+        w = layer.module.weight.detach()
+        if self.norm == "2":
+            return self._power(layer.l, w)[0]
+        if self.norm == "1":   # ‖wᵀ‖₁ = ‖w‖_∞, the largest row sum of |w|
+            return w.abs().sum(dim=1).amax()
+        return w.abs().sum(dim=0).amax()  # ‖wᵀ‖_∞ = ‖w‖₁, the largest column sum of |w|
 
     def weight_norms(self) -> list:
-        """:meth:`weight_norm` of every layer, for p = 2 with the warm-started power steps of all layers taken
-        together (one matrix-vector product per layer, the norms and divisions in one foreach kernel each);
-        a layer without a usable vector starts afresh as in :meth:`weight_norm`."""
+        """‖(wʳ)ᵀ‖_p of every layer now, device scalars. For p = 2 the warm-started power steps of all layers are
+        taken together (one matrix–vector product per layer, the norms and divisions in one foreach kernel
+        each); the first step, a restart or weights of another dtype, device or shape start afresh."""
         import torch
 
         if self.norm != "2" or not hasattr(torch, "_foreach_norm"):
             return [self.weight_norm(layer) for layer in self.layers]
         ws = [layer.module.weight for layer in self.layers]   # read under no_grad: no detach needed
-        if not all(self._usable(layer.l, w) for layer, w in zip(self.layers, ws)):   # rare: a first step, a
-            return [self._power(layer.l, w.detach()) for layer, w in zip(self.layers, ws)]   # restart, a move
-        states = [self._vectors[layer.l] for layer in self.layers]
-        xs, sides = [x for x, _ in states], [right for _, right in states]
+        xs, sides = self._xs, self._sides
+        if xs is None or xs[0].dtype != ws[0].dtype or xs[0].device != ws[0].device:
+            return self._cold_start(ws)
         sigmas = None
-        for _ in range(self.power_steps):
-            ys = [torch.mv(w, x) if right else torch.mv(w.T, x) for w, x, right in zip(ws, xs, sides)]
-            sigmas = torch._foreach_norm(ys)      # ‖wx‖ or ‖wᵀx‖ of unit vectors: each ≤ ‖w‖₂
-            xs, sides = torch._foreach_div(ys, sigmas), [not right for right in sides]
-        self._vectors.update(zip((layer.l for layer in self.layers), zip(xs, sides)))
+        try:
+            for _ in range(self.power_steps):
+                ys = [torch.mv(w, x) if right else torch.mv(w.T, x) for w, x, right in zip(ws, xs, sides)]
+                sigmas = torch._foreach_norm(ys)      # ‖wx‖ or ‖wᵀx‖ of unit vectors: each ≤ ‖w‖₂
+                xs, sides = torch._foreach_div(ys, sigmas), [not right for right in sides]
+        except RuntimeError:   # a layer of another shape: start afresh
+            return self._cold_start(ws)
+        self._xs, self._sides = xs, sides
         return list(sigmas)
 
+    def _cold_start(self, ws) -> list:
+        results = [self._power(layer.l, w.detach()) for layer, w in zip(self.layers, ws)]
+        self._xs, self._sides = [x for _, (x, _) in results], [right for _, (_, right) in results]
+        return [sigma for sigma, _ in results]
+
     def restart(self, l: int) -> None:
-        """Forget layer l's vector (after a NaN or a zero matrix); the next step starts afresh."""
-        self._vectors.pop(l, None)
+        """Forget the vectors (after a NaN or a zero matrix in layer l); the next step starts afresh."""
+        self._xs = None
 
     def prime_part(self, layer, z):
         """What max_j |σ′(zˡ_j)| per example needs from zˡ, one number per example, taken in the forward pass:
@@ -139,7 +139,9 @@ class ChainBounds:
         act = layer.activation
         if layer.activation_module is None:
             return None
-        flat = z.detach().flatten(1)
+        flat = z.detach()
+        if flat.dim() != 2:
+            flat = flat.flatten(1)
         if act in ("Sigmoid", "Tanh"):
             return flat.abs().amin(dim=1)
         if act == "ReLU":
@@ -166,14 +168,15 @@ class ChainBounds:
             log_d = np.log10(delta_out)
             hidden = np.arange(count - 1, -1, -1, dtype=float)                    # L − l
             bound_a = hidden * math.log10(self.gamma_hidden) + suffix + log_d.max(axis=1, initial=-np.inf)[:, None]
-            if count > 1:
-                m = np.zeros((log_d.shape[0], count - 1, log_d.shape[1])) if parts is None \
-                    else self._log10_prime_max(parts)
-                tail = np.cumsum(m[:, ::-1], axis=1)[:, ::-1]                     # Σ_{r ≥ l}
-                tail = np.concatenate([tail, np.zeros_like(tail[:, :1])], axis=1)
-            else:
-                tail = np.zeros((log_d.shape[0], 1, log_d.shape[1]))
-            bound_b = (tail + log_d[:, None, :]).max(axis=2, initial=-np.inf) + suffix
+            m = None if count == 1 or parts is None else self._log10_prime_max(parts)
+            tail = log_d.copy()   # Σ_{r ≥ l} log10 max_j |σ′(zʳ_j)| + log10 ‖δᴸ‖ per example, from l = L down
+            bound_b = np.empty_like(bound_a)
+            bound_b[:, -1] = tail.max(axis=1, initial=-np.inf)
+            for i in range(count - 2, -1, -1):
+                if m is not None:
+                    tail += m[:, i, :]
+                bound_b[:, i] = tail.max(axis=1, initial=-np.inf)
+            bound_b += suffix
         return bound_a, bound_b
 
     def _log10_prime_max(self, parts):

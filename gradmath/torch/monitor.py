@@ -42,7 +42,7 @@ from gradmath.torch.alerts import GradientWarning, meanfield_sentence, step_aler
 from gradmath.torch.bounds import chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
-from gradmath.torch.transfer import HostLayout, copy_to_host, foreach_norms, queue_callback
+from gradmath.torch.transfer import HostLayout, foreach_norms, pack, queue_callback
 from gradmath.validation import check_int
 
 __all__ = ["GradientMonitor", "MonitorWarning", "COPY_EVERY", "MAX_COPY_EVERY"]
@@ -63,7 +63,8 @@ class _Pass:
     """What one forward and backward pass left on the device: 0-d ``scalars`` and 1-d ``vectors``, with their
     keys (layer, quantity) and (layer, quantity, size) (:class:`~gradmath.torch.transfer.HostLayout`)."""
 
-    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "forwarded", "got", "grads", "backward", "done")
+    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "forwarded", "got", "grads", "backward", "done",
+                 "buffer", "row")
 
     def __init__(self):
         self.scalars: list = []
@@ -75,6 +76,7 @@ class _Pass:
         self.done = False
         self.got: set[int] = set()               # the layers whose ∂C/∂zˡ the backward pass reached
         self.grads: list = []                    # (l, ∂C/∂zˡ) to take norms of, until the backward pass ends
+        self.buffer, self.row = None, None       # where the step's values were packed (transfer.RowBuffer)
 
     def layout(self) -> tuple:
         return tuple(self.scalar_keys), tuple(self.vector_keys)
@@ -153,6 +155,7 @@ class GradientMonitor:
         self._handles: list = []
         self._warned: set = set()
         self._plans: dict = {}
+        self._buffer = None
         self._failed: set[str] = set()
 
     # ----- attaching ---------------------------------------------------------------
@@ -251,24 +254,22 @@ class GradientMonitor:
         return hook
 
     def _on_forward(self, layer, z, current: _Pass) -> None:
-        """What the forward pass gives beyond the hook on zˡ: the prime part for the bounds, dead ReLU units."""
-        import torch
-
-        with torch.no_grad():
-            if self.bounds is not None and layer is not self.layers[-1]:
-                # what max_j |σ′(zˡ_j)| needs of zˡ, now, while zˡ is in the cache; the weight norms are taken
-                # when the backward pass ends, with the forward pass's weights (autograd refuses a backward pass
-                # through weights changed in place)
-                part = self.bounds.prime_part(layer, z)
-                if part is not None:
-                    current.vectors.append(part)
-                    current.vector_keys.append((layer.l, "prime", part.shape[0]))
-            if layer.activation == "ReLU":
-                zd = z.detach()
-                top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
-                       else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
-                current.scalars.append((top <= 0).sum(dtype=zd.dtype))
-                current.scalar_keys.append((layer.l, "dead_units"))
+        """What the forward pass gives beyond the hook on zˡ: the prime part for the bounds, dead ReLU units
+        (from ``z.detach()``: nothing enters the autograd graph)."""
+        if self.bounds is not None and layer is not self.layers[-1]:
+            # what max_j |σ′(zˡ_j)| needs of zˡ, now, while zˡ is in the cache; the weight norms are taken when
+            # the backward pass ends, with the forward pass's weights (autograd refuses a backward pass through
+            # weights changed in place)
+            part = self.bounds.prime_part(layer, z)
+            if part is not None:
+                current.vectors.append(part)
+                current.vector_keys.append((layer.l, "prime", part.shape[0]))
+        if layer.activation == "ReLU":
+            zd = z.detach()
+            top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
+                   else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
+            current.scalars.append((top <= 0).sum(dtype=zd.dtype))
+            current.scalar_keys.append((layer.l, "dead_units"))
 
     def _delta_hook(self, layer, output_nr, owner: _Pass):
         """The hook that sees ∂C/∂zˡ of the batch; the first one of a pass asks for :meth:`_end_backward`."""
@@ -335,6 +336,14 @@ class GradientMonitor:
         current.done = True
         if self._pass is current:
             self._pass = None
+        if "pack" not in self._failed:
+            try:   # the step's values into the next row of a device buffer: a copy is then one transfer
+                self._buffer, current.row = pack(self._buffer, current.scalar_keys, current.vector_keys,
+                                                 current.scalars, current.vectors, self.copy_every)
+                current.buffer = self._buffer
+            except Exception as err:  # a monitor must not stop the training it watches
+                self._fail("pack", err)
+        current.scalars, current.vectors = [], []
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
@@ -353,21 +362,24 @@ class GradientMonitor:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        scalars, vectors = copy_to_host([t for _, p in pending for t in p.scalars],   # the one copy
-                                        [t for _, p in pending for t in p.vectors])
-        blocks, s_at, v_at, first = [], 0, 0, 0
+        blocks, first = [], 0
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
-            while first < len(pending):   # steps of one layout together: one array each
+            while first < len(pending):   # consecutive rows of one buffer (one layout) together: one transfer
                 head = pending[first][1]
                 end = first + 1
-                while end < len(pending) and pending[end][1].scalar_keys == head.scalar_keys \
-                        and pending[end][1].vector_keys == head.vector_keys:
+                if head.row is None:   # a step with nothing to record
+                    first = end
+                    continue
+                while end < len(pending) and pending[end][1].buffer is head.buffer \
+                        and pending[end][1].row == head.row + (end - first):
                     end += 1
                 plan, k = self._plan(head), end - first
-                values = plan.values(scalars[s_at:s_at + k * plan.ssize].reshape(k, plan.ssize),
-                                     vectors[v_at:v_at + k * plan.vsize].reshape(k, plan.vsize))
+                block = head.buffer.host(head.row, head.row + k)
+                values = plan.values(block[:, :plan.ssize], block[:, plan.ssize:])
                 blocks.append(self._record(plan, [step for step, _ in pending[first:end]], values))
-                s_at, v_at, first = s_at + k * plan.ssize, v_at + k * plan.vsize, end
+                first = end
+        if self._buffer is not None:
+            self._buffer.used = 0   # every row was copied: the buffer is reused
         if self.sinks:
             rows = [row for block in blocks for row in block.rows()]
             for sink in self.sinks:

@@ -1,4 +1,5 @@
-"""Between the device and the host: norms in few kernels, the step's end, one copy, quartiles on the host.
+"""Between the device and the host: norms in few kernels, the step's end, steps packed in rows, one copy,
+quartiles on the host.
 
 >>> quartiles_and_max(np.array([4.0, 1.0, 3.0, 2.0]))    # as np.quantile's default (linear) method
 [1.75, 2.5, 3.25, 4.0]
@@ -10,32 +11,76 @@ import math
 
 import numpy as np
 
-__all__ = ["queue_callback", "foreach_norms", "copy_to_host", "quartiles_and_max", "quartiles_and_max_rows",
-           "HostLayout", "DELTA_QUANTITIES"]
+__all__ = ["queue_callback", "foreach_norms", "RowBuffer", "pack", "quartiles_and_max", "quartiles_and_max_rows",
+           "HostLayout", "DELTA_QUANTITIES", "BUFFER_ROWS"]
 
 #: What a step records of the per-example ‖δˡ‖ of each layer, in this order.
 DELTA_QUANTITIES = ("delta_norm_q1", "delta_norm_median", "delta_norm_q3", "delta_norm_max")
 
 
-def copy_to_host(scalars, vectors) -> tuple[np.ndarray, np.ndarray]:
-    """0-d ``scalars`` and 1-d ``vectors`` (on one device) as two flat float64 host arrays, with one copy.
+#: Rows of one device buffer (:class:`RowBuffer`); more steps between copies take more buffers.
+BUFFER_ROWS = 256
 
-    The scalars are stacked and everything is concatenated on the device first (two kernels), so
-    a CUDA device syncs once. Half-precision values go through float32 (NumPy has no bfloat16).
+
+class RowBuffer:
+    """Steps of one layout packed on the device, one row each, so that a copy to the host is one transfer.
+
+    A step's 0-d scalars are stacked and its 1-d vectors concatenated straight into the next row
+    (two kernels, while the values are fresh in the cache) instead of being gathered, cold, at the
+    copy. :meth:`host` copies the rows in use to the host as float64 (NumPy has no bfloat16).
+    """
+
+    def __init__(self, keys, size: int, rows: int, dtype, device):
+        import torch
+
+        self.keys = keys   # (scalar keys, vector keys) of every row
+        self.size, self.used = size, 0
+        self.data = torch.empty((rows, size), dtype=dtype, device=device)
+
+    def fits(self, keys, size: int, first) -> bool:
+        return self.used < self.data.shape[0] and size == self.size and first.dtype == self.data.dtype \
+            and first.device == self.data.device and keys == self.keys
+
+    def append(self, scalars, vectors) -> int:
+        """Pack one step into the next row; returns the row's index."""
+        import torch
+
+        row = self.data[self.used]
+        if scalars:
+            torch.cat([torch.stack(scalars), *vectors], out=row)
+        else:
+            torch.cat(vectors, out=row)
+        self.used += 1
+        return self.used - 1
+
+    def host(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as a float64 host array (a copy: the buffer is reused)."""
+        import torch
+
+        block = self.data[start:stop].detach()
+        if block.dtype in (torch.float16, torch.bfloat16):
+            block = block.float()
+        return block.cpu().numpy().astype(np.float64)
+
+
+def pack(buffer: RowBuffer | None, scalar_keys, vector_keys, scalars, vectors, copy_every: int):
+    """Pack a step's values into ``buffer``, or into a new one when it is full or of another layout.
+
+    Returns (buffer, row), or (``buffer``, ``None``) for a step with no values.
     """
     import torch
 
-    parts = ([torch.stack(scalars)] if scalars else []) + list(vectors)
-    if not parts:
-        return np.zeros(0), np.zeros(0)
-    dtypes = {t.dtype for t in parts}
-    if len(dtypes) > 1:
-        parts = [t.to(torch.float64) for t in parts]
-    flat = torch.cat(parts) if len(parts) > 1 else parts[0]
-    if flat.dtype in (torch.float16, torch.bfloat16):
-        flat = flat.float()
-    host = flat.detach().cpu().numpy().astype(np.float64)
-    return host[:len(scalars)], host[len(scalars):]
+    if not scalars and not vectors:
+        return buffer, None
+    size = len(scalars) + sum(v.shape[0] for v in vectors)
+    first = scalars[0] if scalars else vectors[0]
+    keys = (scalar_keys, vector_keys)
+    if buffer is None or not buffer.fits(keys, size, first):
+        parts = list(scalars) + list(vectors)
+        dtype = first.dtype if all(t.dtype == first.dtype for t in parts) else torch.float64
+        buffer = RowBuffer((list(scalar_keys), list(vector_keys)), size, min(copy_every, BUFFER_ROWS), dtype,
+                           first.device)
+    return buffer, buffer.append(scalars, vectors)
 
 
 class HostLayout:
