@@ -24,11 +24,59 @@ import numpy as np
 
 from gradmath.errors import GradmathError
 
-__all__ = ["GradientWarning", "step_alerts", "meanfield_sentence"]
+__all__ = ["GradientWarning", "Alerts", "step_alerts", "meanfield_sentence"]
 
 
 class GradientWarning(UserWarning):
     """A layer stopped learning, a norm is not finite, or a layer's units are dead."""
+
+
+class Alerts:
+    """What a monitor has warned of, and the check of the steps of one copy (all of them at once first).
+
+    ``layers`` are the watched layers (:func:`~gradmath.torch.layers.watched_layers`), ``widths`` their
+    numbers of units; ``hidden_activation`` names the chain's activation for the mean-field sentence
+    (``None``: no sentence).
+    """
+
+    def __init__(self, layers, widths: dict, vanishing_ratio: float, dead_fraction: float,
+                 hidden_activation: str | None = None):
+        self.layers, self.widths = layers, widths
+        self.first, self.last = layers[0].l, layers[-1].l
+        self.vanishing_ratio, self.dead_fraction = vanishing_ratio, dead_fraction
+        self.hidden_activation = hidden_activation
+        self.warned: set = set()
+
+    def candidates(self, columns: dict, values: np.ndarray) -> np.ndarray:
+        """Per step (row of ``values``), whether a vanishing or dead-units condition not yet warned of may
+        hold; ``columns`` maps (layer, quantity) to a column. A cheap filter before :meth:`check`."""
+        maybe = np.zeros(values.shape[0], dtype=bool)
+        first, last = (self.first, "speed"), (self.last, "speed")
+        if first in columns and last in columns and ("vanishing", self.first) not in self.warned:
+            maybe |= values[:, columns[first]] < self.vanishing_ratio * values[:, columns[last]]
+        for (l, q), i in columns.items():
+            if q == "dead_units" and ("dead", l) not in self.warned:
+                maybe |= (values[:, i] > 0) & (values[:, i] >= self.dead_fraction * self.widths.get(l, 0))
+        return maybe
+
+    def check(self, step: int, values: dict) -> list[str]:
+        """The messages of the conditions met at ``step`` that were not warned of before (now they are)."""
+        first, last = self.first, self.last
+        bound_ratio = None
+        if (first, "bound_a_estimate") in values and (last, "bound_a_estimate") in values:
+            a_first, a_last = values[(first, "bound_a_estimate")], values[(last, "bound_a_estimate")]
+            bound_ratio = a_first / a_last if a_last > 0 else None
+        meanfield = None
+        if step == 0 and self.hidden_activation is not None and len(self.layers) >= 3:
+            meanfield = lambda: meanfield_sentence(self.layers, self.hidden_activation)  # noqa: E731
+        new = []
+        for key, message in step_alerts(step, values, first=first, last=last, widths=self.widths,
+                                        vanishing_ratio=self.vanishing_ratio, dead_fraction=self.dead_fraction,
+                                        bound_ratio=bound_ratio, meanfield=meanfield):
+            if key not in self.warned:
+                self.warned.add(key)
+                new.append(message)
+        return new
 
 
 def step_alerts(step: int, values: dict, *, first: int, last: int, widths: dict, vanishing_ratio: float,

@@ -1,12 +1,14 @@
 """GradientMonitor: per-layer speed of learning, per-example ‖δˡ‖ and the bounds, recorded live from PyTorch.
 
-A step is one backward pass through the model. During it the monitor's hooks measure, on
-the device and without a host sync: ‖∂C/∂bˡ‖ and ‖∂C/∂wˡ‖ (hooks run after each parameter's
-gradient is accumulated), ‖δˡ‖ per example (a hook on each layer's output zˡ, the
-gradient there times N for ``reduction="mean"``), ReLU units that are dead on the whole batch,
-and with ``bounds=True`` bounds (a) and (b) (:mod:`gradmath.torch.bounds`). Every
-``copy_every`` steps the values go to the host in one copy, become rows of
-:class:`~gradmath.torch.records.Records` and are checked (:mod:`gradmath.torch.alerts`).
+A step is one backward pass through the model. A forward hook on each watched layer puts a
+pre-hook on the autograd node of its output zˡ, which sees ∂C/∂zˡ of the batch. When the backward
+pass ends, the monitor takes on the device, without a host sync: ‖∂C/∂bˡ‖ and ‖∂C/∂wˡ‖ of all
+layers in one foreach kernel, ‖δˡ‖ per example (∂C/∂zˡ times N for ``reduction="mean"``), and
+with ``bounds=True`` what bounds (a) and (b) need (:mod:`gradmath.torch.bounds`); ReLU units dead
+on the whole batch are counted in the forward pass. The step's values are packed into one row of
+a device buffer (:mod:`gradmath.torch.steps`). Every ``copy_every`` steps the rows go to the host
+in one transfer, become :class:`~gradmath.torch.records.Records` and are checked
+(:mod:`gradmath.torch.alerts`).
 
 The monitor never raises from a hook: a measurement that fails is reported as a
 :class:`MonitorWarning` and switched off, and the training goes on unchanged. The hooks
@@ -38,10 +40,11 @@ import numpy as np
 
 from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
-from gradmath.torch.alerts import GradientWarning, meanfield_sentence, step_alerts
+from gradmath.torch.alerts import Alerts, GradientWarning
 from gradmath.torch.bounds import chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
+from gradmath.torch.steps import Step, host_groups
 from gradmath.torch.transfer import HostLayout, foreach_norms, pack, queue_callback
 from gradmath.validation import check_int
 
@@ -57,29 +60,6 @@ COPY_EVERY = 50
 
 class MonitorWarning(UserWarning):
     """Something the monitor cannot measure (an unknown reduction, a layer with no bound, a failed hook)."""
-
-
-class _Pass:
-    """What one forward and backward pass left on the device: 0-d ``scalars`` and 1-d ``vectors``, with their
-    keys (layer, quantity) and (layer, quantity, size) (:class:`~gradmath.torch.transfer.HostLayout`)."""
-
-    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "forwarded", "got", "grads", "backward", "done",
-                 "buffer", "row")
-
-    def __init__(self):
-        self.scalars: list = []
-        self.scalar_keys: list[tuple[int, str]] = []
-        self.vectors: list = []
-        self.vector_keys: list[tuple[int, str, int]] = []
-        self.forwarded: set[int] = set()
-        self.backward = False
-        self.done = False
-        self.got: set[int] = set()               # the layers whose ∂C/∂zˡ the backward pass reached
-        self.grads: list = []                    # (l, ∂C/∂zˡ) to take norms of, until the backward pass ends
-        self.buffer, self.row = None, None       # where the step's values were packed (transfer.RowBuffer)
-
-    def layout(self) -> tuple:
-        return tuple(self.scalar_keys), tuple(self.vector_keys)
 
 
 class GradientMonitor:
@@ -147,13 +127,13 @@ class GradientMonitor:
                 self.unbounded = {layer.l: reason for layer in self.layers}
                 names = ", ".join(f"{layer.l} ({layer.kind} {layer.name})" for layer in self.layers)
                 self._note(f"no bounds for layers {names}: {reason}; their measured norms are recorded")
-        self._widths = {layer.l: _units(layer) for layer in self.layers}
+        self._alerts = Alerts(self.layers, {layer.l: _units(layer) for layer in self.layers}, self.vanishing_ratio,
+                              self.dead_fraction, None if self.bounds is None else self.bounds.hidden_activation)
         self._per_example = self.reduction is not None
         self.step = 0
-        self._pass: _Pass | None = None
-        self._pending: list[tuple[int, _Pass]] = []
+        self._pass: Step | None = None
+        self._pending: list[tuple[int, Step]] = []
         self._handles: list = []
-        self._warned: set = set()
         self._plans: dict = {}
         self._buffer = None
         self._failed: set[str] = set()
@@ -240,7 +220,7 @@ class GradientMonitor:
                 current = self._pass
                 if current is None or current.backward or l in current.forwarded:
                     self._finish_pass()
-                    current = self._pass = _Pass()
+                    current = self._pass = Step()
                 current.forwarded.add(l)
                 if extras:
                     self._on_forward(layer, z, current)
@@ -253,7 +233,7 @@ class GradientMonitor:
                 self._fail(what, err)
         return hook
 
-    def _on_forward(self, layer, z, current: _Pass) -> None:
+    def _on_forward(self, layer, z, current: Step) -> None:
         """What the forward pass gives beyond the hook on zˡ: the prime part for the bounds, dead ReLU units
         (from ``z.detach()``: nothing enters the autograd graph)."""
         if self.bounds is not None and layer is not self.layers[-1]:
@@ -271,7 +251,7 @@ class GradientMonitor:
             current.scalars.append((top <= 0).sum(dtype=zd.dtype))
             current.scalar_keys.append((layer.l, "dead_units"))
 
-    def _delta_hook(self, layer, output_nr, owner: _Pass):
+    def _delta_hook(self, layer, output_nr, owner: Step):
         """The hook that sees ∂C/∂zˡ of the batch; the first one of a pass asks for :meth:`_end_backward`."""
         l, what, per_example, _, summed, _ = self._backward_plan[layer.l]
         keep = per_example or summed
@@ -290,7 +270,7 @@ class GradientMonitor:
                 self._guard("step", queue_callback, lambda: self._guard("step", self._end_backward, owner))
         return hook
 
-    def _end_backward(self, owner: _Pass) -> None:
+    def _end_backward(self, owner: Step) -> None:
         """At the end of the backward pass: the step's norms, on the device; the step is done."""
         import torch
 
@@ -330,7 +310,7 @@ class GradientMonitor:
         if current is not None and current.backward:
             self._complete(current)
 
-    def _complete(self, current: _Pass) -> None:
+    def _complete(self, current: Step) -> None:
         if current.done:
             return
         current.done = True
@@ -349,7 +329,7 @@ class GradientMonitor:
         if len(self._pending) >= self.copy_every:
             self._copy()
 
-    def _bound_step(self, current: _Pass) -> None:
+    def _bound_step(self, current: Step) -> None:
         """The weight norms the bounds need, on the device; the rest is done on the host at the copy
         (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`), with the prime parts taken in the forward pass."""
         import torch
@@ -362,22 +342,12 @@ class GradientMonitor:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        blocks, first = [], 0
+        blocks = []
         with np.errstate(all="ignore"):  # the caller's error state must not turn a NaN into an exception here
-            while first < len(pending):   # consecutive rows of one buffer (one layout) together: one transfer
-                head = pending[first][1]
-                end = first + 1
-                if head.row is None:   # a step with nothing to record
-                    first = end
-                    continue
-                while end < len(pending) and pending[end][1].buffer is head.buffer \
-                        and pending[end][1].row == head.row + (end - first):
-                    end += 1
-                plan, k = self._plan(head), end - first
-                block = head.buffer.host(head.row, head.row + k)
+            for head, steps, block in host_groups(pending):
+                plan = self._plan(head)
                 values = plan.values(block[:, :plan.ssize], block[:, plan.ssize:])
-                blocks.append(self._record(plan, [step for step, _ in pending[first:end]], values))
-                first = end
+                blocks.append(self._record(plan, steps, values))
         if self._buffer is not None:
             self._buffer.used = 0   # every row was copied: the buffer is reused
         if self.sinks:
@@ -397,16 +367,19 @@ class GradientMonitor:
             for i, value in zip(plan.weight_norm_index, values[-1, plan.weight_norm_index].tolist()):
                 if not (value > 0 and math.isfinite(value)):
                     self.bounds.restart(keys[i][0])
-        for i in np.flatnonzero(~finite | self._may_alert(plan, values)).tolist():
-            if finite[i] and not self._may_alert(plan, values[i:i + 1])[0]:   # warned of at an earlier step
+        alerts, columns = self._alerts, plan.alert_columns
+        for i in np.flatnonzero(~finite | alerts.candidates(columns, values)).tolist():
+            if finite[i] and not alerts.candidates(columns, values[i:i + 1])[0]:   # warned of at an earlier step
                 continue
             listed = values[i].tolist()
             small = {keys[j]: listed[j] for j in plan.alert_index}
             small.update((keys[j], v) for j, v in enumerate(listed) if not math.isfinite(v))
-            self._alerts(steps[i], small)
+            for message in alerts.check(steps[i], small):
+                self.messages.append(message)
+                _warn(message, GradientWarning)
         return block
 
-    def _plan(self, p: _Pass) -> HostLayout:
+    def _plan(self, p: Step) -> HostLayout:
         """Where each recorded value of a pass lies in the host copy (cached: a pass's layout repeats)."""
         key = p.layout()
         plan = self._plans.get(key)
@@ -417,41 +390,6 @@ class GradientMonitor:
                                                  last=self.layers[-1].l, bounds=self.bounds,
                                                  layers=[layer.l for layer in self.layers])
         return plan
-
-    def _may_alert(self, plan: HostLayout, values: np.ndarray) -> np.ndarray:
-        """Per step, whether a vanishing or dead-units condition not yet warned of may hold (a cheap filter,
-        for all the steps of a copy at once, before :meth:`_alerts`, which words the messages)."""
-        maybe = np.zeros(values.shape[0], dtype=bool)
-        column = plan.alert_columns
-        first, last = self.layers[0].l, self.layers[-1].l
-        if (first, "speed") in column and (last, "speed") in column and ("vanishing", first) not in self._warned:
-            maybe |= values[:, column[(first, "speed")]] < self.vanishing_ratio * values[:, column[(last, "speed")]]
-        for (l, q), i in column.items():
-            if q == "dead_units" and ("dead", l) not in self._warned:
-                maybe |= (values[:, i] > 0) & (values[:, i] >= self.dead_fraction * self._widths.get(l, 0))
-        return maybe
-
-    def _alerts(self, step: int, values: dict) -> None:
-        first, last = self.layers[0].l, self.layers[-1].l
-        widths = self._widths
-        bound_ratio = None
-        if (first, "bound_a_estimate") in values and (last, "bound_a_estimate") in values:
-            a_first, a_last = values[(first, "bound_a_estimate")], values[(last, "bound_a_estimate")]
-            bound_ratio = a_first / a_last if a_last > 0 else None
-        meanfield = (lambda: self._meanfield_sentence()) if step == 0 else None
-        for key, message in step_alerts(step, values, first=first, last=last, widths=widths,
-                                        vanishing_ratio=self.vanishing_ratio, dead_fraction=self.dead_fraction,
-                                        bound_ratio=bound_ratio, meanfield=meanfield):
-            if key not in self._warned:
-                self._warned.add(key)
-                self.messages.append(message)
-                _warn(message, GradientWarning)
-
-    def _meanfield_sentence(self) -> str:
-        """What mean-field theory predicts for the ratio at initialisation (infinite width, i.i.d. weights)."""
-        if self.bounds is None or len(self.layers) < 3:
-            return ""
-        return meanfield_sentence(self.layers, self.bounds.hidden_activation)
 
     # ----- never crash the training loop ---------------------------------------------
     def _guard(self, what: str, fn, *args):

@@ -105,6 +105,7 @@ class HostLayout:
             found[(l, quantity)] = (at, size)
             at += size
         self.vsize = at
+        deltas.sort()   # by layer (the backward pass takes them from the last layer down)
         self._deltas, self._mean = deltas, mean
         sizes = {size for _, _, size in deltas}
         self._rows = None

@@ -1,0 +1,139 @@
+"""How the monitor carries steps from the device to the host: rows packed in device buffers, batches of
+another size, more steps between copies than one buffer holds, an activation that works in place, half
+precision, the power steps of the weight norms, and a restart after a NaN."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pandas")
+from torch import nn  # noqa: E402
+
+from gradmath.torch import GradientMonitor  # noqa: E402
+from gradmath.torch import transfer  # noqa: E402
+
+#: float64 agreement of the same δ from two hook placements (the same autograd kernels): a few ulps.
+RTOL = 1e-12
+
+
+def _chain(seed=0, activation=nn.Tanh, sizes=(5, 7, 6, 3), dtype=torch.float64):
+    torch.manual_seed(seed)
+    mods = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        mods.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            mods.append(activation())
+    return nn.Sequential(*mods).to(dtype)
+
+
+def _data(n=30, dtype=torch.float64):
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(n, 5, generator=g, dtype=dtype), torch.randint(0, 3, (n,), generator=g)
+
+
+def _train(model, batches, **options):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    with GradientMonitor(model, loss=loss_fn, **options) as monitor:
+        for x, y in batches:
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+    return monitor
+
+
+def _batches(sizes, dtype=torch.float64):
+    x, y = _data(sum(sizes), dtype)
+    out, at = [], 0
+    for n in sizes:
+        out.append((x[at:at + n], y[at:at + n]))
+        at += n
+    return out
+
+
+@pytest.mark.parametrize("bounds", [False, True])
+def test_batches_of_another_size_between_copies_give_the_rows_of_copying_every_step(bounds):
+    """A smaller last batch is another layout: a new buffer; the copy takes each run of rows on its own."""
+    sizes = [8, 8, 5, 8, 3, 3, 8]
+    every_step = _train(_chain(activation=nn.Sigmoid), _batches(sizes), copy_every=1, bounds=bounds)
+    together = _train(_chain(activation=nn.Sigmoid), _batches(sizes), copy_every=5, bounds=bounds)
+    assert every_step.records.rows == together.records.rows
+    frame = together.to_frame()
+    assert sorted(set(frame.step)) == list(range(len(sizes)))
+    # the quartiles of a 5-example step are those of its 5 norms: each δ is at most the largest
+    step2 = frame[(frame.step == 2) & (frame.layer == 2)].set_index("quantity").value
+    assert step2["delta_norm_q1"] <= step2["delta_norm_median"] <= step2["delta_norm_q3"] <= step2["delta_norm_max"]
+
+
+def test_more_steps_between_copies_than_one_buffer_holds(monkeypatch):
+    monkeypatch.setattr(transfer, "BUFFER_ROWS", 3)
+    sizes = [6] * 10
+    every_step = _train(_chain(), _batches(sizes), copy_every=1, bounds=True)
+    together = _train(_chain(), _batches(sizes), copy_every=7, bounds=True)
+    assert every_step.records.rows == together.records.rows and len(together.records) > 0
+
+
+def test_an_activation_in_place_does_not_change_delta():
+    """nn.ReLU(inplace=True) overwrites zˡ; the pre-hook on zˡ's node still sees ∂C/∂zˡ, not ∂C/∂σ(zˡ)."""
+    batches = _batches([12, 12])
+    plain = _train(_chain(activation=nn.ReLU), batches, copy_every=1).to_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # a dead-units warning may come, as in the twin
+        in_place = _train(_chain(activation=lambda: nn.ReLU(inplace=True)), batches, copy_every=1).to_frame()
+    assert len(plain) == len(in_place)
+    np.testing.assert_allclose(in_place.value.to_numpy(), plain.value.to_numpy(), rtol=RTOL)
+    assert list(in_place.quantity) == list(plain.quantity)
+
+
+def test_half_precision_training_is_recorded():
+    """bfloat16 values go through float32 on their way to NumPy; they agree with float64 to bfloat16's precision."""
+    batches64 = _batches([16, 16])
+    batches16 = [(x.to(torch.bfloat16), y) for x, y in batches64]
+    exact = _train(_chain(), batches64).to_frame()
+    half = _train(_chain(dtype=torch.bfloat16), batches16).to_frame()
+    assert list(half.quantity) == list(exact.quantity) and np.isfinite(half.value).all()
+    first = (half.step == 0).to_numpy()   # after one step the two trainings part ways a little
+    # bfloat16 rounds to 2⁻⁸ relative. A value here passes through at most 16 roundings (the casts of the weights
+    # and inputs, three layers' products and activations forward, their gradients backward, the norm), so its
+    # relative error is below 16 · 2⁻⁸ to first order
+    np.testing.assert_allclose(half.value.to_numpy()[first], exact.value.to_numpy()[first], rtol=16 * 2.0 ** -8)
+
+
+def test_power_steps_and_a_restart_after_a_nan_weight():
+    model = _chain(activation=nn.Sigmoid)
+    with torch.no_grad():   # a clear top singular value (σ₂/σ₁ = 1/8): 60 products of a cold start converge fully
+        w = model[2].weight
+        u, s, vt = torch.linalg.svd(w, full_matrices=False)
+        s = s.clone()
+        s[0] = 8 * s[1]
+        w.copy_(u @ torch.diag(s) @ vt)
+    x, y = _data()
+    loss_fn = nn.CrossEntropyLoss()
+    with pytest.raises(ValueError, match="power_steps"):
+        GradientMonitor(model, bounds=True, power_steps=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the NaN step warns, as it should
+        with GradientMonitor(model, loss=loss_fn, bounds=True, power_steps=2, copy_every=1) as monitor:
+            for step in range(4):
+                saved = model[2].weight.detach().clone()
+                if step == 1:
+                    with torch.no_grad():
+                        model[2].weight[0, 0] = math.nan
+                model.zero_grad()
+                loss_fn(model(x), y).backward()
+                with torch.no_grad():
+                    model[2].weight.copy_(saved)
+    frame = monitor.to_frame()
+    norms = frame[(frame.quantity == "weight_norm_estimate") & (frame.layer == 3)].set_index("step").value
+    exact = float(torch.linalg.matrix_norm(model[2].weight.detach(), ord=2))
+    assert math.isnan(norms[1])                              # the NaN step, flagged
+    assert set(frame[frame.quantity == "nonfinite"].step) == {1}
+    # after it the vectors start afresh (60 products; the weights no longer change): the estimate is back, from
+    # below, its error (1 − cos θ with tan θ shrinking eightfold per product) far under float64's rounding
+    for step in (0, 2, 3):
+        assert norms[step] <= exact * (1 + 1e-12) and norms[step] == pytest.approx(exact, rel=1e-12)
