@@ -137,3 +137,17 @@ def test_power_steps_and_a_restart_after_a_nan_weight():
     # below, its error (1 − cos θ with tan θ shrinking eightfold per product) far under float64's rounding
     for step in (0, 2, 3):
         assert norms[step] <= exact * (1 + 1e-12) and norms[step] == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")   # PyTorch's, on the cycle
+def test_a_backward_pass_that_builds_a_graph_is_recorded_as_any_other():
+    """backward(create_graph=True) (a gradient penalty, say): the norms stay out of the new graph."""
+    model, (x, y) = _chain(), _data()
+    loss_fn = nn.CrossEntropyLoss()
+    with GradientMonitor(model, loss=loss_fn, copy_every=1) as monitor:
+        loss_fn(model(x), y).backward(create_graph=True)
+    model.zero_grad(set_to_none=True)   # breaks the cycle between the parameters and their gradients
+    with GradientMonitor(model, loss=loss_fn, copy_every=1) as plain:
+        model.zero_grad()
+        loss_fn(model(x), y).backward()
+    assert monitor.messages == [] and monitor.records.rows == plain.records.rows

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -147,6 +148,7 @@ class GradientMonitor:
                         for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
                         if p is not None and p.requires_grad]
         self._param_keys = [(l, q) for l, q, _ in self._params]
+        self._param_tensors = [p for _, _, p in self._params]
         self._norm_keys = [(layer.l, "weight_norm_estimate") for layer in self.layers]
         speed_layers = {l for l, q, _ in self._params if q == "speed"}
         # per layer, what the end of a backward pass takes from ∂C/∂zˡ: (l, name, per-example norms?, their
@@ -275,8 +277,10 @@ class GradientMonitor:
         import torch
 
         norm, ord_, plan = torch.linalg.vector_norm, None if self.norm == "2" else self._ord, self._backward_plan
-        with torch.no_grad():
-            grads = [p.grad for _, _, p in self._params]
+        # autograd runs this with gradients off unless backward(create_graph=True); then the norms must not
+        # join the graph
+        with torch.no_grad() if torch.is_grad_enabled() else nullcontext():
+            grads = [p.grad for p in self._param_tensors]
             if len(owner.got) == len(self.layers) and all(g is not None for g in grads):   # the usual step
                 owner.scalars += foreach_norms(grads)
                 owner.scalar_keys += self._param_keys
