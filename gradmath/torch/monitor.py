@@ -214,6 +214,8 @@ class GradientMonitor:
         l, what, failed = layer.l, f"layer {layer.l} forward", self._failed
         grad_enabled, tensor = torch.is_grad_enabled, torch.Tensor
         extras = (self.bounds is not None and layer is not self.layers[-1]) or layer.activation == "ReLU"
+        delta_hook, backward_what, keep = self._delta_hook, self._backward_plan[l][1], \
+            self._backward_plan[l][2] or self._backward_plan[l][4]
 
         def hook(module, inputs, z):   # self._guard inlined: this runs for every layer and step
             if what in failed or not (grad_enabled() and isinstance(z, tensor) and z.requires_grad):
@@ -228,9 +230,9 @@ class GradientMonitor:
                     self._on_forward(layer, z, current)
                 node = z.grad_fn   # its pre-hook sees ∂C/∂zˡ, as a hook on zˡ would, with less work per step
                 if node is not None:
-                    node.register_prehook(self._delta_hook(layer, z.output_nr, current))
+                    node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, current))
                 else:
-                    z.register_hook(self._delta_hook(layer, None, current))
+                    z.register_hook(delta_hook(l, backward_what, keep, None, current))
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail(what, err)
         return hook
@@ -253,11 +255,9 @@ class GradientMonitor:
             current.scalars.append((top <= 0).sum(dtype=zd.dtype))
             current.scalar_keys.append((layer.l, "dead_units"))
 
-    def _delta_hook(self, layer, output_nr, owner: Step):
-        """The hook that sees ∂C/∂zˡ of the batch; the first one of a pass asks for :meth:`_end_backward`."""
-        l, what, per_example, _, summed, _ = self._backward_plan[layer.l]
-        keep = per_example or summed
-
+    def _delta_hook(self, l: int, what: str, keep: bool, output_nr, owner: Step):
+        """The hook that sees ∂C/∂zˡ of the batch (kept for :meth:`_end_backward` when ``keep``); the first one of
+        a pass asks for :meth:`_end_backward`."""
         def hook(grad):
             # only a reference here; the norms are taken once the backward pass has finished (taken here, between
             # autograd's kernels, they cost more)
