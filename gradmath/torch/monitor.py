@@ -299,8 +299,8 @@ class GradientMonitor:
                     owner.scalars.append(norm(g.sum(dim=tuple(d for d in range(g.dim()) if d != units))))
                     owner.scalar_keys.append((l, "speed"))
             owner.grads = []
-        if self.bounds is not None and self.layers[-1].l in owner.got:
-            self._guard("bounds", self._bound_step, owner)
+            if self.bounds is not None and self.layers[-1].l in owner.got:
+                self._guard("bounds", self._bound_step, owner)
         if len(owner.forwarded) != len(owner.got):
             for l in sorted(owner.forwarded - owner.got):
                 self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the "
@@ -335,11 +335,9 @@ class GradientMonitor:
 
     def _bound_step(self, current: Step) -> None:
         """The weight norms the bounds need, on the device; the rest is done on the host at the copy
-        (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`), with the prime parts taken in the forward pass."""
-        import torch
-
-        with torch.no_grad():
-            current.scalars += self.bounds.weight_norms()
+        (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`), with the prime parts taken in the forward pass.
+        Called with gradients off (:meth:`_end_backward`)."""
+        current.scalars += self.bounds.weight_norms()
         current.scalar_keys += self._norm_keys
 
     def _copy(self) -> None:
