@@ -141,7 +141,8 @@ class GradientMonitor:
 
     # ----- attaching ---------------------------------------------------------------
     def attach(self) -> GradientMonitor:
-        """Register the hooks (idempotent): one forward hook per layer, which hooks the layer's output."""
+        """Register the hooks (idempotent): one forward hook per layer, which puts a pre-hook on the autograd node
+        of the layer's output at each step."""
         if self._handles:
             return self
         self._params = [(layer.l, q, p) for layer in self.layers
@@ -331,7 +332,7 @@ class GradientMonitor:
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
-            self._copy()
+            self._guard("copy", self._copy)
 
     def _bound_step(self, current: Step) -> None:
         """The weight norms the bounds need, on the device; the rest is done on the host at the copy
