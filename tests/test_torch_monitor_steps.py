@@ -151,3 +151,20 @@ def test_a_backward_pass_that_builds_a_graph_is_recorded_as_any_other():
         model.zero_grad()
         loss_fn(model(x), y).backward()
     assert monitor.messages == [] and monitor.records.rows == plain.records.rows
+
+
+def test_a_copy_that_fails_is_switched_off_and_nothing_piles_up(monkeypatch):
+    model, (x, y) = _chain(), _data()
+    loss_fn = nn.CrossEntropyLoss()
+    monitor = GradientMonitor(model, loss=loss_fn, copy_every=2)
+
+    def broken(self, plan, steps, values):
+        raise RuntimeError("host side broken")
+
+    monkeypatch.setattr(GradientMonitor, "_record", broken)
+    with pytest.warns(UserWarning, match="copy: measuring failed .*host side broken"):
+        with monitor:
+            for _ in range(9):
+                model.zero_grad()
+                loss_fn(model(x), y).backward()
+    assert monitor.step == 9 and len(monitor._pending) <= 2 and monitor._buffer.used <= 2

@@ -332,7 +332,12 @@ class GradientMonitor:
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
-            self._guard("copy", self._copy)
+            if "copy" in self._failed:   # switched off: nothing may pile up on the device
+                self._pending = []
+                if self._buffer is not None:
+                    self._buffer.used = 0
+            else:
+                self._guard("copy", self._copy)
 
     def _bound_step(self, current: Step) -> None:
         """The weight norms the bounds need, on the device; the rest is done on the host at the copy
