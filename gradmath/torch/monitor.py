@@ -36,6 +36,8 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import nullcontext
+from itertools import repeat
+from operator import is_not
 
 import numpy as np
 
@@ -150,6 +152,10 @@ class GradientMonitor:
                         if p is not None and p.requires_grad]
         self._param_keys = [(l, q) for l, q, _ in self._params]
         self._param_tensors = [p for _, _, p in self._params]
+        import torch
+
+        self._foreach_norm = torch._foreach_norm if hasattr(torch, "_foreach_norm") and self._param_tensors \
+            else foreach_norms
         self._norm_keys = [(layer.l, "weight_norm_estimate") for layer in self.layers]
         speed_layers = {l for l, q, _ in self._params if q == "speed"}
         # per layer, what the end of a backward pass takes from ∂C/∂zˡ: (l, name, per-example norms?, their
@@ -282,8 +288,8 @@ class GradientMonitor:
         # join the graph
         with torch.no_grad() if torch.is_grad_enabled() else nullcontext():
             grads = [p.grad for p in self._param_tensors]
-            if len(owner.got) == len(self.layers) and all(g is not None for g in grads):   # the usual step
-                owner.scalars += foreach_norms(grads)
+            if len(owner.got) == len(self.layers) and all(map(is_not, grads, repeat(None))):   # the usual step
+                owner.scalars += self._foreach_norm(grads)
                 owner.scalar_keys += self._param_keys
             else:
                 params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.got]

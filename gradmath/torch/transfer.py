@@ -27,31 +27,31 @@ class RowBuffer:
 
     A step's 0-d scalars are stacked and its 1-d vectors concatenated straight into the next row
     (two kernels, while the values are fresh in the cache) instead of being gathered, cold, at the
-    copy. :meth:`host` copies the rows in use to the host as float64 (NumPy has no bfloat16).
+    copy. :meth:`host` copies rows to the host as float64 (NumPy has no bfloat16).
     """
 
-    def __init__(self, keys, size: int, rows: int, dtype, device):
+    def __init__(self, scalar_keys, vector_keys, rows: int, first, dtype):
         import torch
 
-        self.keys = keys   # (scalar keys, vector keys) of every row
-        self.size, self.used = size, 0
-        self.data = torch.empty((rows, size), dtype=dtype, device=device)
-
-    def fits(self, keys, size: int, first) -> bool:
-        return self.used < self.data.shape[0] and size == self.size and first.dtype == self.data.dtype \
-            and first.device == self.data.device and keys == self.keys
+        self.scalar_keys, self.vector_keys = list(scalar_keys), list(vector_keys)   # of every row
+        self.first_dtype, self.device = first.dtype, first.device    # of a step's first value
+        count = len(self.scalar_keys)
+        self.data = torch.empty((rows, count + sum(size for _, _, size in self.vector_keys)), dtype=dtype,
+                                device=self.device)
+        self.heads, self.tails = self.data[:, :count].unbind(0), self.data[:, count:].unbind(0)   # row views
+        self.used = 0
 
     def append(self, scalars, vectors) -> int:
         """Pack one step into the next row; returns the row's index."""
         import torch
 
-        row = self.data[self.used]
+        row = self.used
         if scalars:
-            torch.cat([torch.stack(scalars), *vectors], out=row)
-        else:
-            torch.cat(vectors, out=row)
-        self.used += 1
-        return self.used - 1
+            torch.stack(scalars, out=self.heads[row])
+        if vectors:
+            torch.cat(vectors, out=self.tails[row])
+        self.used = row + 1
+        return row
 
     def host(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as a float64 host array (a copy: the buffer is reused)."""
@@ -72,14 +72,13 @@ def pack(buffer: RowBuffer | None, scalar_keys, vector_keys, scalars, vectors, c
 
     if not scalars and not vectors:
         return buffer, None
-    size = len(scalars) + sum(v.shape[0] for v in vectors)
     first = scalars[0] if scalars else vectors[0]
-    keys = (scalar_keys, vector_keys)
-    if buffer is None or not buffer.fits(keys, size, first):
-        parts = list(scalars) + list(vectors)
-        dtype = first.dtype if all(t.dtype == first.dtype for t in parts) else torch.float64
-        buffer = RowBuffer((list(scalar_keys), list(vector_keys)), size, min(copy_every, BUFFER_ROWS), dtype,
-                           first.device)
+    if buffer is None or buffer.used == len(buffer.heads) or first.dtype != buffer.first_dtype \
+            or first.device != buffer.device or scalar_keys != buffer.scalar_keys \
+            or vector_keys != buffer.vector_keys:   # the keys hold the vectors' sizes
+        dtypes = {t.dtype for t in scalars} | {t.dtype for t in vectors}
+        buffer = RowBuffer(scalar_keys, vector_keys, min(copy_every, BUFFER_ROWS), first,
+                           first.dtype if len(dtypes) == 1 else torch.float64)
     return buffer, buffer.append(scalars, vectors)
 
 
