@@ -48,7 +48,7 @@ from gradmath.torch.bounds import chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
 from gradmath.torch.steps import Step, host_groups
-from gradmath.torch.transfer import HostLayout, foreach_norms, pack, queue_callback
+from gradmath.torch.transfer import HostLayout, callback_queue, foreach_norms, pack
 from gradmath.validation import check_int
 
 __all__ = ["GradientMonitor", "MonitorWarning", "COPY_EVERY", "MAX_COPY_EVERY"]
@@ -59,6 +59,9 @@ MAX_COPY_EVERY = 100_000
 #: Default ``copy_every``: Lightning's default logging interval (``log_every_n_steps``). Every step is
 #: recorded; the values reach the host, the records, the sinks and the warnings at each copy.
 COPY_EVERY = 50
+
+
+_NO_CONTEXT = nullcontext()   # reusable
 
 
 class MonitorWarning(UserWarning):
@@ -156,6 +159,7 @@ class GradientMonitor:
 
         self._foreach_norm = torch._foreach_norm if hasattr(torch, "_foreach_norm") and self._param_tensors \
             else foreach_norms
+        self._queue = callback_queue()
         self._norm_keys = [(layer.l, "weight_norm_estimate") for layer in self.layers]
         speed_layers = {l for l, q, _ in self._params if q == "speed"}
         # per layer, what the end of a backward pass takes from ∂C/∂zˡ: (l, name, per-example norms?, their
@@ -265,6 +269,8 @@ class GradientMonitor:
     def _delta_hook(self, l: int, what: str, keep: bool, output_nr, owner: Step):
         """The hook that sees ∂C/∂zˡ of the batch (kept for :meth:`_end_backward` when ``keep``); the first one of
         a pass asks for :meth:`_end_backward`."""
+        queue = self._queue
+
         def hook(grad):
             # only a reference here; the norms are taken once the backward pass has finished (taken here, between
             # autograd's kernels, they cost more)
@@ -276,7 +282,10 @@ class GradientMonitor:
                 owner.grads.append((l, g))
             if not owner.backward:
                 owner.backward = True
-                self._guard("step", queue_callback, lambda: self._guard("step", self._end_backward, owner))
+                try:
+                    queue(lambda: self._guard("step", self._end_backward, owner))
+                except Exception as err:  # a monitor must not stop the training it watches
+                    self._fail("step", err)
         return hook
 
     def _end_backward(self, owner: Step) -> None:
@@ -286,7 +295,7 @@ class GradientMonitor:
         norm, ord_, plan = torch.linalg.vector_norm, None if self.norm == "2" else self._ord, self._backward_plan
         # autograd runs this with gradients off unless backward(create_graph=True); then the norms must not
         # join the graph
-        with torch.no_grad() if torch.is_grad_enabled() else nullcontext():
+        with torch.no_grad() if torch.is_grad_enabled() else _NO_CONTEXT:
             grads = [p.grad for p in self._param_tensors]
             if len(owner.got) == len(self.layers) and all(map(is_not, grads, repeat(None))):   # the usual step
                 owner.scalars += self._foreach_norm(grads)

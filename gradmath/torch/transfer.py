@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["queue_callback", "foreach_norms", "RowBuffer", "pack", "quartiles_and_max", "quartiles_and_max_rows",
+__all__ = ["queue_callback", "callback_queue", "foreach_norms", "RowBuffer", "pack", "quartiles_and_max", "quartiles_and_max_rows",
            "HostLayout", "DELTA_QUANTITIES", "BUFFER_ROWS"]
 
 #: What a step records of the per-example ‖δˡ‖ of each layer, in this order.
@@ -157,6 +157,13 @@ def queue_callback(fn) -> None:
     from torch.autograd import Variable
 
     Variable._execution_engine.queue_callback(fn)
+
+
+def callback_queue():
+    """:func:`queue_callback` without the import on each call (for a hook that runs every step)."""
+    from torch.autograd import Variable
+
+    return Variable._execution_engine.queue_callback
 
 
 def foreach_norms(tensors) -> list:
