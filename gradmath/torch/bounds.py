@@ -129,6 +129,18 @@ class ChainBounds:
         """Forget the vectors (after a NaN or a zero matrix in layer l); the next step starts afresh."""
         self._xs = None
 
+    def prime_function(self, layer):
+        """:meth:`prime_part` for ``layer`` as a function of zˡ alone (the common cases without their checks),
+        or ``None`` for the identity."""
+        act = layer.activation
+        if layer.activation_module is None:
+            return None
+        if act in ("Sigmoid", "Tanh"):
+            return lambda z: (z.detach() if z.dim() == 2 else z.detach().flatten(1)).abs().amin(dim=1)
+        if act == "ReLU":
+            return lambda z: (z.detach() if z.dim() == 2 else z.detach().flatten(1)).amax(dim=1)
+        return lambda z: self.prime_part(layer, z)
+
     def prime_part(self, layer, z):
         """What max_j |σ′(zˡ_j)| per example needs from zˡ, one number per example, taken in the forward pass:
         min_j |zˡ_j| where σ′ is largest at the smallest |z| (sigmoid, tanh), max_j zˡ_j (ReLU: is some

@@ -224,7 +224,9 @@ class GradientMonitor:
 
         l, what, failed = layer.l, f"layer {layer.l} forward", self._failed
         grad_enabled, tensor = torch.is_grad_enabled, torch.Tensor
-        extras = (self.bounds is not None and layer is not self.layers[-1]) or layer.activation == "ReLU"
+        prime = self.bounds.prime_function(layer) if self.bounds is not None and layer is not self.layers[-1] \
+            else None
+        relu = layer.activation == "ReLU"
         delta_hook, backward_what, keep = self._delta_hook, self._backward_plan[l][1], \
             self._backward_plan[l][2] or self._backward_plan[l][4]
 
@@ -237,8 +239,12 @@ class GradientMonitor:
                     self._finish_pass()
                     current = self._pass = Step()
                 current.forwarded.add(l)
-                if extras:
-                    self._on_forward(layer, z, current)
+                if prime is not None:   # what max_j |σ′(zˡ_j)| needs of zˡ, now, while zˡ is in the cache
+                    part = prime(z)
+                    current.vectors.append(part)
+                    current.vector_keys.append((l, "prime", part.shape[0]))
+                if relu:
+                    self._dead_units(layer, z, current)
                 node = z.grad_fn   # its pre-hook sees ∂C/∂zˡ, as a hook on zˡ would, with less work per step
                 if node is not None:
                     node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, current))
@@ -248,23 +254,14 @@ class GradientMonitor:
                 self._fail(what, err)
         return hook
 
-    def _on_forward(self, layer, z, current: Step) -> None:
-        """What the forward pass gives beyond the hook on zˡ: the prime part for the bounds, dead ReLU units
-        (from ``z.detach()``: nothing enters the autograd graph)."""
-        if self.bounds is not None and layer is not self.layers[-1]:
-            # what max_j |σ′(zˡ_j)| needs of zˡ, now, while zˡ is in the cache; the weight norms are taken when
-            # the backward pass ends, with the forward pass's weights (autograd refuses a backward pass through
-            # weights changed in place)
-            part = self.bounds.prime_part(layer, z)
-            if part is not None:
-                current.vectors.append(part)
-                current.vector_keys.append((layer.l, "prime", part.shape[0]))
-        if layer.activation == "ReLU":
-            zd = z.detach()
-            top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
-                   else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
-            current.scalars.append((top <= 0).sum(dtype=zd.dtype))
-            current.scalar_keys.append((layer.l, "dead_units"))
+    def _dead_units(self, layer, z, current: Step) -> None:
+        """The units of a ReLU layer with zˡ ≤ 0 for every example (from ``z.detach()``: nothing enters the
+        autograd graph)."""
+        zd = z.detach()
+        top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
+               else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
+        current.scalars.append((top <= 0).sum(dtype=zd.dtype))
+        current.scalar_keys.append((layer.l, "dead_units"))
 
     def _delta_hook(self, l: int, what: str, keep: bool, output_nr, owner: Step):
         """The hook that sees ∂C/∂zˡ of the batch (kept for :meth:`_end_backward` when ``keep``); the first one of
@@ -355,9 +352,10 @@ class GradientMonitor:
                 self._guard("copy", self._copy)
 
     def _bound_step(self, current: Step) -> None:
-        """The weight norms the bounds need, on the device; the rest is done on the host at the copy
-        (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`), with the prime parts taken in the forward pass.
-        Called with gradients off (:meth:`_end_backward`)."""
+        """The weight norms the bounds need, on the device, of the weights the backward pass went through (autograd
+        refuses one through weights changed in place); the prime parts were taken in the forward pass, and the
+        rest is done on the host at the copy (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`). Called
+        with gradients off (:meth:`_end_backward`)."""
         current.scalars += self.bounds.weight_norms()
         current.scalar_keys += self._norm_keys
 
