@@ -168,3 +168,24 @@ def test_a_copy_that_fails_is_switched_off_and_nothing_piles_up(monkeypatch):
                 model.zero_grad()
                 loss_fn(model(x), y).backward()
     assert monitor.step == 9 and len(monitor._pending) <= 2 and monitor._buffer.used <= 2
+
+
+def test_mixed_precision_under_autocast_is_recorded():
+    """Under CPU autocast the layers' outputs (and ∂C/∂zˡ) are bfloat16 and the parameters float32: one step
+    packs values of both dtypes (into a float64 row); they agree with float32 training to bfloat16's precision."""
+    model32, batches = _chain(dtype=torch.float32), _batches([16, 16], dtype=torch.float32)
+    exact = _train(_chain(dtype=torch.float32), batches, copy_every=1).to_frame()
+    loss_fn = nn.CrossEntropyLoss()
+    with GradientMonitor(model32, loss=loss_fn, bounds=True, copy_every=1) as monitor:
+        x, y = batches[0]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = loss_fn(model32(x), y)
+        loss.backward()
+    frame = monitor.to_frame()
+    assert monitor.messages == [] and np.isfinite(frame.value).all()
+    assert monitor._buffer.data.dtype == torch.float64
+    for quantity in ("speed", "weight_grad_norm", "delta_norm_median"):
+        got = frame[(frame.quantity == quantity)].set_index("layer").value
+        want = exact[(exact.step == 0) & (exact.quantity == quantity)].set_index("layer").value
+        # as in the bfloat16 test: at most 16 roundings to 2⁻⁸ on the way
+        np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=16 * 2.0 ** -8)
