@@ -16,19 +16,10 @@ from torch import nn  # noqa: E402
 
 from gradmath.torch import GradientMonitor  # noqa: E402
 from gradmath.torch import transfer  # noqa: E402
+from tests.test_torch_monitor import _chain  # noqa: E402
 
 #: float64 agreement of the same δ from two hook placements (the same autograd kernels): a few ulps.
 RTOL = 1e-12
-
-
-def _chain(seed=0, activation=nn.Tanh, sizes=(5, 7, 6, 3), dtype=torch.float64):
-    torch.manual_seed(seed)
-    mods = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        mods.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            mods.append(activation())
-    return nn.Sequential(*mods).to(dtype)
 
 
 def _data(n=30, dtype=torch.float64):
