@@ -37,7 +37,7 @@ import math
 import warnings
 from contextlib import nullcontext
 from itertools import repeat
-from operator import is_not
+from operator import is_, is_not
 
 import numpy as np
 
@@ -137,12 +137,14 @@ class GradientMonitor:
                               self.dead_fraction, None if self.bounds is None else self.bounds.hidden_activation)
         self._per_example = self.reduction is not None
         self.step = 0
-        self._pass: Step | None = None
+        self._backward: Step | None = None      # the step of the backward pass under way
+        self._forwarded: set[int] = set()        # layers whose forward ran since the last step ended
         self._pending: list[tuple[int, Step]] = []
         self._handles: list = []
         self._plans: dict = {}
         self._buffer = None
         self._failed: set[str] = set()
+        self._said: set = set()
 
     # ----- attaching ---------------------------------------------------------------
     def attach(self) -> GradientMonitor:
@@ -160,6 +162,7 @@ class GradientMonitor:
         self._foreach_norm = torch._foreach_norm if hasattr(torch, "_foreach_norm") and self._param_tensors \
             else foreach_norms
         self._queue = callback_queue()
+        self._graph_task = getattr(torch._C, "_current_graph_task_id", lambda: -1)
         self._norm_keys = [(layer.l, "weight_norm_estimate") for layer in self.layers]
         speed_layers = {l for l, q, _ in self._params if q == "speed"}
         # per layer, what the end of a backward pass takes from ∂C/∂zˡ: (l, name, per-example norms?, their
@@ -204,13 +207,8 @@ class GradientMonitor:
 
     # ----- results ----------------------------------------------------------------
     def flush(self) -> Records:
-        """Finish the current step (if its backward pass ran) and copy every pending value to the host.
-
-        A pass whose forward ran but whose backward has not yet is kept: called between the two,
-        this loses nothing.
-        """
-        if self._pass is not None and self._pass.backward:
-            self._guard("flush", self._finish_pass)
+        """Copy every finished step to the host (a step finishes when its backward pass ends, so called between a
+        forward and a backward pass this loses nothing)."""
         self._guard("copy", self._copy)
         return self.records
 
@@ -220,10 +218,12 @@ class GradientMonitor:
 
     # ----- hooks (each guarded: a failure becomes a warning, never an exception) ----------
     def _forward_hook(self, layer):
+        """A forward hook that puts a pre-hook on zˡ's autograd node, with what the forward pass gives of zˡ."""
         import torch
 
-        l, what, failed = layer.l, f"layer {layer.l} forward", self._failed
+        l, what, failed, watched = layer.l, f"layer {layer.l} forward", self._failed, layer.module
         grad_enabled, tensor = torch.is_grad_enabled, torch.Tensor
+        in_backward = getattr(torch._C, "_current_graph_task_id", lambda: -1)
         prime = self.bounds.prime_function(layer) if self.bounds is not None and layer is not self.layers[-1] \
             else None
         relu = layer.activation == "ReLU"
@@ -231,42 +231,38 @@ class GradientMonitor:
             self._backward_plan[l][2] or self._backward_plan[l][4]
 
         def hook(module, inputs, z):   # self._guard inlined: this runs for every layer and step
-            if what in failed or not (grad_enabled() and isinstance(z, tensor) and z.requires_grad):
+            # not a copy of the model (copy.deepcopy copies the hooks), not a forward recomputed inside a
+            # backward pass (activation checkpointing): its gradient reaches the original node's pre-hook
+            if module is not watched or what in failed or not (grad_enabled() and isinstance(z, tensor)
+                                                                and z.requires_grad) or in_backward() != -1:
                 return
             try:
-                current = self._pass
-                if current is None or current.backward or l in current.forwarded:
-                    self._finish_pass()
-                    current = self._pass = Step()
-                current.forwarded.add(l)
-                if prime is not None:   # what max_j |σ′(zˡ_j)| needs of zˡ, now, while zˡ is in the cache
-                    part = prime(z)
-                    current.vectors.append(part)
-                    current.vector_keys.append((l, "prime", part.shape[0]))
-                if relu:
-                    self._dead_units(layer, z, current)
+                self._forwarded.add(l)
+                part = prime(z) if prime is not None else None   # for max_j |σ′(zˡ_j)|, while zˡ is in the cache
+                dead = self._dead_units(layer, z) if relu else None
                 node = z.grad_fn   # its pre-hook sees ∂C/∂zˡ, as a hook on zˡ would, with less work per step
                 if node is not None:
-                    node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, current))
+                    node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, part, dead))
                 else:
-                    z.register_hook(delta_hook(l, backward_what, keep, None, current))
+                    z.register_hook(delta_hook(l, backward_what, keep, None, part, dead))
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail(what, err)
         return hook
 
-    def _dead_units(self, layer, z, current: Step) -> None:
-        """The units of a ReLU layer with zˡ ≤ 0 for every example (from ``z.detach()``: nothing enters the
+    @staticmethod
+    def _dead_units(layer, z):
+        """How many units of a ReLU layer have zˡ ≤ 0 for every example (from ``z.detach()``: nothing enters the
         autograd graph)."""
         zd = z.detach()
         top = (zd.reshape(-1, zd.shape[-1]).amax(0) if layer.kind == "Linear"
                else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
-        current.scalars.append((top <= 0).sum(dtype=zd.dtype))
-        current.scalar_keys.append((layer.l, "dead_units"))
+        return (top <= 0).sum(dtype=zd.dtype)
 
-    def _delta_hook(self, l: int, what: str, keep: bool, output_nr, owner: Step):
-        """The hook that sees ∂C/∂zˡ of the batch (kept for :meth:`_end_backward` when ``keep``); the first one of
-        a pass asks for :meth:`_end_backward`."""
-        queue = self._queue
+    def _delta_hook(self, l: int, what: str, keep: bool, output_nr, part, dead):
+        """The pre-hook that sees ∂C/∂zˡ of the batch in a backward pass. A step is one backward pass: the first
+        pre-hook of a pass opens it and asks for :meth:`_end_backward` at the pass's end; ∂C/∂zˡ is kept for
+        then (when ``keep``) with the forward pass's ``part`` (bounds) and ``dead`` units."""
+        queue, graph_task = self._queue, self._graph_task
 
         def hook(grad):
             # only a reference here; the norms are taken once the backward pass has finished (taken here, between
@@ -274,36 +270,65 @@ class GradientMonitor:
             g = grad if output_nr is None else grad[output_nr]
             if g is None or what in self._failed:   # an output of a node with several that got no gradient
                 return
-            owner.got.add(l)
-            if keep:
-                owner.grads.append((l, g))
-            if not owner.backward:
-                owner.backward = True
-                try:
-                    queue(lambda: self._guard("step", self._end_backward, owner))
-                except Exception as err:  # a monitor must not stop the training it watches
-                    self._fail("step", err)
+            try:
+                step, task = self._backward, graph_task()
+                if step is None or step.task != task:   # (a pass that raised never ended: its step is dropped)
+                    step = self._backward = self._open_step(task)
+                    try:
+                        queue(lambda: self._guard("step", self._end_backward, step))
+                    except Exception:
+                        self._backward = None
+                        raise
+                if l in step.got:
+                    self._note(f"layer {l}: its output was reached more than once in one backward pass (a layer "
+                               "used twice in a forward pass, or the losses of several forward passes summed); "
+                               "its ‖δˡ‖ are those of the use the backward pass reached first, its speed and "
+                               "weight gradient those of all uses")
+                    return
+                step.got.add(l)
+                if keep:
+                    step.grads.append((l, g))
+                if part is not None:
+                    step.vectors.append(part)
+                    step.vector_keys.append((l, "prime", part.shape[0]))
+                if dead is not None:
+                    step.scalars.append(dead)
+                    step.scalar_keys.append((l, "dead_units"))
+            except Exception as err:  # a monitor must not stop the training it watches
+                self._fail(what, err)
         return hook
+
+    def _open_step(self, task: int) -> Step:
+        """A new step, at the first pre-hook of a backward pass. Where a watched parameter's ``.grad`` is already
+        set (gradients accumulated over several passes, or ``zero_grad(set_to_none=False)``), a copy is kept so
+        that the step records the gradient of its own pass."""
+        step = Step()
+        step.task = task
+        grads = [p.grad for p in self._param_tensors]
+        if not all(map(is_, grads, repeat(None))):
+            step.before = [None if g is None else (g, g._version, g.detach().clone()) for g in grads]
+        return step
 
     def _end_backward(self, owner: Step) -> None:
         """At the end of the backward pass: the step's norms, on the device; the step is done."""
         import torch
 
+        self._backward = None
         norm, ord_, plan = torch.linalg.vector_norm, None if self.norm == "2" else self._ord, self._backward_plan
         # autograd runs this with gradients off unless backward(create_graph=True); then the norms must not
         # join the graph
         with torch.no_grad() if torch.is_grad_enabled() else _NO_CONTEXT:
             grads = [p.grad for p in self._param_tensors]
-            if len(owner.got) == len(self.layers) and all(map(is_not, grads, repeat(None))):   # the usual step
-                owner.scalars += self._foreach_norm(grads)
+            if owner.before is None and len(owner.got) == len(self.layers) and all(map(is_not, grads, repeat(None))):
+                owner.scalars += self._foreach_norm(grads)   # the usual step
                 owner.scalar_keys += self._param_keys
             else:
-                params = [(l, q, p) for l, q, p in self._params if p.grad is not None and l in owner.got]
-                owner.scalars += foreach_norms([p.grad for _, _, p in params])
-                owner.scalar_keys += [(l, q) for l, q, _ in params]
+                keys, own = self._own_gradients(owner, grads)
+                owner.scalars += foreach_norms(own)
+                owner.scalar_keys += keys
             for l, g in owner.grads:
                 _, _, per_example, quantity, summed, conv = plan[l]
-                if per_example:
+                if per_example and g.shape[0] > 0:
                     flat = g.flatten(1) if g.dim() > 2 else g
                     owner.vectors.append(norm(flat, dim=1) if ord_ is None else norm(flat, ord=ord_, dim=1))
                     owner.vector_keys.append((l, quantity, g.shape[0]))
@@ -311,28 +336,38 @@ class GradientMonitor:
                     units = 1 if conv else g.dim() - 1   # Conv2d: channels; Linear: the last dimension
                     owner.scalars.append(norm(g.sum(dim=tuple(d for d in range(g.dim()) if d != units))))
                     owner.scalar_keys.append((l, "speed"))
-            owner.grads = []
+            owner.grads, owner.before = [], None
             if self.bounds is not None and self.layers[-1].l in owner.got:
                 self._guard("bounds", self._bound_step, owner)
-        if len(owner.forwarded) != len(owner.got):
-            for l in sorted(owner.forwarded - owner.got):
-                self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the "
-                           "loss or unused); nothing is recorded for it then")
+        forwarded, self._forwarded = self._forwarded, set()
+        for l in sorted(forwarded - owner.got):
+            self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the "
+                       "loss or unused); nothing is recorded for it then")
         self._complete(owner)
 
-    # ----- steps -------------------------------------------------------------------
-    def _finish_pass(self) -> None:
-        """Leave the current pass: a step if its backward pass ran, else (an evaluation with gradients on) dropped."""
-        current, self._pass = self._pass, None
-        if current is not None and current.backward:
-            self._complete(current)
+    def _own_gradients(self, owner: Step, grads) -> tuple[list, list]:
+        """The keys and gradients of this backward pass's parameters, where the usual step's shortcut (``.grad``
+        as it is) does not hold: the difference from a ``.grad`` set before the pass, nothing for a ``.grad``
+        the pass did not touch (``torch.autograd.grad``), nothing for layers the pass did not reach."""
+        keys, own, before, untouched = [], [], owner.before or [None] * len(grads), set()
+        for (l, q, _), g, was in zip(self._params, grads, before):
+            if l not in owner.got:
+                continue
+            if g is None or (was is not None and g is was[0] and g._version == was[1]):
+                untouched.add(l)
+                continue
+            keys.append((l, q))
+            own.append(g if was is None else g - was[2])
+        if untouched:
+            self._note(f"layers {', '.join(map(str, sorted(untouched)))}: the backward pass left the parameters' "
+                       ".grad as it was (torch.autograd.grad computes gradients without accumulating them): their "
+                       "speeds and weight gradient norms are not recorded then")
+        return keys, own
 
     def _complete(self, current: Step) -> None:
         if current.done:
             return
         current.done = True
-        if self._pass is current:
-            self._pass = None
         if "pack" not in self._failed:
             try:   # the step's values into the next row of a device buffer: a copy is then one transfer
                 self._buffer, current.row = pack(self._buffer, current.scalar_keys, current.vector_keys,
@@ -388,6 +423,7 @@ class GradientMonitor:
             for i, value in zip(plan.weight_norm_index, values[-1, plan.weight_norm_index].tolist()):
                 if not (value > 0 and math.isfinite(value)):
                     self.bounds.restart(keys[i][0])
+            self._check_bounds(plan, steps, values)
         alerts, columns = self._alerts, plan.alert_columns
         for i in np.flatnonzero(~finite | alerts.candidates(columns, values)).tolist():
             if finite[i] and not alerts.candidates(columns, values[i:i + 1])[0]:   # warned of at an earlier step
@@ -399,6 +435,21 @@ class GradientMonitor:
                 self.messages.append(message)
                 _warn(message, GradientWarning)
         return block
+
+    def _check_bounds(self, plan: HostLayout, steps: list, values: np.ndarray) -> None:
+        """Bound (b) below the measured largest ‖δˡ‖ (beyond float32's rounding) means the estimates of ‖wʳ‖₂ lag
+        weights that move faster than the warm-started power steps follow: say so once, and start them afresh."""
+        for l, b, d in plan.bound_checks:
+            low = np.flatnonzero(values[:, b] < values[:, d] * (1 - 1e-5))
+            if low.size:
+                i = int(low[0])
+                self.bounds.restart(l)
+                if ("bound lag", l) in self._said:
+                    continue
+                self._said.add(("bound lag", l))
+                self._note(f"layer {l}: bound (b)'s estimate {values[i, b]:.4g} at step {steps[i]} is below the "
+                           f"measured largest ‖δˡ‖ {values[i, d]:.4g}: the estimates of the weight norms lag "
+                           "weights that move fast; they start afresh (power_steps=2 or more keeps them closer)")
 
     def _plan(self, p: Step) -> HostLayout:
         """Where each recorded value of a pass lies in the host copy (cached: a pass's layout repeats)."""

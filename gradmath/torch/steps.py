@@ -1,6 +1,7 @@
 """One step of a monitored training, from its forward pass to its row on the host.
 
-A :class:`Step` gathers what one forward and backward pass leave on the device: 0-d ``scalars``
+A :class:`Step` is one backward pass; it gathers what the pass (and the forward pass it went back
+through) leaves on the device: 0-d ``scalars``
 (speeds, weight-gradient norms, dead units, weight norms) and 1-d ``vectors`` (per-example norms,
 the bounds' prime parts), each with its key, (layer, quantity) and (layer, quantity, size), in the
 order they were taken. When the step is complete its values are packed into the next row of a
@@ -18,19 +19,19 @@ class Step:
     """What one forward and backward pass left on the device, with the keys of its values
     (:class:`~gradmath.torch.transfer.HostLayout`)."""
 
-    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "forwarded", "got", "grads", "backward", "done",
-                 "buffer", "row")
+    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "got", "grads", "before", "done", "buffer", "row",
+                 "task")
 
     def __init__(self):
         self.scalars: list = []
         self.scalar_keys: list[tuple[int, str]] = []
         self.vectors: list = []
         self.vector_keys: list[tuple[int, str, int]] = []
-        self.forwarded: set[int] = set()
-        self.backward = False
         self.done = False
+        self.task = -1                           # the autograd graph task of the backward pass
         self.got: set[int] = set()               # the layers whose ∂C/∂zˡ the backward pass reached
         self.grads: list = []                    # (l, ∂C/∂zˡ) to take norms of, until the backward pass ends
+        self.before = None                       # per parameter: (.grad, its version, a copy) set before the pass
         self.buffer, self.row = None, None       # where the step's values were packed (transfer.RowBuffer)
 
     def layout(self) -> tuple:

@@ -128,6 +128,10 @@ class HostLayout:
             keys += [(l, "bound_a_estimate") for l in layers] + [(l, "bound_b_estimate") for l in layers]
         self.keys = keys
         self.weight_norm_index = [i for i, (_, q) in enumerate(keys) if q == "weight_norm_estimate"]
+        column = {key: i for i, key in enumerate(keys)}
+        #: (layer, column of bound (b), column of the largest measured ‖δˡ‖) where both are recorded
+        self.bound_checks = [(l, column[(l, "bound_b_estimate")], column[(l, "delta_norm_max")]) for l in layers
+                             if (l, "bound_b_estimate") in column and (l, "delta_norm_max") in column]
         watch = {(first, "speed"), (last, "speed"), (first, "bound_a_estimate"), (last, "bound_a_estimate")}
         self.alert_index = [i for i, key in enumerate(keys) if key in watch or key[1] == "dead_units"]
         self.alert_columns = {keys[i]: i for i in self.alert_index}
