@@ -114,8 +114,8 @@ def window_width(activation: str | Activation, abs_w: float) -> WindowWidth:
     if d.unbounded_from is not None:
         edge = float(d.unbounded_from)
         if u > edge or (u == edge and d.unbounded_inclusive):
-            reason = (f"|w|={u:g} ≥ {edge:g}: |σ′| tends to {1 / edge:g} ≥ 1/|w| at infinity, "
-                      "so every a beyond some point qualifies")
+            reason = (f"|w|={u:g} ≥ {edge:g}: lim sup |σ′| at infinity is {1 / edge:g} ≥ 1/|w|, "
+                      "so the window reaches arbitrarily far out")
             return WindowWidth(act.name, u, math.inf, reason, "unbounded")
     kernel = _width_kernel(act)
     if kernel is not None:

@@ -39,7 +39,7 @@ from gradmath.errors import GradmathError
 from gradmath.expressions import X
 
 __all__ = ["SOLVE_SECONDS", "SymbolicTimeout", "time_limit", "pieces", "level_roots", "is_even", "tail_limit",
-           "tail_reaches_limit", "TAIL_Z"]
+           "is_periodic", "tail_reaches_limit", "TAIL_Z"]
 
 #: Seconds any one SymPy call of the window derivation may take before it is abandoned.
 SOLVE_SECONDS = 10.0
@@ -228,7 +228,16 @@ def _checked_roots(act: Activation, candidates, samples) -> tuple[sp.Expr, sp.Ex
 
 
 def tail_limit(derivative: sp.Expr) -> sp.Expr | None:
-    """L = lim sup |σ′| at ±∞ (exact, by SymPy limits); sp.oo when unbounded, None when SymPy cannot tell."""
+    """L = lim |σ′| at ±∞ (exact, by SymPy limits); sp.oo when unbounded, None when SymPy cannot tell.
+
+    Where σ′ oscillates, :func:`sympy.limit` answers with an ``AccumBounds``, alone or inside
+    an expression (``sin(2)*AccumBounds(-1, 1)``): an interval holding every accumulation
+    point, by interval arithmetic, whose end points need not be reached (2 sin x cos x gives
+    [−2, 2], while lim sup |σ′| = 1). That is no exact L, so the answer is then None.
+
+    >>> tail_limit(sp.exp(-X**2)), tail_limit(sp.sin(2) * sp.cos(X)) is None
+    (0, True)
+    """
     values = []
     try:
         for end in (-sp.oo, sp.oo):
@@ -236,15 +245,32 @@ def tail_limit(derivative: sp.Expr) -> sp.Expr | None:
             formula = next(f for f, cond in pieces(derivative) if cond.subs(X, far) is sp.true)
             with time_limit():
                 value = sp.limit(formula, X, end)
-            if isinstance(value, sp.AccumBounds):
-                value = sp.Max(sp.Abs(value.min), sp.Abs(value.max))
+            if value.has(sp.AccumBounds):
+                return None
             value = sp.Abs(value)
             if value.has(sp.nan, sp.zoo, sp.Limit) or not (value.is_real or value == sp.oo):
                 return None
             values.append(value)
-    except (SymbolicTimeout, StopIteration, NotImplementedError, ValueError, TypeError):
+    except (SymbolicTimeout, StopIteration, NotImplementedError, ValueError, TypeError, AttributeError,
+            RecursionError):
         return None
     return sp.Max(*values)
+
+
+def is_periodic(derivative: sp.Expr) -> bool:
+    """Whether SymPy finds a period p > 0 of σ′; then lim sup |σ′| at ±∞ = sup |σ′| = γ.
+
+    (Every value of |σ′| on [0, p] recurs at z + kp for every integer k.)
+
+    >>> is_periodic(sp.sin(X) * sp.cos(X)), is_periodic(sp.cos(X) + 1 - sp.tanh(X)**2)
+    (True, False)
+    """
+    try:
+        with time_limit():
+            period = sp.periodicity(derivative, X)
+    except (SymbolicTimeout, NotImplementedError, ValueError, TypeError, AttributeError, RecursionError):
+        return False
+    return period is not None and period.is_positive is True
 
 
 def tail_reaches_limit(act: Activation, limit: sp.Expr) -> bool:

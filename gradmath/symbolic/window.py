@@ -56,6 +56,7 @@ from gradmath.expressions import X
 from gradmath.symbolic.level_set import (
     SymbolicTimeout,
     is_even,
+    is_periodic,
     level_roots,
     tail_limit,
     tail_reaches_limit,
@@ -218,9 +219,13 @@ def _gamma_is_finite(gamma) -> bool:
 @lru_cache(maxsize=64)
 def _derive(act: Activation) -> WindowDerivation:
     gamma = act.gamma
+    finite = _gamma_is_finite(gamma)
     limit = tail_limit(act.derivative)
-    if not _gamma_is_finite(gamma) or limit is None or limit == sp.oo:
-        if limit is None and _gamma_is_finite(gamma):
+    if finite and limit is not None and limit != sp.oo and _above_gamma(limit, gamma):
+        limit = None  # L = lim |σ′| ≤ sup |σ′| = γ always: SymPy's limit is wrong, so L is unknown
+    periodic = finite and limit is None and is_periodic(act.derivative)
+    if not finite or (limit is None and not periodic) or limit == sp.oo:
+        if limit is None and finite:
             why = "SymPy finds no limit of |σ′| at ±∞, so where the window becomes unbounded is unknown"
         else:
             why = "σ′ is unbounded (γ = sup|σ′| = ∞), so |wσ′(wa+b)| ≥ 1 somewhere for every w ≠ 0"
@@ -230,13 +235,19 @@ def _derive(act: Activation) -> WindowDerivation:
             method=NOT_APPLICABLE, exact_maximum=None,
             reason=f"activation {act.name!r}: {why}; the window's minimum |w| = 1/γ and its width do not apply")
     exact = gamma.exact
-    min_abs_w = None if exact is None else (1 / exact if exact.is_Rational else sp.simplify(1 / exact))
-    unbounded_from = None if limit == 0 else (1 / limit if limit.is_Rational else sp.simplify(1 / limit))
-    inclusive = unbounded_from is not None and tail_reaches_limit(act, limit)
     attained = bool(getattr(gamma, "attained", True))
+    low = 1 / mpmath.mpf(gamma.value)
+    min_abs_w = None if exact is None else _reciprocal(exact)
+    if periodic:
+        # lim sup |σ′| = γ: beyond 1/γ, |σ′| ≥ 1/|w| on an interval in every period; at 1/γ only at points
+        edge = min_abs_w if min_abs_w is not None else sp.Float(mpmath.nstr(low, 30), 30)
+        return WindowDerivation(activation=act.name, gamma=exact, gamma_value=gamma.value, min_abs_w=min_abs_w,
+                                unbounded_from=edge, unbounded_inclusive=False, gamma_attained=attained,
+                                roots=(), width=None, method="unbounded", exact_maximum=None)
+    unbounded_from = None if limit == 0 else _reciprocal(limit)
+    inclusive = unbounded_from is not None and tail_reaches_limit(act, limit)
     common = dict(activation=act.name, gamma=exact, gamma_value=gamma.value, min_abs_w=min_abs_w,
                   unbounded_from=unbounded_from, unbounded_inclusive=inclusive, gamma_attained=attained)
-    low = 1 / mpmath.mpf(gamma.value)
     if unbounded_from is not None and _same_number(unbounded_from, min_abs_w, low):
         return WindowDerivation(**common, roots=(), width=None, method="unbounded", exact_maximum=None)
     samples = _samples(float(low), None if unbounded_from is None else float(unbounded_from))
@@ -248,16 +259,42 @@ def _derive(act: Activation) -> WindowDerivation:
     try:
         with time_limit():
             width = sp.simplify(width)
-    except SymbolicTimeout:
+    except (SymbolicTimeout, NotImplementedError, ValueError, TypeError):
         pass
     exact_max = _exact_maximum(width, min_abs_w) if unbounded_from is None else None
     return WindowDerivation(**common, roots=roots, width=width, method="closed form", exact_maximum=exact_max)
 
 
+def _reciprocal(value: sp.Expr) -> sp.Expr:
+    """1/value, simplified within the time limit when SymPy manages (else as it stands)."""
+    if value.is_Rational:
+        return 1 / value
+    try:
+        with time_limit():
+            return sp.simplify(1 / value)
+    except (SymbolicTimeout, NotImplementedError, ValueError, TypeError, AttributeError, RecursionError):
+        return 1 / value
+
+
+def _above_gamma(limit: sp.Expr, gamma) -> bool:
+    """Whether L exceeds γ's upper bound (outward rounded), or for an estimate its 30-digit value by over one unit."""
+    top = gamma.enclosure[1] if gamma.enclosure[1] != "oo" else gamma.value
+    with mpmath.workdps(_CHECK_DIGITS):
+        try:
+            value = mpmath.mpf(str(sp.N(limit, _CHECK_DIGITS)))
+        except (TypeError, ValueError):
+            return True  # not a real number: not an L to use
+        return value > mpmath.mpf(top) * (1 + mpmath.mpf(10) ** -29)
+
+
 def _same_number(a: sp.Expr, b: sp.Expr | None, b_value) -> bool:
     """a = b, exactly when both are exact, else to 30 digits."""
     if b is not None:
-        return sp.simplify(a - b) == 0
+        try:
+            with time_limit():
+                return sp.simplify(a - b) == 0
+        except (SymbolicTimeout, NotImplementedError, ValueError, TypeError):
+            pass  # decide on the digits below
     with mpmath.workdps(_CHECK_DIGITS):
         return abs(mpmath.mpf(sp.N(a, _CHECK_DIGITS)) - b_value) < mpmath.mpf(10) ** -30 * abs(b_value)
 
