@@ -33,8 +33,8 @@ def limit_at(g: sp.Expr, end: sp.Expr, budget: Budget):
     if g.has(sp.Piecewise, sp.Abs, sp.Max, sp.Min, sp.sign, sp.Heaviside):
         try:  # the piece that holds near the end
             g = next(f for f, d in _pieces(g) if (d.sup if end > 0 else d.inf) == end)
-        except (NotExact, StopIteration, ValueError, TypeError):
-            pass
+        except (NotExact, StopIteration, ValueError, TypeError, NotImplementedError, AttributeError):
+            pass  # SymPy cannot split g (a ConditionSet's sup, a periodic condition's set): take g's own limit
     try:
         with budget.sympy(_STEP_SECONDS):
             value = sp.limit(g, X, end)
