@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["queue_callback", "callback_queue", "foreach_norms", "RowBuffer", "pack", "quartiles_and_max", "quartiles_and_max_rows",
+__all__ = ["callback_queue", "foreach_norms", "RowBuffer", "pack", "quartiles_and_max", "quartiles_and_max_rows",
            "HostLayout", "DELTA_QUANTITIES", "BUFFER_ROWS"]
 
 #: What a step records of the per-example ‖δˡ‖ of each layer, in this order.
@@ -156,15 +156,9 @@ class HostLayout:
         return np.concatenate(parts, axis=1) if len(parts) > 1 else scalars.copy()
 
 
-def queue_callback(fn) -> None:
-    """Run ``fn`` when the current backward pass ends (as DistributedDataParallel does)."""
-    from torch.autograd import Variable
-
-    Variable._execution_engine.queue_callback(fn)
-
-
 def callback_queue():
-    """:func:`queue_callback` without the import on each call (for a hook that runs every step)."""
+    """The autograd engine's ``queue_callback``: a function ``fn`` given to it during a backward pass runs when
+    that pass ends (as DistributedDataParallel uses it)."""
     from torch.autograd import Variable
 
     return Variable._execution_engine.queue_callback
