@@ -66,3 +66,19 @@ def test_level_set_measure_of_arctan(level):
 
 def test_level_set_reaching_the_edge_is_unbounded():
     assert math.isinf(level_set_measure("softplus", 0.5))
+
+
+def test_a_level_touched_only_at_isolated_points_has_measure_zero():
+    """σ = sin²: |σ′| = |sin 2z| reaches 1 only at z = π/4 + kπ/2 (76 points in [−60, 60], where float64 gives 1.0
+    exactly). Evenly spaced peaks once made the gap between two of them, whose middle is a third peak, count as
+    inside: a width of 20π where the set has measure zero."""
+    from gradmath.activations import resolve_activation
+
+    act = resolve_activation("(sin(x))**2")
+    assert level_set_measure(act, 1.0) == 0.0
+    assert window_width(act, 1.0).width == 0.0
+    # just below the peaks: |sin 2z| ≥ 1 − ε on an interval of length θ = arccos(1 − ε) around each of the 76 peaks;
+    # each of the 152 roots is found to 60·1e-13 (brentq's xtol at |z| ≤ 60)
+    eps = 1e-6
+    theta = float(mpmath.acos(1 - mpmath.mpf(eps)))
+    assert level_set_measure(act, 1 - eps) == pytest.approx(76 * theta, rel=0, abs=152 * 60 * 1e-13 + 1e-12)

@@ -138,7 +138,10 @@ def _superlevel_length(f, lo: float, hi: float) -> float:
     """Length of {t ∈ [lo, hi] : f(t) ≥ 0}; inf if f ≥ 0 at an end (the set runs on).
 
     Crossings are bracketed on a grid and refined by brentq; a peak that stays
-    below 0 on the grid is refined by a bounded Brent search before it is dropped.
+    below 0 on the grid is refined by a bounded Brent search before it is dropped (one
+    that only touches 0 adds nothing: a set of measure zero). Between consecutive roots f
+    keeps its sign, so an interval counts when f ≥ 0 at three points inside it: a gap
+    whose middle happens to touch 0 is not counted.
     """
     t = np.linspace(lo, hi, _GRID)
     v = np.asarray(f(t), dtype=float)
@@ -150,11 +153,12 @@ def _superlevel_length(f, lo: float, hi: float) -> float:
     for i in peaks:
         best = minimize_scalar(lambda s: -float(f(s)), bounds=(t[i - 1], t[i + 1]), method="bounded",
                                options={"xatol": _XTOL})
-        if -best.fun >= 0:
+        if -best.fun > 0:
             roots += [brentq(f, t[i - 1], best.x, xtol=_XTOL), brentq(f, best.x, t[i + 1], xtol=_XTOL)]
     roots.sort()
     pairs = zip(roots[:-1], roots[1:])
-    return float(sum(b - a for a, b in pairs if f(np.float64((a + b) / 2)) >= 0))
+    return float(sum(b - a for a, b in pairs
+                     if all(f(np.float64(a + (b - a) * q)) >= 0 for q in (0.25, 0.5, 0.75))))
 
 
 def maximise_window(activation: str | Activation) -> WindowMaximum:
