@@ -29,7 +29,7 @@ from gradmath.activations import Activation, activation_names, get_activation
 from gradmath.errors import InvalidParameterError, ShapeError
 from gradmath.validation import check_choice, check_finite_array, check_int
 
-__all__ = ["Network", "COSTS", "SOFTMAX", "compatible_outputs"]
+__all__ = ["Network", "LayerShape", "COSTS", "SOFTMAX", "compatible_outputs"]
 
 SOFTMAX = "softmax"
 
@@ -43,8 +43,24 @@ def compatible_outputs(cost: str) -> tuple[str, ...] | None:
     return {"quadratic": None, "cross-entropy": ("sigmoid",), "log-loss": (SOFTMAX,)}[cost]
 
 
+class LayerShape:
+    """``sizes`` and ``depth`` of anything that holds ``weights`` (w², …, wᴸ, each of shape (n_l, n_{l−1}))."""
+
+    weights: tuple
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer widths (n_1, …, n_L), input first."""
+        return (self.weights[0].shape[1],) + tuple(w.shape[0] for w in self.weights)
+
+    @property
+    def depth(self) -> int:
+        """L, the number of layers counting the input layer."""
+        return len(self.weights) + 1
+
+
 @dataclass(frozen=True, eq=False)
-class Network:
+class Network(LayerShape):
     """A fully connected network, validated on construction.
 
     Parameters
@@ -137,16 +153,6 @@ class Network:
         return Network(tuple(weights), tuple(biases), self.hidden_activation, self.output_activation, self.cost)
 
     # ----- shape ------------------------------------------------------------
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        """Layer widths (n_1, …, n_L), input first."""
-        return (self.weights[0].shape[1],) + tuple(w.shape[0] for w in self.weights)
-
-    @property
-    def depth(self) -> int:
-        """L, the number of layers counting the input layer."""
-        return len(self.weights) + 1
-
     def weight(self, layer: int) -> np.ndarray:
         """wˡ for ``layer`` in 2, …, L."""
         return self.weights[self._index(layer)]

@@ -31,6 +31,7 @@ import numpy as np
 
 from gradmath.activations import Activation, get_activation, resolve_activation
 from gradmath.errors import UnknownActivationError
+from gradmath.network import LayerShape
 
 __all__ = ["DrawnNetwork", "Batch", "layer_name", "resolve"]
 
@@ -62,7 +63,7 @@ def _show(array: np.ndarray) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class DrawnNetwork:
+class DrawnNetwork(LayerShape):
     """Weights ``(n_out, n_in)`` and biases ``(n_out, 1)`` in network2's layout, with activations and a cost.
 
     Parameters
@@ -80,16 +81,6 @@ class DrawnNetwork:
     hidden_activation: str = "sigmoid"
     output_activation: str = "sigmoid"
     cost: str = "cross-entropy"
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        """Layer widths (n_1, …, n_L), input first."""
-        return (self.weights[0].shape[1],) + tuple(w.shape[0] for w in self.weights)
-
-    @property
-    def depth(self) -> int:
-        """L, the number of layers counting the input layer."""
-        return len(self.weights) + 1
 
     def activation(self, index: int) -> Activation | None:
         """σ of ``weights[index]``'s layer (``None`` for a softmax output)."""
