@@ -180,3 +180,51 @@ def test_mixed_precision_under_autocast_is_recorded():
         want = exact[(exact.step == 0) & (exact.quantity == quantity)].set_index("layer").value
         # as in the bfloat16 test: at most 16 roundings to 2⁻⁸ on the way
         np.testing.assert_allclose(got.sort_index(), want.sort_index(), rtol=16 * 2.0 ** -8)
+
+
+def test_quartiles_sorted_in_place_along_the_last_axis_are_those_of_each_row():
+    rng = np.random.default_rng(5)
+    norms = rng.exponential(size=(3, 4, 9))
+    norms[0, 1, 2], norms[2, 3, 0] = math.nan, math.inf
+    expected = [[transfer.quartiles_and_max(row) for row in layer] for layer in norms]
+    scratch = norms.copy()
+    got = transfer.quartiles_and_max_rows(scratch, overwrite=True)
+    assert got.shape == (3, 4, 4)
+    np.testing.assert_array_equal(got, expected)   # the same arithmetic, bit for bit (NaN where NaN)
+    np.testing.assert_array_equal(scratch, np.sort(norms, axis=-1))   # sorted in place
+    np.testing.assert_array_equal(transfer.quartiles_and_max_rows(norms), expected)
+
+
+def test_the_layers_norms_as_one_slice_give_the_values_of_a_gather():
+    """The usual step's per-example norms lie in backward order, one slice of the row (taken as a view); any
+    other order is gathered. Both give the same values, for a mean (×N) and a sum."""
+    rng = np.random.default_rng(7)
+    n, layers, steps = 6, (1, 2, 3), 4
+    norms = {l: rng.exponential(size=(steps, n)) for l in layers}
+    for mean in (True, False):
+        found = []
+        for order in ((3, 2, 1), (2, 3, 1)):   # backward order (one slice), another (a gather)
+            plan = transfer.HostLayout([(1, "speed")], [(l, "delta", n) for l in order], mean=mean, first=1, last=3)
+            assert (plan._block is not None) == (order == (3, 2, 1))
+            vectors = np.concatenate([norms[l] for l in order], axis=1)
+            found.append(plan.values(np.ones((steps, 1)), vectors))
+        scale = n if mean else 1
+        expected = [[1.0] + [v for l in layers for v in transfer.quartiles_and_max(norms[l][i] * scale)]
+                    for i in range(steps)]
+        for values in found:   # scaled after the quartiles, not before: a few roundings of float64 apart
+            np.testing.assert_allclose(values, expected, rtol=1e-15, atol=0)
+
+
+def test_norms_taken_straight_into_a_row_of_another_dtype():
+    """A row of mixed dtypes is float64: a norm kernel writes only its input's dtype, so a bfloat16 or float32
+    norm is taken and then copied in."""
+    g = torch.Generator().manual_seed(2)
+    w32, d16 = torch.randn(4, 3, generator=g), torch.randn(5, 3, generator=g).to(torch.bfloat16)
+    s64 = torch.tensor(2.5, dtype=torch.float64)
+    buffer, row = transfer.pack(None, [(1, "weight_grad_norm"), (1, "dead_units")], [(1, "delta", 5)], [s64], [], 3,
+                                norms=[w32], vector_norms=[d16])
+    assert buffer.data.dtype == torch.float64 and row == 0
+    host = buffer.host(0, 1)[0]
+    assert host[0] == pytest.approx(float(torch.linalg.vector_norm(w32)), rel=1e-7)
+    assert host[1] == 2.5
+    assert host[2:].tolist() == pytest.approx(torch.linalg.vector_norm(d16, dim=1).double().tolist(), rel=0)

@@ -2,13 +2,13 @@
 
 A step is one backward pass through the model. A forward hook on each watched layer puts a
 pre-hook on the autograd node of its output zˡ, which sees ∂C/∂zˡ of the batch. When the backward
-pass ends, the monitor takes on the device, without a host sync: ‖∂C/∂bˡ‖ and ‖∂C/∂wˡ‖ of all
-layers in one foreach kernel, ‖δˡ‖ per example (∂C/∂zˡ times N for ``reduction="mean"``), and
-with ``bounds=True`` what bounds (a) and (b) need (:mod:`gradmath.torch.bounds`); ReLU units dead
-on the whole batch are counted in the forward pass. The step's values are packed into one row of
-a device buffer (:mod:`gradmath.torch.steps`). Every ``copy_every`` steps the rows go to the host
-in one transfer, become :class:`~gradmath.torch.records.Records` and are checked
-(:mod:`gradmath.torch.alerts`).
+pass ends, the monitor takes on the device, without a host sync, ‖∂C/∂bˡ‖ and ‖∂C/∂wˡ‖ of each
+layer and ‖δˡ‖ per example (∂C/∂zˡ times N for ``reduction="mean"``), each norm kernel writing
+straight into the step's row of a device buffer (:mod:`gradmath.torch.steps`); with
+``bounds=True`` also what bounds (a) and (b) need (:mod:`gradmath.torch.bounds`), and ReLU units
+dead on the whole batch are counted in the forward pass; these join the row too. Every
+``copy_every`` steps the rows go to the host in one transfer, become
+:class:`~gradmath.torch.records.Records` and are checked (:mod:`gradmath.torch.alerts`).
 
 The monitor never raises from a hook: a measurement that fails is reported as a
 :class:`MonitorWarning` and switched off, and the training goes on unchanged. The hooks
@@ -48,7 +48,7 @@ from gradmath.torch.bounds import chain_bounds
 from gradmath.torch.layers import batch_scale, watched_layers
 from gradmath.torch.records import Records
 from gradmath.torch.steps import Step, host_groups
-from gradmath.torch.transfer import HostLayout, callback_queue, foreach_norms, pack
+from gradmath.torch.transfer import HostLayout, callback_queue, pack
 from gradmath.validation import check_int
 
 __all__ = ["GradientMonitor", "MonitorWarning", "COPY_EVERY", "MAX_COPY_EVERY"]
@@ -159,9 +159,9 @@ class GradientMonitor:
         self._param_tensors = [p for _, _, p in self._params]
         import torch
 
-        self._foreach_norm = torch._foreach_norm if hasattr(torch, "_foreach_norm") and self._param_tensors \
-            else foreach_norms
         self._queue = callback_queue()
+        self._no_grad, self._grad_enabled, self._vector_norm = torch.no_grad, torch.is_grad_enabled, \
+            torch.linalg.vector_norm
         self._graph_task = getattr(torch._C, "_current_graph_task_id", lambda: -1)
         self._norm_keys = [(layer.l, "weight_norm_estimate") for layer in self.layers]
         speed_layers = {l for l, q, _ in self._params if q == "speed"}
@@ -230,21 +230,26 @@ class GradientMonitor:
         delta_hook, backward_what, keep = self._delta_hook, self._backward_plan[l][1], \
             self._backward_plan[l][2] or self._backward_plan[l][4]
 
+        usual = delta_hook(l, backward_what, keep, 0, None, None)   # the common step's pre-hook, made once
+
         def hook(module, inputs, z):   # self._guard inlined: this runs for every layer and step
             # not a copy of the model (copy.deepcopy copies the hooks), not a forward recomputed inside a
             # backward pass (activation checkpointing): its gradient reaches the original node's pre-hook
-            if module is not watched or what in failed or not (grad_enabled() and isinstance(z, tensor)
-                                                                and z.requires_grad) or in_backward() != -1:
+            if module is not watched or what in failed or in_backward() != -1:
+                return
+            node = getattr(z, "grad_fn", None)   # its pre-hook sees ∂C/∂zˡ, as a hook on zˡ would, with less work
+            if node is None and not (grad_enabled() and isinstance(z, tensor) and z.requires_grad):
                 return
             try:
                 self._forwarded.add(l)
                 part = prime(z) if prime is not None else None   # for max_j |σ′(zˡ_j)|, while zˡ is in the cache
                 dead = self._dead_units(layer, z) if relu else None
-                node = z.grad_fn   # its pre-hook sees ∂C/∂zˡ, as a hook on zˡ would, with less work per step
-                if node is not None:
-                    node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, part, dead))
-                else:
+                if node is None:
                     z.register_hook(delta_hook(l, backward_what, keep, None, part, dead))
+                elif part is None and dead is None and z.output_nr == 0:
+                    node.register_prehook(usual)
+                else:
+                    node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, part, dead))
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail(what, err)
         return hook
@@ -310,28 +315,25 @@ class GradientMonitor:
         return step
 
     def _end_backward(self, owner: Step) -> None:
-        """At the end of the backward pass: the step's norms, on the device; the step is done."""
-        import torch
-
+        """At the end of the backward pass: the step's norms, on the device, taken straight into its row; the step
+        is done."""
         self._backward = None
-        norm, ord_, plan = torch.linalg.vector_norm, None if self.norm == "2" else self._ord, self._backward_plan
+        plan, norm = self._backward_plan, self._vector_norm
         # autograd runs this with gradients off unless backward(create_graph=True); then the norms must not
         # join the graph
-        with torch.no_grad() if torch.is_grad_enabled() else _NO_CONTEXT:
+        with self._no_grad() if self._grad_enabled() else _NO_CONTEXT:
             grads = [p.grad for p in self._param_tensors]
-            if owner.before is None and len(owner.got) == len(self.layers) and all(map(is_not, grads, repeat(None))):
-                owner.scalars += self._foreach_norm(grads)   # the usual step
-                owner.scalar_keys += self._param_keys
+            if owner.before is None and len(owner.got) == len(self.layers) \
+                    and all(map(is_not, grads, repeat(None))):
+                keys, own = self._param_keys, grads   # the usual step
             else:
                 keys, own = self._own_gradients(owner, grads)
-                owner.scalars += foreach_norms(own)
-                owner.scalar_keys += keys
+            rows, row_keys = [], []   # per-example ‖δˡ‖: the norms of the rows of ∂C/∂zˡ
             for l, g in owner.grads:
                 _, _, per_example, quantity, summed, conv = plan[l]
                 if per_example and g.shape[0] > 0:
-                    flat = g.flatten(1) if g.dim() > 2 else g
-                    owner.vectors.append(norm(flat, dim=1) if ord_ is None else norm(flat, ord=ord_, dim=1))
-                    owner.vector_keys.append((l, quantity, g.shape[0]))
+                    rows.append(g.flatten(1) if g.dim() > 2 else g)
+                    row_keys.append((l, quantity, g.shape[0]))
                 if summed:   # no trainable bias: the speed is the gradient a bias would get
                     units = 1 if conv else g.dim() - 1   # Conv2d: channels; Linear: the last dimension
                     owner.scalars.append(norm(g.sum(dim=tuple(d for d in range(g.dim()) if d != units))))
@@ -339,11 +341,13 @@ class GradientMonitor:
             owner.grads, owner.before = [], None
             if self.bounds is not None and self.layers[-1].l in owner.got:
                 self._guard("bounds", self._bound_step, owner)
-        forwarded, self._forwarded = self._forwarded, set()
-        for l in sorted(forwarded - owner.got):
-            self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from the "
-                       "loss or unused); nothing is recorded for it then")
-        self._complete(owner)
+            owner.scalar_keys[:0], owner.vector_keys[:0] = keys, row_keys
+            forwarded, self._forwarded = self._forwarded, set()
+            if not forwarded <= owner.got:
+                for l in sorted(forwarded - owner.got):
+                    self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from "
+                               "the loss or unused); nothing is recorded for it then")
+            self._complete(owner, own, rows)
 
     def _own_gradients(self, owner: Step, grads) -> tuple[list, list]:
         """The keys and gradients of this backward pass's parameters, where the usual step's shortcut (``.grad``
@@ -364,14 +368,17 @@ class GradientMonitor:
                        "speeds and weight gradient norms are not recorded then")
         return keys, own
 
-    def _complete(self, current: Step) -> None:
+    def _complete(self, current: Step, norms=(), rows=()) -> None:
+        """The step is done: its values into the next row of a device buffer (a copy is then one transfer), with
+        the Euclidean norms of ``norms`` and the row norms of ``rows`` taken straight into it."""
         if current.done:
             return
         current.done = True
         if "pack" not in self._failed:
-            try:   # the step's values into the next row of a device buffer: a copy is then one transfer
+            try:
                 self._buffer, current.row = pack(self._buffer, current.scalar_keys, current.vector_keys,
-                                                 current.scalars, current.vectors, self.copy_every)
+                                                 current.scalars, current.vectors, self.copy_every, norms, rows,
+                                                 None if self.norm == "2" else self._ord)
                 current.buffer = self._buffer
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail("pack", err)
