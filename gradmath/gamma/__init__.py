@@ -12,8 +12,20 @@ inf σ′ (= −sup(−σ′)) is found in this order:
 3. **Exact** (:mod:`gradmath.gamma.exact`): SymPy lists every critical point of every piece.
 4. **Certified** (:mod:`gradmath.gamma.interval`): interval branch and bound on a finite
    range, with the tails beyond it shown monotone in interval arithmetic.
-5. **Estimate**: otherwise, a dense grid plus golden-section refinement, labelled so;
-   its enclosure is ``(lower bound, "oo")``: no upper bound is proven.
+5. **Estimate**: otherwise, a dense grid plus golden-section refinement, labelled so. Its
+   enclosure's lower end is a sample; its upper end is a proven bound from interval values
+   on a cover of ℝ (:mod:`gradmath.gamma.cover`) when there is one, else ``"oo"``.
+6. **Unbounded along a sequence** (:mod:`gradmath.gamma.divergence`): when an estimate has no
+   proven upper bound, SymPy may still prove |σ′(x_n)| → ∞ along a real sequence x_n that
+   pins σ′'s oscillation (sin(e^(eˣ))); then γ = ∞, exactly.
+
+``bounded`` says what is proven, and only that:
+
+* ``True``: σ′ is proven bounded (sup and inf both have a finite, proven enclosure end);
+* ``False``: σ′ is proven unbounded (γ = ∞, ``method`` "exact");
+* ``None``: neither is proven (``method`` "estimate", enclosure ``(lower bound, "oo")``).
+  When the samples far out dwarf those near 0 the estimate's ``value`` is ``"oo"`` and
+  ``note`` calls that evidence, not a proof.
 
 Every SymPy step runs under a CPU-time budget (:mod:`gradmath.gamma.budget`,
 :data:`SECONDS` for each part of the search) and every loop under the same clock, so the
@@ -39,23 +51,28 @@ False
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mpmath
 import sympy as sp
 
 from gradmath.errors import ExpressionError
 from gradmath.gamma.budget import Budget, OutOfTime
+from gradmath.gamma.cover import cover_sup
+from gradmath.gamma.divergence import unbounded_along
 from gradmath.gamma.exact import NotExact, exact_sup, limit_at
 from gradmath.gamma.hypotheses import check_defined_on_reals
 from gradmath.gamma.interval import estimate_sup, interval_sup
 
 __all__ = ["GammaResult", "Extremum", "derive_gamma", "SECONDS"]
 
-#: The limit, in CPU seconds, of each part of the search: the hypotheses, the two limits,
-#: sup σ′, inf σ′ (so at most about 4·SECONDS in all; a few seconds for ordinary activations).
+#: The limit, in CPU seconds, of each part of the search: the hypotheses with the proof of an
+#: unbounded σ′, the two limits, sup σ′, inf σ′ (so at most about 4·SECONDS in all; a few
+#: seconds for ordinary activations).
 SECONDS = 6.0
 _HYPOTHESES_SECONDS = 3.0  # within the first SECONDS
+_DIVERGENCE_SECONDS = SECONDS - _HYPOTHESES_SECONDS
+_COVER_SECONDS = 0.5
 _DIGITS = 30
 _RANK = {"estimate": 0, "certified": 1, "exact": 2}
 
@@ -83,13 +100,16 @@ class Extremum(_Value):
         The value to 30 significant digits, or ``"oo"``/``"-oo"``.
     enclosure : tuple[str, str]
         ``(lo, hi)``, rigorous (outward rounded) for "exact" and "certified"; for an
-        "estimate", ``lo`` is a point value and ``hi`` is ``"oo"`` (nothing proven).
+        "estimate", ``lo`` is a point value and ``hi`` a proven upper bound (``bounded``
+        True) or ``"oo"`` (``bounded`` None: nothing proven above ``lo``).
     argmax : str
         Where the extremum is reached (``"oo"``/``"-oo"`` when only approached there).
     attained : bool
     method : str
         ``"exact"``, ``"certified"`` or ``"estimate"``.
-    bounded : bool
+    bounded : bool or None
+        True when proven finite (``hi`` finite), False when proven infinite (``method``
+        "exact"), None when neither is proven (an estimate).
     """
 
     exact: sp.Expr | None
@@ -98,7 +118,7 @@ class Extremum(_Value):
     argmax: str
     attained: bool
     method: str
-    bounded: bool = True
+    bounded: bool | None = True
 
 
     def negated(self) -> Extremum:
@@ -119,9 +139,10 @@ class GammaResult(_Value):
 
     The first fields describe γ = sup |σ′| (what the bounds and the window use):
     ``exact`` (``sp.oo`` when unbounded), ``value`` (30 digits, or ``"oo"``),
-    ``enclosure``, ``argmax``, ``attained``, ``method`` (= ``status``), ``bounded``.
-    ``float(result)`` is γ (``inf`` when unbounded). ``note`` says which hypothesis or
-    limit decided the result, in one line.
+    ``enclosure``, ``argmax``, ``attained``, ``method`` (= ``status``), ``bounded``
+    (True: proven bounded; False: proven unbounded; None: not proven either way, an
+    estimate). ``float(result)`` is γ (``inf`` when unbounded, or when an estimate's samples
+    grow). ``note`` says which hypothesis, limit or sequence decided the result, in one line.
     """
 
     activation: str
@@ -131,7 +152,7 @@ class GammaResult(_Value):
     argmax: str
     attained: bool
     method: str
-    bounded: bool = True
+    bounded: bool | None = True
     sup: Extremum | None = field(default=None, compare=False)
     inf: Extremum | None = field(default=None, compare=False)
     note: str = ""
@@ -155,8 +176,11 @@ class GammaResult(_Value):
         }
 
     def _repr_latex_(self) -> str:
-        if not self.bounded:
+        if self.bounded is False:
             return rf"$\gamma_{{\mathrm{{{self.activation}}}}} = \infty$"
+        if self.bounded is None:
+            return (rf"$\gamma_{{\mathrm{{{self.activation}}}}} \geq {self.enclosure[0]}"
+                    r"\ (\text{estimate, bound not proven})$")
         shown = sp.latex(self.exact) if self.exact is not None else rf"\in [{self.enclosure[0]}, {self.enclosure[1]}]"
         return rf"$\gamma_{{\mathrm{{{self.activation}}}}} = {shown}$"
 
@@ -185,7 +209,27 @@ def derive_gamma(activation, *, seconds: float = SECONDS) -> GammaResult:
     sup = _sup(f, limits, Budget(seconds, trusted=trusted))
     neg_limits = {end: (None if v is None else -v) for end, v in limits.items()}
     inf = _sup(-f, neg_limits, Budget(seconds, trusted=trusted)).negated()
-    return _combine(activation.name, sup, inf)
+    proof = ""
+    if sup.bounded is None or inf.bounded is None:
+        sup, inf, proof = _prove_unbounded(f, sup, inf, Budget(_DIVERGENCE_SECONDS, trusted=trusted))
+    result = _combine(activation.name, sup, inf)
+    return replace(result, note=f"{result.note}: {proof}") if proof else result
+
+
+def _prove_unbounded(f: sp.Expr, sup: Extremum, inf: Extremum, budget: Budget):
+    """(sup, inf, what proved it): an unproven extremum replaced by ±∞ where a sequence proves it."""
+    found = unbounded_along(f, budget)
+    lines = []
+    for sign, step in sorted(found.items(), reverse=True):
+        if (sup if sign > 0 else inf).bounded is True:
+            continue   # a proven finite bound and this cannot both hold; keep the bound, claim nothing more
+        where = str(step.end) if step.end is not None else f"x_n = {step.x_n}"
+        if sign > 0:
+            sup = Extremum(sp.oo, "oo", ("oo", "oo"), where, False, "exact", bounded=False)
+        else:
+            inf = Extremum(-sp.oo, "-oo", ("-oo", "-oo"), where, False, "exact", bounded=False)
+        lines.append(step.describe())
+    return sup, inf, (lines[0] if lines else "")   # one sequence is proof enough
 
 
 def _is_builtin(activation) -> bool:
@@ -213,35 +257,57 @@ def _sup(g: sp.Expr, limits: dict, budget: Budget) -> Extremum:
         found = interval_sup(g, limits, budget)
         if found is not None:
             return _from_search(g, found, "certified")
-    return _from_search(g, estimate_sup(g, limits, budget), "estimate")
+    found = estimate_sup(g, limits, budget)
+    # the cover takes ~0.03 s for ordinary σ′; it gets at least _COVER_SECONDS even when the search spent its share
+    return _from_estimate(found, cover_sup(g, Budget(max(budget.left(), _COVER_SECONDS))))
 
 
 def _from_search(g, found: dict, method: str) -> Extremum:
-    value, where = found["value"], found["argmax"]
-    where = mpmath.nstr(where, 20) if isinstance(where, mpmath.mpf) else str(where)
-    if method == "estimate":
-        if found.get("grows", False):  # looks unbounded: the largest sample is only a lower bound
-            return Extremum(None, "oo", (_outward(value, value, _DIGITS)[0], "oo"), where, False, method, False)
-        return Extremum(None, _fmt(value), (_outward(value, value, _DIGITS)[0], "oo"), where, found["attained"],
-                        method)
-    return Extremum(None, _fmt(value), _outward(found["lo"], found["hi"], 20), where, found["attained"], method)
+    """A certified extremum from :func:`interval_sup`."""
+    return Extremum(None, _fmt(found["value"]), _outward(found["lo"], found["hi"], 20), _where(found["argmax"]),
+                    found["attained"], method)
+
+
+def _from_estimate(found: dict, bound) -> Extremum:
+    """An estimate: proven bounded when the cover gives an upper bound ``bound``, else not proven (None)."""
+    value, where = found["value"], _where(found["argmax"])
+    lo = _outward(value, value, _DIGITS)[0]
+    if bound is not None:
+        top = max(bound, value)   # bound ≥ sup ≥ the sample; max() only guards the sample's last digit
+        return Extremum(None, _fmt(value), (lo, _outward(top, top, 20)[1]), where, found["attained"], "estimate", True)
+    if found.get("grows", False):  # samples far out dwarf those near 0: evidence of an unbounded g, not a proof
+        return Extremum(None, "oo", (lo, "oo"), where, False, "estimate", None)
+    return Extremum(None, _fmt(value), (lo, "oo"), where, found["attained"], "estimate", None)
+
+
+def _where(argmax) -> str:
+    return mpmath.nstr(argmax, 20) if isinstance(argmax, mpmath.mpf) else str(argmax)
 
 
 def _combine(name: str, sup: Extremum, inf: Extremum) -> GammaResult:
-    """γ = max(sup σ′, −inf σ′), with the weaker of the two arguments' labels."""
+    """γ = max(sup σ′, −inf σ′), with the weaker of the two arguments' labels and proofs."""
     neg = inf.negated()
-    method = min(sup.method, inf.method, key=_RANK.__getitem__)
-    if not (sup.bounded and inf.bounded):
-        top = sup if not sup.bounded else neg
+    if sup.bounded is False or inf.bounded is False:   # proven: only the exact paths set False
+        top = sup if sup.bounded is False else neg
         note = f"σ′ is unbounded (sup |σ′| = ∞, approached as x → {top.argmax})".replace("oo", "∞")
-        return GammaResult(name, sp.oo, "oo", ("oo", "oo"), top.argmax, False,
-                           "exact" if top.method == "exact" else top.method, False, sup, inf, note)
+        return GammaResult(name, sp.oo, "oo", ("oo", "oo"), top.argmax, False, "exact", False, sup, inf, note)
+    method = min(sup.method, inf.method, key=_RANK.__getitem__)
+    bounded = True if (sup.bounded and inf.bounded) else None
     top = sup if _sup_wins(sup, neg) else neg
     other = neg if top is sup else sup
     enclosure = (_max_text(top.enclosure[0], other.enclosure[0]), _max_text(top.enclosure[1], other.enclosure[1]))
     exact = top.exact if method == "exact" else None
-    note = "" if method != "estimate" else "estimate: the search could not prove an upper bound on all of ℝ"
-    return GammaResult(name, exact, top.value, enclosure, top.argmax, top.attained, method, True, sup, inf, note)
+    note = "" if method != "estimate" else _estimate_note(top, bounded)
+    return GammaResult(name, exact, top.value, enclosure, top.argmax, top.attained, method, bounded, sup, inf, note)
+
+
+def _estimate_note(top: Extremum, bounded: bool | None) -> str:
+    if bounded:
+        return "estimate: the value is sampled; its upper bound on all of ℝ is proven by interval arithmetic"
+    if top.value.endswith("oo"):
+        return (f"estimate, bound not proven: |σ′| grows on the samples (largest near x = {top.argmax}), "
+                "evidence of an unbounded σ′ but no proof either way")
+    return "estimate, bound not proven: the search found no upper bound of |σ′| on all of ℝ"
 
 
 def _sup_wins(sup: Extremum, neg: Extremum) -> bool:
@@ -251,7 +317,7 @@ def _sup_wins(sup: Extremum, neg: Extremum) -> bool:
         if difference.is_Number:
             return bool(difference >= 0)
     with mpmath.workdps(_DIGITS + 20):
-        return mpmath.mpf(sup.value) >= mpmath.mpf(neg.value)
+        return _number(sup.value) >= _number(neg.value)
 
 
 def _max_text(a: str, b: str) -> str:
