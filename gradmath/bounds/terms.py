@@ -73,14 +73,15 @@ _LN10 = float(np.log(10.0))
 def _sup_abs_prime(name: str, expression) -> float:
     act = get_activation(name) if expression is None else Activation(name, expression)
     gamma = act.gamma                      # γ = sup |σ′| (gradmath.gamma), with its rigorous enclosure
-    if not gamma.bounded:
+    if gamma.bounded is False:
         raise InvalidParameterError(
             f"bound (a) needs a finite γ = sup|σ′|, but σ′ of activation {act.name!r} is unbounded; "
             "bound (a) does not apply (use an activation with bounded σ′)")
-    if gamma.method == "estimate":
+    if gamma.method == "estimate":   # bounded None (not proven bounded) or a sampled value
+        proven = "" if gamma.bounded else ", and σ′ is not proven bounded"
         raise InvalidParameterError(
             f"bound (a) needs a proven upper bound of γ = sup|σ′|, but for activation {act.name!r} it is only "
-            f"estimated ({gamma.value}); bound (a) does not apply")
+            f"estimated ({gamma.value}){proven}; bound (a) does not apply")
     return _float_at_least(gamma)
 
 

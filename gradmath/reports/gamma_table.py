@@ -22,7 +22,8 @@ def gamma_rows(names=BUILTIN_ACTIVATIONS) -> list[dict]:
 def gamma_markdown(rows: list[dict]) -> str:
     """A Markdown table of :func:`gamma_rows`: γ = sup |σ′| (what the bounds use), sup σ′ and inf σ′.
 
-    An unbounded σ′ shows γ = ∞; an estimate shows its lower bound and says "estimate".
+    A σ′ proven unbounded shows γ = ∞; an estimate shows its enclosure, or, when σ′ is not
+    proven bounded (``bounded`` None), its lower bound and "estimate, bound not proven".
     """
     lines = [
         "| activation | σ(x) | γ = sup \\|σ′\\| | value | attained at | sup σ′ | inf σ′ | method |",
@@ -31,14 +32,18 @@ def gamma_markdown(rows: list[dict]) -> str:
     notes = []
     for r in rows:
         r = {k: (v.replace("|", r"\|") if isinstance(v, str) else v) for k, v in r.items()}
-        if not r.get("bounded", True):
+        if r.get("bounded", True) is False:
             exact = "∞ (σ′ unbounded)"
+        elif r.get("bounded", True) is None:
+            exact = f"≥ {r['enclosure'][0]} (estimate, bound not proven)"
         elif r["gamma_latex"]:
             exact = f"${r['gamma_latex']}$"
         else:
             exact = f"∈ [{r['enclosure'][0]}, {r['enclosure'][1]}]".replace("oo", "∞")
         argmax = r["argmax"].replace("oo", "∞")
         where = argmax if r["attained"] else f"approached as x → {argmax}"
+        if r.get("bounded", True) is None:
+            where = f"largest sample near x = {argmax}"
         lines.append(
             f"| {r['name']} | ${r['expression_latex']}$ | {exact} | {r['gamma'][:18].replace('oo', '∞')} | {where} "
             f"| {_short(r.get('sup'))} | {_short(r.get('inf'))} | {r['method']} |"

@@ -32,7 +32,8 @@ def window_row(activation, *, digits: int = 15, certify: bool = False, abs_w: fl
     ------
     InvalidParameterError
         For ``digits`` outside [1, 100000], or [1, 4000] with ``certify`` (checked first, whatever
-        the activation); or an activation whose σ′ is unbounded (γ = ∞: the window does not apply).
+        the activation); or an activation where the window does not apply (σ′ unbounded, γ = ∞, or
+        not proven bounded), with the reason.
     """
     from gradmath.numeric.certify import certify_window_maximum, check_certify_digits
     from gradmath.numeric.optimise import maximise_window, window_width

@@ -96,7 +96,8 @@ class WindowDerivation:
     gamma : sympy.Expr or None
         γ = sup |σ′| when exact (``None`` when only certified; see ``gamma_value``).
     gamma_value : str
-        γ to 30 digits (``"inf"`` when σ′ is unbounded).
+        γ to 30 digits (``"inf"`` when σ′ is unbounded, ``"unknown"`` when the window does
+        not apply for another reason).
     min_abs_w : sympy.Expr or None
         1/γ, exact when γ is; below it the window is empty (part 1), and at it the
         window is a single point when γ is attained, empty when γ is only approached.
@@ -112,7 +113,8 @@ class WindowDerivation:
     method : str
         ``"closed form"``, ``"numeric"`` (SymPy found no closed form that checks out),
         ``"unbounded"`` (unbounded as soon as it is non-empty) or ``"not applicable"``
-        (σ′ is unbounded, γ = ∞: every |w| has inputs with |wσ′| ≥ 1, and ``reason`` says so).
+        (σ′ is unbounded, γ = ∞: every |w| has inputs with |wσ′| ≥ 1; or σ′ is not proven
+        bounded; or SymPy finds no limit of |σ′| at ±∞; ``reason`` says which).
     exact_maximum : tuple or None
         (argmax |w|, maximum width) when SymPy solves d(width)/d|w| = 0 exactly.
     gamma_attained : bool
@@ -209,7 +211,7 @@ def derive_window(activation: str | Activation) -> WindowDerivation:
 
 
 def _gamma_is_finite(gamma) -> bool:
-    if not getattr(gamma, "bounded", True):
+    if gamma.bounded is not True:   # False: proven unbounded; None: not proven bounded
         return False
     if gamma.exact is not None and not gamma.exact.is_finite:
         return False
@@ -219,21 +221,21 @@ def _gamma_is_finite(gamma) -> bool:
 @lru_cache(maxsize=64)
 def _derive(act: Activation) -> WindowDerivation:
     gamma = act.gamma
+    if gamma.bounded is None:
+        return _not_applicable(act, None, "unknown",
+                               "σ′ is not proven bounded (γ = sup|σ′| is only an estimate, with no proven upper "
+                               "bound; " + gamma.note.split(": ", 1)[-1] + ")")
     finite = _gamma_is_finite(gamma)
     limit = tail_limit(act.derivative)
     if finite and limit is not None and limit != sp.oo and _above_gamma(limit, gamma):
         limit = None  # L = lim |σ′| ≤ sup |σ′| = γ always: SymPy's limit is wrong, so L is unknown
     periodic = finite and limit is None and is_periodic(act.derivative)
-    if not finite or (limit is None and not periodic) or limit == sp.oo:
-        if limit is None and finite:
-            why = "SymPy finds no limit of |σ′| at ±∞, so where the window becomes unbounded is unknown"
-        else:
-            why = "σ′ is unbounded (γ = sup|σ′| = ∞), so |wσ′(wa+b)| ≥ 1 somewhere for every w ≠ 0"
-        return WindowDerivation(
-            activation=act.name, gamma=None if limit is None else sp.oo, gamma_value="inf" if limit else "unknown",
-            min_abs_w=None, roots=(), width=None, unbounded_from=None, unbounded_inclusive=False,
-            method=NOT_APPLICABLE, exact_maximum=None,
-            reason=f"activation {act.name!r}: {why}; the window's minimum |w| = 1/γ and its width do not apply")
+    if not finite or limit == sp.oo:
+        return _not_applicable(act, sp.oo, "inf",
+                               "σ′ is unbounded (γ = sup|σ′| = ∞), so |wσ′(wa+b)| ≥ 1 somewhere for every w ≠ 0")
+    if limit is None and not periodic:
+        return _not_applicable(act, None, "unknown",
+                               "SymPy finds no limit of |σ′| at ±∞, so where the window becomes unbounded is unknown")
     exact = gamma.exact
     attained = bool(getattr(gamma, "attained", True))
     low = 1 / mpmath.mpf(gamma.value)
@@ -263,6 +265,13 @@ def _derive(act: Activation) -> WindowDerivation:
         pass
     exact_max = _exact_maximum(width, min_abs_w) if unbounded_from is None else None
     return WindowDerivation(**common, roots=roots, width=width, method="closed form", exact_maximum=exact_max)
+
+
+def _not_applicable(act: Activation, gamma: sp.Expr | None, gamma_value: str, why: str) -> WindowDerivation:
+    return WindowDerivation(
+        activation=act.name, gamma=gamma, gamma_value=gamma_value, min_abs_w=None, roots=(), width=None,
+        unbounded_from=None, unbounded_inclusive=False, method=NOT_APPLICABLE, exact_maximum=None,
+        reason=f"activation {act.name!r}: {why}; the window's minimum |w| = 1/γ and its width do not apply")
 
 
 def _reciprocal(value: sp.Expr) -> sp.Expr:
