@@ -47,6 +47,11 @@ False
 >>> cube = derive_gamma(resolve_activation("x**3"))
 >>> cube.bounded, cube.value, float(cube)
 (False, 'oo', inf)
+>>> derive_gamma(resolve_activation("sin(exp(exp(x)))")).bounded   # no limit; a sequence proves it
+False
+>>> g = derive_gamma(resolve_activation("cos(x)*sin(exp(x))"))     # neither proven: an estimate
+>>> g.bounded is None, g.method, g.enclosure[1]
+(True, 'estimate', 'oo')
 """
 
 from __future__ import annotations
