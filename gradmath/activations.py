@@ -59,6 +59,25 @@ __all__ = [
 NumpyKernel = Callable[[np.ndarray], np.ndarray]
 
 
+def _expression_in_x(expression) -> sp.Expr:
+    if isinstance(expression, str):
+        return parse_expression(expression)
+    if not isinstance(expression, sp.Expr):
+        raise ExpressionError(f"expression={expression!r} must be a string or a SymPy expression")
+    symbols = expression.free_symbols
+    return expression if not symbols or symbols == {X} else _to_x(expression)
+
+
+def _to_x(expr: sp.Expr) -> sp.Expr:
+    symbols = expr.free_symbols
+    if len(symbols) != 1:
+        raise ExpressionError(f"expression {expr} must depend on exactly one symbol, found {sorted(map(str, symbols))}")
+    (s,) = symbols
+    return expr.subs(s, X)
+
+
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation σ given by one SymPy expression in :data:`gradmath.expressions.X`.
@@ -67,8 +86,9 @@ class Activation:
     ----------
     name : str
         Registry name (lower case, e.g. ``"sigmoid"``).
-    expression : sympy.Expr
-        σ(x) as a SymPy expression in ``x``.
+    expression : sympy.Expr or str
+        σ(x) as a SymPy expression in one symbol (taken as the real ``x``), or a string, parsed by
+        :func:`gradmath.expressions.parse_expression` (never by ``sympify``).
     description : str
         One line for tables.
     stable_sigma, stable_prime : callable, optional
@@ -81,6 +101,11 @@ class Activation:
     description: str = ""
     stable_sigma: NumpyKernel | None = field(default=None, repr=False, compare=False)
     stable_prime: NumpyKernel | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        # σ′ is taken with respect to the real symbol X: a string, or an expression in another symbol
+        # called x, would give σ′ = 0 (and SymPy would parse the string with sympify)
+        object.__setattr__(self, "expression", _expression_in_x(self.expression))
 
     # ----- symbolic -------------------------------------------------------
     @cached_property
@@ -299,12 +324,3 @@ def resolve_activation(spec: str) -> Activation:
         activation = Activation(spec.strip(), expr, f"custom: {spec.strip()}")
         return activation
     return get_activation(spec)
-
-
-def _to_x(expr: sp.Expr) -> sp.Expr:
-    symbols = expr.free_symbols
-    if len(symbols) != 1:
-        raise ExpressionError(f"expression {expr} must depend on exactly one symbol, found {sorted(map(str, symbols))}")
-    (s,) = symbols
-    return expr.subs(s, X)
-

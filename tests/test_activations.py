@@ -14,6 +14,7 @@ from scipy.optimize import minimize_scalar
 
 from gradmath.activations import (
     BUILTIN_ACTIVATIONS,
+    Activation,
     get_activation,
     register_activation,
     resolve_activation,
@@ -151,3 +152,21 @@ def test_relu_prime_at_zero_is_the_same_in_sympy_mpmath_and_numpy():
         assert relu.derivative.subs(x, sp.Rational(z)) == want
         assert relu.prime_mp(mpmath.mpf(z)) == want
         assert float(relu.prime(z)) == want
+
+
+def test_an_activation_made_from_a_string_or_another_x_is_an_expression_in_the_real_x():
+    """Activation(name, text) once kept the string (SymPy then parsed it with sympify, in a symbol x that is not
+    gradmath's real x, so σ′ was 0 and γ = 0); an expression in a plain Symbol("x") had the same σ′ = 0."""
+    from gradmath.bounds.terms import sup_abs_prime
+    from gradmath.expressions import X
+
+    text = Activation("mysoftsign", "x/(1+abs(x))")
+    plain = sp.Symbol("x")
+    other = Activation("mysoftsign", plain / (1 + sp.Abs(plain)))
+    for act in (text, other):
+        assert act.expression == X / (1 + sp.Abs(X))
+        assert act.derivative.subs(X, 0) == 1        # softsign′(0) = 1/(1+0)² = 1 = γ
+        assert sup_abs_prime(act) == 1.0              # never registered: the expression is γ's key
+    assert sup_abs_prime(resolve_activation("x/(1+abs(x))")) == 1.0
+    with pytest.raises(ExpressionError, match="must be a string or a SymPy expression"):
+        Activation("bad", 3.5)

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from gradmath.activations import Activation, get_activation
-from gradmath.errors import InvalidParameterError
+from gradmath.errors import InvalidParameterError, UnknownActivationError
 from gradmath.network import SOFTMAX, Network
 from gradmath.norms import (
     UNIT_ROUNDOFF,
@@ -107,8 +107,11 @@ def sup_abs_prime(activation) -> float:
     (0.25, 1.0)
     """
     act = get_activation(activation)
-    key_expr = None if get_activation(act.name) is act else act.expression
-    return _sup_abs_prime(act.name, key_expr)
+    try:
+        registered = get_activation(act.name) is act
+    except UnknownActivationError:   # an Activation made from an expression and never registered
+        registered = False
+    return _sup_abs_prime(act.name, None if registered else act.expression)
 
 
 def exponent(network: Network, layer: int) -> int:
