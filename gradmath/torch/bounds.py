@@ -132,13 +132,11 @@ class ChainBounds:
     def prime_function(self, layer):
         """:meth:`prime_part` for ``layer`` as a function of zˡ alone (the common cases without their checks),
         or ``None`` for the identity."""
-        from torch.linalg import vector_norm
-
         act = layer.activation
         if layer.activation_module is None:
             return None
-        if act in ("Sigmoid", "Tanh"):   # min_j |z_j| in one kernel (the norm of order −∞), exact
-            return lambda z: vector_norm(z.detach() if z.dim() == 2 else z.detach().flatten(1), -math.inf, 1)
+        if act in ("Sigmoid", "Tanh"):   # (not the norm of order −∞: on CPU it takes 10 times as long)
+            return lambda z: (z.detach() if z.dim() == 2 else z.detach().flatten(1)).abs().amin(dim=1)
         if act == "ReLU":
             return lambda z: (z.detach() if z.dim() == 2 else z.detach().flatten(1)).amax(dim=1)
         return lambda z: self.prime_part(layer, z)
@@ -157,7 +155,7 @@ class ChainBounds:
         if flat.dim() != 2:
             flat = flat.flatten(1)
         if act in ("Sigmoid", "Tanh"):
-            return torch.linalg.vector_norm(flat, -math.inf, 1)   # min_j |zˡ_j|
+            return flat.abs().amin(dim=1)
         if act == "ReLU":
             return flat.amax(dim=1)
         with torch.enable_grad():
