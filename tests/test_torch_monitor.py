@@ -355,3 +355,23 @@ def test_repr_and_attach_detach():
         GradientMonitor(nn.Sequential(nn.ReLU()))
     with pytest.raises(ValueError, match="copy_every"):
         GradientMonitor(model, copy_every=0)
+
+
+@pytest.mark.parametrize("norm, order", [("1", 1), ("inf", math.inf)])
+def test_delta_norms_in_the_one_and_max_norms_agree_with_torch_func(norm, order):
+    """norm="1" and "inf" take each example's ‖δˡ‖ in that norm (the speeds stay Euclidean), and bound (b)
+    in that norm stays above the largest of them."""
+    model, (x, y) = _chain(), _batch()
+    loss_fn = nn.CrossEntropyLoss()
+    with GradientMonitor(model, loss=loss_fn, norm=norm, bounds=True) as monitor:
+        model.zero_grad()
+        loss_fn(model(x), y).backward()
+        bias_grads = [m.bias.grad.clone() for m in model if isinstance(m, nn.Linear)]
+    frame = monitor.to_frame()
+    per_example = _per_example_bias_grads(model, x, y)
+    for i, l in enumerate((2, 3, 4)):
+        oracle = torch.linalg.vector_norm(per_example[i], ord=order, dim=1).numpy()
+        assert _values(frame, 0, l, "delta_norm_median") == pytest.approx(np.quantile(oracle, 0.5), rel=RTOL)
+        assert _values(frame, 0, l, "delta_norm_max") == pytest.approx(oracle.max(), rel=RTOL)
+        assert _values(frame, 0, l, "speed") == float(torch.linalg.vector_norm(bias_grads[i]))
+        assert _values(frame, 0, l, "bound_b_estimate") >= oracle.max() * (1 - RTOL)
