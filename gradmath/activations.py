@@ -290,12 +290,7 @@ def register_activation(name: str, expression: str | sp.Expr, *, description: st
         raise InvalidParameterError(f"name={name!r} is a built-in activation and cannot be replaced")
     if key in _REGISTRY and not overwrite:
         raise InvalidParameterError(f"name={name!r} is already registered (pass overwrite=True)")
-    if isinstance(expression, str):
-        expr = parse_expression(expression)
-    elif isinstance(expression, sp.Expr):
-        expr = _to_x(expression)
-    else:
-        raise ExpressionError(f"expression={expression!r} must be a string or a SymPy expression")
+    expr = _expression_in_x(expression)
     activation = Activation(key, expr, description or str(expr))
     _REGISTRY[key] = activation
     return activation

@@ -106,6 +106,7 @@ class GradientMonitor:
         self.copy_every = check_int("copy_every", copy_every, min_value=1, max_value=MAX_COPY_EVERY)
         self.norm = check_norm(norm)
         self._ord = {"2": 2.0, "1": 1.0, "inf": math.inf}[self.norm]
+        self._row_ord = None if self.norm == "2" else self._ord   # of the per-example norms (None: Euclidean)
         for name, value in (("vanishing_ratio", vanishing_ratio), ("dead_fraction", dead_fraction)):
             if not (isinstance(value, (int, float)) and 0 < value <= 1):
                 raise InvalidParameterError(f"{name}={value!r} must be a number in (0, 1]")
@@ -378,7 +379,7 @@ class GradientMonitor:
             try:
                 self._buffer, current.row = pack(self._buffer, current.scalar_keys, current.vector_keys,
                                                  current.scalars, current.vectors, self.copy_every, norms, rows,
-                                                 None if self.norm == "2" else self._ord)
+                                                 self._row_ord)
                 current.buffer = self._buffer
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail("pack", err)
