@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import nullcontext
+from functools import partial
 from itertools import repeat
 from operator import is_, is_not
 
@@ -140,6 +141,7 @@ class GradientMonitor:
         self.step = 0
         self._backward: Step | None = None      # the step of the backward pass under way
         self._forwarded: set[int] = set()        # layers whose forward ran since the last step ended
+        self._usual = None   # (∂C/∂zˡ shapes, keys from the hooks, the step's keys) of the last usual step
         self._pending: list[tuple[int, Step]] = []
         self._handles: list = []
         self._plans: dict = {}
@@ -222,7 +224,8 @@ class GradientMonitor:
         """A forward hook that puts a pre-hook on zˡ's autograd node, with what the forward pass gives of zˡ."""
         import torch
 
-        l, what, failed, watched = layer.l, f"layer {layer.l} forward", self._failed, layer.module
+        l, what, failed, watched, forwarded = layer.l, f"layer {layer.l} forward", self._failed, layer.module, \
+            self._forwarded
         grad_enabled, tensor = torch.is_grad_enabled, torch.Tensor
         in_backward = getattr(torch._C, "_current_graph_task_id", lambda: -1)
         prime = self.bounds.prime_function(layer) if self.bounds is not None and layer is not self.layers[-1] \
@@ -242,7 +245,7 @@ class GradientMonitor:
             if node is None and not (grad_enabled() and isinstance(z, tensor) and z.requires_grad):
                 return
             try:
-                self._forwarded.add(l)
+                forwarded.add(l)
                 part = prime(z) if prime is not None else None   # for max_j |σ′(zˡ_j)|, while zˡ is in the cache
                 dead = self._dead_units(layer, z) if relu else None
                 if node is None:
@@ -268,32 +271,31 @@ class GradientMonitor:
         """The pre-hook that sees ∂C/∂zˡ of the batch in a backward pass. A step is one backward pass: the first
         pre-hook of a pass opens it and asks for :meth:`_end_backward` at the pass's end; ∂C/∂zˡ is kept for
         then (when ``keep``) with the forward pass's ``part`` (bounds) and ``dead`` units."""
-        queue, graph_task = self._queue, self._graph_task
+        queue, graph_task, failed = self._queue, self._graph_task, self._failed
 
         def hook(grad):
             # only a reference here; the norms are taken once the backward pass has finished (taken here, between
             # autograd's kernels, they cost more)
             g = grad if output_nr is None else grad[output_nr]
-            if g is None or what in self._failed:   # an output of a node with several that got no gradient
+            if g is None or what in failed:   # an output of a node with several that got no gradient
                 return
             try:
                 step, task = self._backward, graph_task()
                 if step is None or step.task != task:   # (a pass that raised never ended: its step is dropped)
                     step = self._backward = self._open_step(task)
                     try:
-                        queue(lambda: self._guard("step", self._end_backward, step))
+                        queue(partial(self._guard, "step", self._end_backward, step))
                     except Exception:
                         self._backward = None
                         raise
-                if l in step.got:
+                got = step.got
+                if l in got:
                     self._note(f"layer {l}: its output was reached more than once in one backward pass (a layer "
                                "used twice in a forward pass, or the losses of several forward passes summed); "
                                "its ‖δˡ‖ are those of the use the backward pass reached first, its speed and "
                                "weight gradient those of all uses")
                     return
-                step.got.add(l)
-                if keep:
-                    step.grads.append((l, g))
+                got[l] = g if keep else None
                 if part is not None:
                     step.vectors.append(part)
                     step.vector_keys.append((l, "prime", part.shape[0]))
@@ -319,35 +321,58 @@ class GradientMonitor:
         """At the end of the backward pass: the step's norms, on the device, taken straight into its row; the step
         is done."""
         self._backward = None
-        plan, norm = self._backward_plan, self._vector_norm
         # autograd runs this with gradients off unless backward(create_graph=True); then the norms must not
         # join the graph
         with self._no_grad() if self._grad_enabled() else _NO_CONTEXT:
             grads = [p.grad for p in self._param_tensors]
-            if owner.before is None and len(owner.got) == len(self.layers) \
-                    and all(map(is_not, grads, repeat(None))):
-                keys, own = self._param_keys, grads   # the usual step
+            got = owner.got
+            if owner.before is None and len(got) == len(self.layers) and all(map(is_not, grads, repeat(None))):
+                # the usual step: every layer reached, .grad as it is; the same shapes and keys as the last one
+                # take its keys and its buffer as they are
+                usual = self._usual
+                if usual is not None:
+                    rows = list(got.values())
+                    if [None if g is None else g.shape for g in rows] == usual[0] \
+                            and owner.scalar_keys == usual[1] and owner.vector_keys == usual[2] \
+                            and (self.bounds is None or self._guard("bounds", self._bound_step, owner, False)):
+                        owner.scalar_keys, owner.vector_keys = usual[3], usual[4]
+                        self._forwarded.clear()   # every layer was reached
+                        self._complete(owner, grads, [g for g in rows if g is not None])
+                        return
+                keys, own = self._param_keys, grads
             else:
                 keys, own = self._own_gradients(owner, grads)
-            rows, row_keys = [], []   # per-example ‖δˡ‖: the norms of the rows of ∂C/∂zˡ
-            for l, g in owner.grads:
+            shapes = [None if g is None else g.shape for g in got.values()]
+            hooked = (list(owner.scalar_keys), list(owner.vector_keys))
+            plan, norm = self._backward_plan, self._vector_norm
+            rows, row_keys, simple = [], [], True   # per-example ‖δˡ‖: the norms of the rows of ∂C/∂zˡ
+            for l, g in got.items():
+                if g is None:
+                    continue
                 _, _, per_example, quantity, summed, conv = plan[l]
                 if per_example and g.shape[0] > 0:
                     rows.append(g.flatten(1) if g.dim() > 2 else g)
                     row_keys.append((l, quantity, g.shape[0]))
+                    simple = simple and g.dim() == 2
                 if summed:   # no trainable bias: the speed is the gradient a bias would get
                     units = 1 if conv else g.dim() - 1   # Conv2d: channels; Linear: the last dimension
                     owner.scalars.append(norm(g.sum(dim=tuple(d for d in range(g.dim()) if d != units))))
                     owner.scalar_keys.append((l, "speed"))
-            owner.grads, owner.before = [], None
-            if self.bounds is not None and self.layers[-1].l in owner.got:
+                    simple = False
+            owner.before = None
+            if self.bounds is not None and self.layers[-1].l in got:
                 self._guard("bounds", self._bound_step, owner)
             owner.scalar_keys[:0], owner.vector_keys[:0] = keys, row_keys
-            forwarded, self._forwarded = self._forwarded, set()
-            if not forwarded <= owner.got:
-                for l in sorted(forwarded - owner.got):
+            forwarded = set(self._forwarded)
+            self._forwarded.clear()
+            if not forwarded <= got.keys():
+                for l in sorted(forwarded - got.keys()):
                     self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from "
                                "the loss or unused); nothing is recorded for it then")
+            # the next step with these shapes and keys takes the usual path (every ∂C/∂zˡ 2-d, none summed)
+            self._usual = (shapes, *hooked, owner.scalar_keys, owner.vector_keys) \
+                if simple and keys is self._param_keys and len(rows) == sum(g is not None for g in got.values()) \
+                else None
             self._complete(owner, own, rows)
 
     def _own_gradients(self, owner: Step, grads) -> tuple[list, list]:
@@ -383,7 +408,7 @@ class GradientMonitor:
                 current.buffer = self._buffer
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail("pack", err)
-        current.scalars, current.vectors = [], []
+        current.scalars, current.vectors, current.got = [], [], {}   # the step's ∂C/∂zˡ are let go
         self._pending.append((self.step, current))
         self.step += 1
         if len(self._pending) >= self.copy_every:
@@ -394,13 +419,15 @@ class GradientMonitor:
             else:
                 self._guard("copy", self._copy)
 
-    def _bound_step(self, current: Step) -> None:
+    def _bound_step(self, current: Step, keys: bool = True) -> bool:
         """The weight norms the bounds need, on the device, of the weights the backward pass went through (autograd
         refuses one through weights changed in place); the prime parts were taken in the forward pass, and the
         rest is done on the host at the copy (:meth:`~gradmath.torch.bounds.ChainBounds.log10_bounds`). Called
-        with gradients off (:meth:`_end_backward`)."""
+        with gradients off (:meth:`_end_backward`); ``keys=False`` leaves the step's keys to the caller."""
         current.scalars += self.bounds.weight_norms()
-        current.scalar_keys += self._norm_keys
+        if keys:
+            current.scalar_keys += self._norm_keys
+        return True
 
     def _copy(self) -> None:
         pending, self._pending = self._pending, []

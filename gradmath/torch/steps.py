@@ -19,8 +19,7 @@ class Step:
     """What one forward and backward pass left on the device, with the keys of its values
     (:class:`~gradmath.torch.transfer.HostLayout`)."""
 
-    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "got", "grads", "before", "done", "buffer", "row",
-                 "task")
+    __slots__ = ("scalars", "scalar_keys", "vectors", "vector_keys", "got", "before", "done", "buffer", "row", "task")
 
     def __init__(self):
         self.scalars: list = []
@@ -29,8 +28,8 @@ class Step:
         self.vector_keys: list[tuple[int, str, int]] = []
         self.done = False
         self.task = -1                           # the autograd graph task of the backward pass
-        self.got: set[int] = set()               # the layers whose ∂C/∂zˡ the backward pass reached
-        self.grads: list = []                    # (l, ∂C/∂zˡ) to take norms of, until the backward pass ends
+        self.got: dict = {}                      # the layers whose ∂C/∂zˡ the backward pass reached, in the order
+        #                                          reached: ∂C/∂zˡ where its norms are taken when the pass ends, else None
         self.before = None                       # per parameter: (.grad, its version, a copy) set before the pass
         self.buffer, self.row = None, None       # where the step's values were packed (transfer.RowBuffer)
 
@@ -41,6 +40,13 @@ class Step:
 def host_groups(pending):
     """For pending ``(step number, Step)`` pairs, in order: (first Step, step numbers, host rows) per run of
     consecutive rows of one buffer; steps with nothing recorded are passed over."""
+    head = pending[0][1] if pending else None
+    if head is not None and head.row is not None and pending[-1][1].buffer is head.buffer \
+            and pending[-1][1].row == head.row + len(pending) - 1:
+        # all in one buffer, in consecutive rows (a buffer's rows are filled in order and a buffer is never
+        # returned to once left, so the first and last steps say it of those between)
+        yield head, [number for number, _ in pending], head.buffer.host(head.row, head.row + len(pending))
+        return
     first = 0
     while first < len(pending):
         head = pending[first][1]

@@ -37,6 +37,7 @@ class RowBuffer:
         import torch
 
         self.scalar_keys, self.vector_keys = list(scalar_keys), list(vector_keys)   # of every row
+        self.given = (scalar_keys, vector_keys)   # the lists themselves: the same lists again need no comparison
         self.first_dtype, self.device, self.direct = first.dtype, first.device, tuple(direct)
         count = len(self.scalar_keys)
         self.data = torch.empty((rows, count + sum(size for _, _, size in self.vector_keys)), dtype=dtype,
@@ -110,6 +111,13 @@ def pack(buffer: RowBuffer | None, scalar_keys, vector_keys, scalars, vectors, c
     begin ``scalar_keys`` and ``vector_keys``. Returns (buffer, row), or (``buffer``, ``None``) for a step
     with no values.
     """
+    if buffer is not None and scalar_keys is buffer.given[0] and vector_keys is buffer.given[1] \
+            and buffer.used < buffer.rows and len(norms) == buffer.direct[0] and len(vector_norms) == buffer.direct[1]:
+        # the keys of the step that made this buffer (the monitor's usual step): only the first tensor's dtype
+        # and device are left to check
+        first = norms[0] if norms else vector_norms[0] if vector_norms else scalars[0] if scalars else vectors[0]
+        if first.dtype == buffer.first_dtype and first.device == buffer.device:
+            return buffer, buffer.append(scalars, vectors, norms, vector_norms, ord_)
     import torch
 
     if not scalars and not vectors and not norms and not vector_norms:
