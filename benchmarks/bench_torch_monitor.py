@@ -42,7 +42,8 @@ TensorBoardLogger, logging every step, timed whole (the trainer's set-up include
 Goals: monitor ≤ 1.10 × plain and no slower than logging grad_norm every step; monitor+bounds
 ≤ 1.25 × plain.
 
-    python benchmarks/bench_torch_monitor.py [--rounds 30] [--chunks 3] [--chunk 50] [--lightning-steps 200] [--json]
+    python benchmarks/bench_torch_monitor.py [--rounds 30] [--chunks 3] [--chunk 50] [--lightning-steps 200]
+        [--variants monitor,floor] [--width 100] [--json]
 """
 
 from __future__ import annotations

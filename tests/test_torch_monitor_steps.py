@@ -228,3 +228,25 @@ def test_norms_taken_straight_into_a_row_of_another_dtype():
     assert host[0] == pytest.approx(float(torch.linalg.vector_norm(w32)), rel=1e-7)
     assert host[1] == 2.5
     assert host[2:].tolist() == pytest.approx(torch.linalg.vector_norm(d16, dim=1).double().tolist(), rel=0)
+
+
+@pytest.mark.parametrize("bounds", [False, True])
+def test_a_model_cast_to_another_dtype_mid_run_gets_rows_of_that_dtype(bounds):
+    """The usual step reuses the last one's keys and buffer; a cast of the model keeps the keys but not the
+    dtype, so its steps go to a buffer of their own and each speed is the norm of that step's bias gradient."""
+    model = _chain(activation=nn.Sigmoid)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    expected = []
+    with GradientMonitor(model, loss=loss_fn, copy_every=6, bounds=bounds) as monitor:
+        for step, (x, y) in enumerate(_batches([8] * 6)):
+            if step == 3:
+                model.float()
+            opt.zero_grad()
+            loss_fn(model(x.to(next(model.parameters()).dtype)), y).backward()
+            expected.append(float(torch.linalg.vector_norm(model[0].bias.grad)))
+            opt.step()
+    frame = monitor.to_frame()
+    speeds = frame[(frame.layer == 2) & (frame.quantity == "speed")].sort_values("step").value.tolist()
+    assert speeds == expected   # the same norm kernel in the same dtype, then widened to float64: exact
+    assert not monitor.messages or all("failed" not in m for m in monitor.messages)
