@@ -204,3 +204,53 @@ def test_bounds_below_the_measured_norm_are_said_and_the_estimates_start_afresh(
     low = ratio[ratio > 1 + 1e-5]
     later = [(s, l) for s, l in low.index if (s - 1, l) in low.index]
     assert len(low) < len(ratio) / 4 and not later and not math.isnan(ratio.max())
+
+
+class _Branches(nn.Module):
+    """Two Linear layers of one shape side by side, run in an order that the caller picks each forward pass:
+    autograd reaches the one made last first, so the order in which their ∂C/∂zˡ arrive changes with it."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.left, self.right, self.out = nn.Linear(5, 4), nn.Linear(5, 4), nn.Linear(4, 3)
+        self.double()
+        self.flip = False
+
+    def forward(self, x):
+        if self.flip:
+            right = self.right(x)
+            left = self.left(x)
+        else:
+            left = self.left(x)
+            right = self.right(x)
+        return self.out(torch.tanh(left) + torch.sin(right))
+
+
+def test_layers_reached_in_another_order_keep_their_own_norms():
+    """Steps whose ∂C/∂zˡ have the same shapes but arrive in another order are not taken for the usual step:
+    each layer's largest ‖δˡ‖ is its own (against a hook on each layer's output)."""
+    model, (x, y) = _Branches(), _data()
+    ce = nn.CrossEntropyLoss()
+    expected = []
+    with GradientMonitor(model, loss=ce, copy_every=4) as monitor:
+        for step in range(4):
+            model.flip = step % 2 == 1
+            outputs = {}
+            handles = [m.register_forward_hook(lambda m, i, o, name=name: outputs.setdefault(name, o))
+                       for name, m in (("left", model.left), ("right", model.right))]
+            loss = ce(model(x), y)
+            for h in handles:
+                h.remove()
+            for z in outputs.values():
+                z.retain_grad()
+            model.zero_grad()
+            loss.backward()
+            expected.append({name: float(torch.linalg.vector_norm(z.grad * len(x), dim=1).max())
+                             for name, z in outputs.items()})
+    frame = monitor.to_frame()
+    layer = {m: layer.l for layer in monitor.layers for m in (layer.module,)}
+    for step, values in enumerate(expected):
+        for name, value in values.items():
+            found = _value(frame, step, layer[getattr(model, name)], "delta_norm_max")
+            assert found == pytest.approx(value, rel=RTOL)

@@ -141,7 +141,9 @@ class GradientMonitor:
         self.step = 0
         self._backward: Step | None = None      # the step of the backward pass under way
         self._forwarded: set[int] = set()        # layers whose forward ran since the last step ended
-        self._usual = None   # (∂C/∂zˡ shapes, keys from the hooks, the step's keys) of the last usual step
+        # of the last usual step: the shapes of its ∂C/∂zˡ, the keys its hooks gave, its keys, its layers in the
+        # order reached (the same shapes in another order are other keys)
+        self._usual = None
         self._pending: list[tuple[int, Step]] = []
         self._handles: list = []
         self._plans: dict = {}
@@ -327,12 +329,12 @@ class GradientMonitor:
             grads = [p.grad for p in self._param_tensors]
             got = owner.got
             if owner.before is None and len(got) == len(self.layers) and all(map(is_not, grads, repeat(None))):
-                # the usual step: every layer reached, .grad as it is; the same shapes and keys as the last one
-                # take its keys and its buffer as they are
+                # the usual step: every layer reached, .grad as it is; with the layers in the same order, of the
+                # same shapes and with the same keys as the last one, it takes its keys and its buffer as they are
                 usual = self._usual
                 if usual is not None:
                     rows = list(got.values())
-                    if [None if g is None else g.shape for g in rows] == usual[0] \
+                    if list(got) == usual[5] and [None if g is None else g.shape for g in rows] == usual[0] \
                             and owner.scalar_keys == usual[1] and owner.vector_keys == usual[2] \
                             and (self.bounds is None or self._guard("bounds", self._bound_step, owner, False)):
                         owner.scalar_keys, owner.vector_keys = usual[3], usual[4]
@@ -370,7 +372,7 @@ class GradientMonitor:
                     self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from "
                                "the loss or unused); nothing is recorded for it then")
             # the next step with these shapes and keys takes the usual path (every ∂C/∂zˡ 2-d, none summed)
-            self._usual = (shapes, *hooked, owner.scalar_keys, owner.vector_keys) \
+            self._usual = (shapes, *hooked, owner.scalar_keys, owner.vector_keys, list(got)) \
                 if simple and keys is self._param_keys and len(rows) == sum(g is not None for g in got.values()) \
                 else None
             self._complete(owner, own, rows)
