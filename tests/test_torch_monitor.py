@@ -15,6 +15,7 @@ from torch import nn  # noqa: E402
 
 from gradmath.backprop import backprop  # noqa: E402
 from gradmath.bounds import verify_network  # noqa: E402
+from gradmath.errors import FormatError  # noqa: E402
 from gradmath.formats import from_torch  # noqa: E402
 from gradmath.formats.pytorch import ConversionNote  # noqa: E402
 from gradmath.torch import GradientMonitor, MonitorWarning  # noqa: E402
@@ -222,6 +223,18 @@ def test_models_the_bounds_cannot_handle_still_record_the_measured_part():
     expected = torch.linalg.vector_norm(g["z"].flatten(1), dim=1) * len(x)
     assert _values(frame, 0, 2, "delta_norm_max") == pytest.approx(float(expected.max()), rel=1e-6)
     assert _values(frame, 0, 2, "speed") == pytest.approx(float(model[0].bias.grad.norm()), rel=1e-6)
+
+
+def test_a_complex_chain_has_no_bound_rather_than_the_bound_of_its_real_part():
+    # from_torch kept the real part of complex weights, so bounds=True recorded bounds of another network
+    # (bound (b) 1.53 below the measured largest ‖δ²‖ 1.62 at step 0, blamed on weights moving fast)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5, dtype=torch.complex128), nn.Linear(5, 3, dtype=torch.complex128))
+    with pytest.raises(FormatError, match=r"module 0 \(Linear\): parameters of dtype complex128"):
+        from_torch(model)
+    with pytest.warns(MonitorWarning, match=r"no bounds for layers 2 \(Linear 0\), 3 \(Linear 1\).*complex128"):
+        monitor = GradientMonitor(model, bounds=True)
+    assert monitor.bounds is None and set(monitor.unbounded) == {2, 3}
 
 
 def test_layernorm_chain_has_no_bound_and_says_why():
