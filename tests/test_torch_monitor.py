@@ -237,6 +237,51 @@ def test_a_complex_chain_has_no_bound_rather_than_the_bound_of_its_real_part():
     assert monitor.bounds is None and set(monitor.unbounded) == {2, 3}
 
 
+def test_subclasses_of_linear_are_watched_as_linear_layers():
+    # a subclass of nn.Linear was taken for a Conv2d: GradientMonitor raised AttributeError (out_channels) on any
+    # model holding nn.MultiheadAttention (its out_proj is a NonDynamicallyQuantizableLinear)
+    class MyLinear(nn.Linear):
+        pass
+
+    def run(model, **options):
+        x, y = _batch()
+        with GradientMonitor(model, loss=nn.CrossEntropyLoss(), **options) as monitor:
+            for _ in range(2):
+                model.zero_grad()
+                nn.CrossEntropyLoss()(model(x), y).backward()
+        return monitor
+
+    plain = _chain()
+    sub = _chain()
+    for i in (0, 2, 4):
+        mine = MyLinear(sub[i].in_features, sub[i].out_features, dtype=torch.float64)
+        mine.load_state_dict(sub[i].state_dict())
+        sub[i] = mine
+    expected, monitor = run(plain, bounds=True), run(sub, bounds=True)
+    assert [layer.kind for layer in monitor.layers] == ["Linear"] * 3 and monitor.bounds is not None
+    pd.testing.assert_frame_equal(monitor.to_frame(), expected.to_frame())   # the same computation, bit for bit
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.att = nn.MultiheadAttention(4, 2, batch_first=True)
+            self.out = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.out(self.att(x, x, x)[0].mean(1))
+
+    torch.manual_seed(0)
+    model = Attention().double()
+    x, y = torch.randn(6, 5, 4, dtype=torch.float64), torch.randint(0, 3, (6,))
+    with GradientMonitor(model, loss=nn.CrossEntropyLoss()) as monitor:
+        nn.CrossEntropyLoss()(model(x), y).backward()
+    assert [(layer.l, layer.name, layer.kind) for layer in monitor.layers] == [(2, "att.out_proj", "Linear"),
+                                                                                (3, "out", "Linear")]
+    frame = monitor.to_frame()
+    # one float64 vector of 3 entries, its norm in two summation orders: a few ulps (1e-15) apart at most
+    assert _values(frame, 0, 3, "speed") == pytest.approx(float(model.out.bias.grad.norm()), rel=1e-12)
+
+
 def test_layernorm_chain_has_no_bound_and_says_why():
     model = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 2))
     with pytest.warns(MonitorWarning, match="LayerNorm"):

@@ -41,6 +41,9 @@ _TRANSPARENT = ("Dropout", "Identity", "Flatten")
 class WatchedLayer:
     """One weighted layer: its number l (as the verifier counts), module name, kind and module.
 
+    ``kind`` is ``"Linear"`` or ``"Conv2d"``, also for a subclass of either (``nn.MultiheadAttention``'s
+    ``out_proj``, a user's ``class MyLinear(nn.Linear)``).
+
     ``activation`` is the class name of the elementwise module after it in its
     ``nn.Sequential`` (``None`` when there is none or the model is not a Sequential).
     """
@@ -62,7 +65,8 @@ def watched_layers(model) -> list[WatchedLayer]:
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             act = followers.get(id(module))
-            layers.append(WatchedLayer(len(layers) + 2, name or "(model)", type(module).__name__, module,
+            kind = "Linear" if isinstance(module, nn.Linear) else "Conv2d"   # a subclass is its base's kind
+            layers.append(WatchedLayer(len(layers) + 2, name or "(model)", kind, module,
                                        None if act is None else type(act).__name__, act))
     return layers
 
