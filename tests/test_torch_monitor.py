@@ -237,6 +237,20 @@ def test_a_complex_chain_has_no_bound_rather_than_the_bound_of_its_real_part():
     assert monitor.bounds is None and set(monitor.unbounded) == {2, 3}
 
 
+def test_a_lazy_chain_not_yet_run_has_no_bound_and_is_measured():
+    # from_torch read the uninitialised parameters: GradientMonitor(bounds=True) raised torch's ValueError
+    model = nn.Sequential(nn.LazyLinear(7), nn.Tanh(), nn.Linear(7, 3)).double()
+    with pytest.raises(FormatError, match=r"module 0 \(LazyLinear\): its parameters are not initialised yet"):
+        from_torch(model)
+    with pytest.warns(MonitorWarning, match=r"no bounds for layers 2 \(Linear 0\), 3 \(Linear 2\).*not initialised"):
+        monitor = GradientMonitor(model, loss=nn.CrossEntropyLoss(), bounds=True)
+    x, y = _batch()
+    with monitor:
+        nn.CrossEntropyLoss()(model(x), y).backward()
+    # one float64 vector of 7 entries, its norm in two summation orders: a few ulps (1e-15) apart at most
+    assert _values(monitor.to_frame(), 0, 2, "speed") == pytest.approx(float(model[0].bias.grad.norm()), rel=1e-12)
+
+
 def test_subclasses_of_linear_are_watched_as_linear_layers():
     # a subclass of nn.Linear was taken for a Conv2d: GradientMonitor raised AttributeError (out_channels) on any
     # model holding nn.MultiheadAttention (its out_proj is a NonDynamicallyQuantizableLinear)
