@@ -112,6 +112,35 @@ def test_training_is_bit_for_bit_the_same_with_the_monitor(options):
     assert monitor.messages == [] and len(monitor.records) > 0
 
 
+@pytest.mark.parametrize("options", [{}, {"bounds": True}])
+def test_training_with_spectral_norm_is_bit_for_bit_the_same_with_the_monitor(options):
+    # reading module.weight of a spectral_norm layer runs its power iteration, which updates its vectors u, v: the
+    # monitor did so when attached (and from_torch with bounds=True), and the trained weights moved by 1e-6
+    from torch.nn.utils import parametrizations
+
+    def model():
+        chain = _chain(seed=3)
+        parametrizations.spectral_norm(chain[2])
+        return chain
+
+    x, y = _batch(n=30)
+    plain, _ = _train(model(), x, y, 12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        watched, monitor = _train(model(), x, y, 12, options)
+    assert all(torch.equal(a, b) for a, b in zip(plain, watched))
+    # said once, and no torch warning of a .grad read from the non-leaf weight the parametrization computes
+    assert [str(w.message) for w in caught if "weight is parametrized" in str(w.message)] == [
+        "layer 3 (2): weight is parametrized (torch.nn.utils.parametrize, e.g. spectral_norm or weight_norm): the "
+        "gradients go to the tensors it is computed from: no weight gradient recorded"]
+    assert not [w for w in caught if "not a leaf" in str(w.message) or "measuring failed" in str(w.message)]
+    frame = monitor.to_frame()
+    assert set(frame[frame.quantity == "weight_grad_norm"].layer) == {2, 4}
+    assert set(frame[frame.quantity == "speed"].layer) == {2, 3, 4} and "bound_a_estimate" not in set(frame.quantity)
+    if options:
+        assert monitor.bounds is None and "layer 3 (2): its weight is not a stored nn.Parameter" in monitor.unbounded[2]
+
+
 def test_training_with_dropout_draws_the_same_random_masks():
     x, y = _batch(n=30)
 

@@ -46,7 +46,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
 from gradmath.torch.alerts import Alerts, GradientWarning
 from gradmath.torch.bounds import chain_bounds
-from gradmath.torch.layers import batch_scale, watched_layers
+from gradmath.torch.layers import batch_scale, stored_tensor, watched_layers
 from gradmath.torch.records import Records
 from gradmath.torch.steps import Step, host_groups
 from gradmath.torch.transfer import HostLayout, callback_queue, pack
@@ -155,8 +155,11 @@ class GradientMonitor:
         of the layer's output at each step."""
         if self._handles:
             return self
+        stored = {(layer.l, name): stored_tensor(layer.module, name) for layer in self.layers
+                  for name in ("bias", "weight")}   # (not module.weight: that would run a parametrization)
         self._params = [(layer.l, q, p) for layer in self.layers
-                        for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
+                        for q, (p, _) in (("speed", stored[layer.l, "bias"]),
+                                          ("weight_grad_norm", stored[layer.l, "weight"]))
                         if p is not None and p.requires_grad]
         self._param_keys = [(l, q) for l, q, _ in self._params]
         self._param_tensors = [p for _, _, p in self._params]
@@ -177,14 +180,19 @@ class GradientMonitor:
                                for layer in self.layers}
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
-            bias, weight = layer.module.bias, layer.module.weight
-            if bias is None:
+            (bias, bias_why), (weight, weight_why) = stored[layer.l, "bias"], stored[layer.l, "weight"]
+            if bias_why:
+                self._note(f"layer {layer.l} ({layer.name}): bias is {bias_why}: its speed is ‖Σₙ ∂C/∂zˡ‖, the "
+                           "gradient the bias would get")
+            elif bias is None:
                 self._note(f"layer {layer.l} ({layer.name}) has no bias: its speed is ‖Σₙ ∂C/∂zˡ‖, the gradient "
                            "a bias would get")
             elif not bias.requires_grad:
                 self._note(f"layer {layer.l} ({layer.name}): bias is frozen (requires_grad=False): its speed is "
                            "‖Σₙ ∂C/∂zˡ‖, the gradient the bias would get")
-            if not weight.requires_grad:
+            if weight_why:
+                self._note(f"layer {layer.l} ({layer.name}): weight is {weight_why}: no weight gradient recorded")
+            elif weight is not None and not weight.requires_grad:
                 self._note(f"layer {layer.l} ({layer.name}): weight is frozen (requires_grad=False): no weight "
                            "gradient recorded")
         return self
