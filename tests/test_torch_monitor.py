@@ -141,6 +141,24 @@ def test_training_with_spectral_norm_is_bit_for_bit_the_same_with_the_monitor(op
         assert monitor.bounds is None and "layer 3 (2): its weight is not a stored nn.Parameter" in monitor.unbounded[2]
 
 
+def test_tied_weights_are_said_to_be_shared():
+    # two Linear modules holding one weight Parameter: each layer's weight_grad_norm is the shared .grad's, the
+    # sum over both uses, not ‖δˡ(aˡ⁻¹)ᵀ‖ of its own use; nothing said so
+    model = _chain(sizes=(5, 6, 6, 3))
+    tied = nn.Linear(6, 6).double()
+    tied.weight = model[2].weight
+    model = nn.Sequential(*model[:3], nn.Tanh(), tied, nn.Tanh(), model[4])
+    x, y = _batch()
+    with pytest.warns(MonitorWarning, match=r"layers 3, 4 share one weight tensor \(tied\): the weight_grad_norm of "
+                                            r"each is that of the shared weight's gradient, summed over all its uses"):
+        with GradientMonitor(model, loss=nn.CrossEntropyLoss()) as monitor:
+            nn.CrossEntropyLoss()(model(x), y).backward()
+    frame = monitor.to_frame()
+    shared = float(model[2].weight.grad.norm())   # the same float64 tensor's norm: a few ulps apart at most
+    assert _values(frame, 0, 3, "weight_grad_norm") == pytest.approx(shared, rel=1e-12)
+    assert _values(frame, 0, 4, "weight_grad_norm") == pytest.approx(shared, rel=1e-12)
+
+
 def test_training_with_dropout_draws_the_same_random_masks():
     x, y = _batch(n=30)
 

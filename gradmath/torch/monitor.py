@@ -161,6 +161,14 @@ class GradientMonitor:
                         for q, (p, _) in (("speed", stored[layer.l, "bias"]),
                                           ("weight_grad_norm", stored[layer.l, "weight"]))
                         if p is not None and p.requires_grad]
+        shared: dict = {}
+        for l, q, p in self._params:
+            shared.setdefault((q, id(p)), []).append(l)
+        for (q, _), ls in shared.items():
+            if len(ls) > 1:   # tied weights (e.g. an encoder's and a decoder's): one .grad, the sum over the uses
+                what = "weight" if q == "weight_grad_norm" else "bias"
+                self._note(f"layers {', '.join(map(str, ls))} share one {what} tensor (tied): the {q} of each is "
+                           f"that of the shared {what}'s gradient, summed over all its uses")
         self._param_keys = [(l, q) for l, q, _ in self._params]
         self._param_tensors = [p for _, _, p in self._params]
         import torch
