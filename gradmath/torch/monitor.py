@@ -398,6 +398,13 @@ class GradientMonitor:
         keys, own, before, untouched = [], [], owner.before or [None] * len(grads), set()
         for (l, q, _), g, was in zip(self._params, grads, before):
             if l not in owner.got:
+                if g is not None and l not in self._forwarded and ("not called", l) not in self._said \
+                        and (was is None or g is not was[0] or g._version != was[1]):
+                    self._said.add(("not called", l))
+                    name = next(layer.name for layer in self.layers if layer.l == l)
+                    self._note(f"layer {l} ({name}): its parameters got gradients but the module itself was not "
+                               "called (its weight used directly, as nn.MultiheadAttention does with out_proj): "
+                               "nothing is recorded for it")
                 continue
             if g is None or (was is not None and g is was[0] and g._version == was[1]):
                 untouched.add(l)
