@@ -370,6 +370,19 @@ def test_an_unknown_reduction_is_said_and_the_rest_is_measured():
         GradientMonitor(model, loss=nn.CrossEntropyLoss(weight=torch.ones(3, dtype=torch.float64)))
 
 
+@pytest.mark.parametrize("options, match", [
+    ({"sinks": 5}, "sinks=5 must be a sequence of callables"),   # was TypeError: 'int' object is not iterable
+    ({"sinks": [5]}, "sinks: 5 is not callable"),                 # was a failing sink at the first copy
+    ({"vanishing_ratio": True}, "vanishing_ratio=True must be a number in"),   # was taken for 1.0
+    ({"dead_fraction": False}, "dead_fraction=False must be a number in"),
+])
+def test_options_of_the_wrong_kind_are_refused_when_the_monitor_is_made(options, match):
+    from gradmath.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=match):
+        GradientMonitor(_chain(), **options)
+
+
 def test_frozen_and_biasless_layers():
     model = _chain()
     model[0].bias.requires_grad_(False)

@@ -109,12 +109,20 @@ class GradientMonitor:
         self._ord = {"2": 2.0, "1": 1.0, "inf": math.inf}[self.norm]
         self._row_ord = None if self.norm == "2" else self._ord   # of the per-example norms (None: Euclidean)
         for name, value in (("vanishing_ratio", vanishing_ratio), ("dead_fraction", dead_fraction)):
-            if not (isinstance(value, (int, float)) and 0 < value <= 1):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 < value <= 1):
                 raise InvalidParameterError(f"{name}={value!r} must be a number in (0, 1]")
         self.vanishing_ratio, self.dead_fraction = float(vanishing_ratio), float(dead_fraction)
         self.records = Records()
         self.messages: list[str] = []
-        self.sinks = list(sinks)
+        try:
+            self.sinks = list(sinks)
+        except TypeError:
+            raise InvalidParameterError(f"sinks={sinks!r} must be a sequence of callables (each called with the new "
+                                        "rows after every copy)") from None
+        for sink in self.sinks:
+            if not callable(sink):
+                raise InvalidParameterError(f"sinks: {sink!r} is not callable; a sink is called with the new rows "
+                                            "after every copy (e.g. TensorBoardSink(log_dir))")
         self.layers = watched_layers(model)
         if not self.layers:
             raise InvalidParameterError(f"{type(model).__name__} has no nn.Linear or nn.Conv2d layer to watch")
