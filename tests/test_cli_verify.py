@@ -200,6 +200,13 @@ HOSTILE = [
     ("s.safetensors", _text(_safetensors({"W2": {"dtype": "F64", "shape": [-1], "data_offsets": [0, 8]}}, b"\0" * 8)),
      r"shape \[-1\] must be a list"),
     ("s.safetensors", _text(_safetensors({"__metadata__": {"a": 1}}, b"")), "__metadata__ must map names to strings"),
+    # tensors sharing bytes: each was read and widened to float64 (200 views of 1 MiB of F16 took 0.9 GB), and
+    # these two made a network of W2 = [[1, 1]] and b2 = [1] from 16 bytes
+    ("s.safetensors", _text(_safetensors({"__metadata__": _NATIVE, "W2": _W2B2["W2"],
+                                          "b2": {"dtype": "F64", "shape": [1], "data_offsets": [8, 16]}}, _F64[:16])),
+     "tensors 'W2' and 'b2' share bytes"),
+    ("s.safetensors", _text(_safetensors({f"t{i}": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}
+                                          for i in range(3)}, b"\0" * 8)), "tensors 't0' and 't1' share bytes"),
     ("s.safetensors", _text(_safetensors({"__metadata__": {**_NATIVE, "colour": '"red"'}, **_W2B2}, _F64)),
      "unknown metadata key 'colour'"),
     ("s.safetensors", _text(_safetensors({"__metadata__": {**_NATIVE, "version": "1" * 500}, **_W2B2}, _F64)),

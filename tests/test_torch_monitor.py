@@ -15,6 +15,7 @@ from torch import nn  # noqa: E402
 
 from gradmath.backprop import backprop  # noqa: E402
 from gradmath.bounds import verify_network  # noqa: E402
+from gradmath.errors import FormatError  # noqa: E402
 from gradmath.formats import from_torch  # noqa: E402
 from gradmath.formats.pytorch import ConversionNote  # noqa: E402
 from gradmath.torch import GradientMonitor, MonitorWarning  # noqa: E402
@@ -109,6 +110,53 @@ def test_training_is_bit_for_bit_the_same_with_the_monitor(options):
     watched, monitor = _train(_chain(seed=3), x, y, 12, options)
     assert all(torch.equal(a, b) for a, b in zip(plain, watched))
     assert monitor.messages == [] and len(monitor.records) > 0
+
+
+@pytest.mark.parametrize("options", [{}, {"bounds": True}])
+def test_training_with_spectral_norm_is_bit_for_bit_the_same_with_the_monitor(options):
+    # reading module.weight of a spectral_norm layer runs its power iteration, which updates its vectors u, v: the
+    # monitor did so when attached (and from_torch with bounds=True), and the trained weights moved by 1e-6
+    from torch.nn.utils import parametrizations
+
+    def model():
+        chain = _chain(seed=3)
+        parametrizations.spectral_norm(chain[2])
+        return chain
+
+    x, y = _batch(n=30)
+    plain, _ = _train(model(), x, y, 12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        watched, monitor = _train(model(), x, y, 12, options)
+    assert all(torch.equal(a, b) for a, b in zip(plain, watched))
+    # said once, and no torch warning of a .grad read from the non-leaf weight the parametrization computes
+    assert [str(w.message) for w in caught if "weight is parametrized" in str(w.message)] == [
+        "layer 3 (2): weight is parametrized (torch.nn.utils.parametrize, e.g. spectral_norm or weight_norm): the "
+        "gradients go to the tensors it is computed from: no weight gradient recorded"]
+    assert not [w for w in caught if "not a leaf" in str(w.message) or "measuring failed" in str(w.message)]
+    frame = monitor.to_frame()
+    assert set(frame[frame.quantity == "weight_grad_norm"].layer) == {2, 4}
+    assert set(frame[frame.quantity == "speed"].layer) == {2, 3, 4} and "bound_a_estimate" not in set(frame.quantity)
+    if options:
+        assert monitor.bounds is None and "layer 3 (2): its weight is not a stored nn.Parameter" in monitor.unbounded[2]
+
+
+def test_tied_weights_are_said_to_be_shared():
+    # two Linear modules holding one weight Parameter: each layer's weight_grad_norm is the shared .grad's, the
+    # sum over both uses, not ‖δˡ(aˡ⁻¹)ᵀ‖ of its own use; nothing said so
+    model = _chain(sizes=(5, 6, 6, 3))
+    tied = nn.Linear(6, 6).double()
+    tied.weight = model[2].weight
+    model = nn.Sequential(*model[:3], nn.Tanh(), tied, nn.Tanh(), model[4])
+    x, y = _batch()
+    with pytest.warns(MonitorWarning, match=r"layers 3, 4 share one weight tensor \(tied\): the weight_grad_norm of "
+                                            r"each is that of the shared weight's gradient, summed over all its uses"):
+        with GradientMonitor(model, loss=nn.CrossEntropyLoss()) as monitor:
+            nn.CrossEntropyLoss()(model(x), y).backward()
+    frame = monitor.to_frame()
+    shared = float(model[2].weight.grad.norm())   # the same float64 tensor's norm: a few ulps apart at most
+    assert _values(frame, 0, 3, "weight_grad_norm") == pytest.approx(shared, rel=1e-12)
+    assert _values(frame, 0, 4, "weight_grad_norm") == pytest.approx(shared, rel=1e-12)
 
 
 def test_training_with_dropout_draws_the_same_random_masks():
@@ -224,6 +272,83 @@ def test_models_the_bounds_cannot_handle_still_record_the_measured_part():
     assert _values(frame, 0, 2, "speed") == pytest.approx(float(model[0].bias.grad.norm()), rel=1e-6)
 
 
+def test_a_complex_chain_has_no_bound_rather_than_the_bound_of_its_real_part():
+    # from_torch kept the real part of complex weights, so bounds=True recorded bounds of another network
+    # (bound (b) 1.53 below the measured largest ‖δ²‖ 1.62 at step 0, blamed on weights moving fast)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5, dtype=torch.complex128), nn.Linear(5, 3, dtype=torch.complex128))
+    with pytest.raises(FormatError, match=r"module 0 \(Linear\): parameters of dtype complex128"):
+        from_torch(model)
+    with pytest.warns(MonitorWarning, match=r"no bounds for layers 2 \(Linear 0\), 3 \(Linear 1\).*complex128"):
+        monitor = GradientMonitor(model, bounds=True)
+    assert monitor.bounds is None and set(monitor.unbounded) == {2, 3}
+
+
+def test_a_lazy_chain_not_yet_run_has_no_bound_and_is_measured():
+    # from_torch read the uninitialised parameters: GradientMonitor(bounds=True) raised torch's ValueError
+    model = nn.Sequential(nn.LazyLinear(7), nn.Tanh(), nn.Linear(7, 3)).double()
+    with pytest.raises(FormatError, match=r"module 0 \(LazyLinear\): its parameters are not initialised yet"):
+        from_torch(model)
+    with pytest.warns(MonitorWarning, match=r"no bounds for layers 2 \(Linear 0\), 3 \(Linear 2\).*not initialised"):
+        monitor = GradientMonitor(model, loss=nn.CrossEntropyLoss(), bounds=True)
+    x, y = _batch()
+    with monitor:
+        nn.CrossEntropyLoss()(model(x), y).backward()
+    # one float64 vector of 7 entries, its norm in two summation orders: a few ulps (1e-15) apart at most
+    assert _values(monitor.to_frame(), 0, 2, "speed") == pytest.approx(float(model[0].bias.grad.norm()), rel=1e-12)
+
+
+def test_subclasses_of_linear_are_watched_as_linear_layers():
+    # a subclass of nn.Linear was taken for a Conv2d: GradientMonitor raised AttributeError (out_channels) on any
+    # model holding nn.MultiheadAttention (its out_proj is a NonDynamicallyQuantizableLinear)
+    class MyLinear(nn.Linear):
+        pass
+
+    def run(model, **options):
+        x, y = _batch()
+        with GradientMonitor(model, loss=nn.CrossEntropyLoss(), **options) as monitor:
+            for _ in range(2):
+                model.zero_grad()
+                nn.CrossEntropyLoss()(model(x), y).backward()
+        return monitor
+
+    plain = _chain()
+    sub = _chain()
+    for i in (0, 2, 4):
+        mine = MyLinear(sub[i].in_features, sub[i].out_features, dtype=torch.float64)
+        mine.load_state_dict(sub[i].state_dict())
+        sub[i] = mine
+    expected, monitor = run(plain, bounds=True), run(sub, bounds=True)
+    assert [layer.kind for layer in monitor.layers] == ["Linear"] * 3 and monitor.bounds is not None
+    pd.testing.assert_frame_equal(monitor.to_frame(), expected.to_frame())   # the same computation, bit for bit
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.att = nn.MultiheadAttention(4, 2, batch_first=True)
+            self.out = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.out(self.att(x, x, x)[0].mean(1))
+
+    torch.manual_seed(0)
+    model = Attention().double()
+    x, y = torch.randn(6, 5, 4, dtype=torch.float64), torch.randint(0, 3, (6,))
+    with pytest.warns(MonitorWarning, match="module itself was not called"):
+        with GradientMonitor(model, loss=nn.CrossEntropyLoss()) as monitor:
+            for _ in range(2):   # said once
+                model.zero_grad()
+                nn.CrossEntropyLoss()(model(x), y).backward()
+    assert [(layer.l, layer.name, layer.kind) for layer in monitor.layers] == [(2, "att.out_proj", "Linear"),
+                                                                                (3, "out", "Linear")]
+    frame = monitor.to_frame()
+    # out_proj's forward is never called (F.multi_head_attention_forward uses its weight): said, not silent
+    assert set(frame.layer) == {3} and any(m.startswith("layer 2 (att.out_proj): its parameters got gradients but "
+                                                        "the module itself was not called") for m in monitor.messages)
+    # one float64 vector of 3 entries, its norm in two summation orders: a few ulps (1e-15) apart at most
+    assert _values(frame, 1, 3, "speed") == pytest.approx(float(model.out.bias.grad.norm()), rel=1e-12)
+
+
 def test_layernorm_chain_has_no_bound_and_says_why():
     model = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(), nn.Linear(6, 2))
     with pytest.warns(MonitorWarning, match="LayerNorm"):
@@ -243,6 +368,19 @@ def test_an_unknown_reduction_is_said_and_the_rest_is_measured():
         GradientMonitor(model, reduction="max")
     with pytest.warns(MonitorWarning, match="sum of the weights"):
         GradientMonitor(model, loss=nn.CrossEntropyLoss(weight=torch.ones(3, dtype=torch.float64)))
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"sinks": 5}, "sinks=5 must be a sequence of callables"),   # was TypeError: 'int' object is not iterable
+    ({"sinks": [5]}, "sinks: 5 is not callable"),                 # was a failing sink at the first copy
+    ({"vanishing_ratio": True}, "vanishing_ratio=True must be a number in"),   # was taken for 1.0
+    ({"dead_fraction": False}, "dead_fraction=False must be a number in"),
+])
+def test_options_of_the_wrong_kind_are_refused_when_the_monitor_is_made(options, match):
+    from gradmath.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=match):
+        GradientMonitor(_chain(), **options)
 
 
 def test_frozen_and_biasless_layers():

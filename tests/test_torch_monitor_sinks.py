@@ -55,12 +55,53 @@ def test_csv_and_json_lines_round_trip(tmp_path):
     ("r.jsonl", '[1, 2]\n', "line 1 must be an object"),
     ("r.jsonl", '{"step": 0\n', "line 1 is not JSON"),
     ("r.txt", "", "ends in .csv or .jsonl"),
+    # a finite literal that overflows is not the infinity a record writes as inf (CSV) or null (JSON)
+    ("r.csv", "step,layer,quantity,value\n0,2,speed,1e999\n", r"value '1e999' is beyond the largest float"),
+    ("r.jsonl", '{"step": 0, "layer": 2, "quantity": "speed", "value": 1e999}\n', "beyond the largest float"),
+    ("r.csv", "step,layer,quantity,value\n0,2,speed,1_0\n", "value '1_0' is not a number"),
+    # a norm below 0, and two values of one (step, layer, quantity), are not a record the monitor writes
+    ("r.csv", "step,layer,quantity,value\n0,2,speed,-0.5\n", "line 2: speed -0.5 is negative"),
+    ("r.jsonl", '{"step": 0, "layer": 2, "quantity": "delta_norm_max", "value": -1}\n', "is negative"),
+    ("r.csv", "step,layer,quantity,value\n0,2,speed,0.5\n0,3,speed,1\n0,2,speed,0.7\n",
+     "line 4 repeats step 0, layer 2, quantity 'speed'"),
 ])
 def test_hostile_record_files_get_one_clear_line(tmp_path, name, text, match):
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(FormatError, match=match):
         read_records(path)
+
+
+@pytest.mark.parametrize("name, text, match", [
+    pytest.param("r.jsonl", '{"step": 0, "layer": 2, "quantity": "speed", "value": 1' + "0" * 400 + '}\n',
+                 r"line 1: value \(a JSON number\) is beyond the largest float", id="int-beyond-float"),
+    pytest.param("r.jsonl", '{"step": 0, "layer": 2, "quantity": "speed", "value": 1' + "0" * 5000 + '}\n',
+                 "line 1 is not a record row", id="int-of-5001-digits"),
+    pytest.param("r.jsonl", '{"step": 0, "layer": 2, "quantity": "speed", "value": ' + "[" * 100_000
+                 + "]" * 100_000 + "}\n", "line 1 is not a record row", id="nested-100000-deep"),
+    pytest.param("r.csv", 'step,layer,quantity,value\n0,2,speed,"' + "1" * 200_000 + '"\n',
+                 "line 2 is not a CSV row", id="csv-field-over-limit"),
+])
+def test_record_files_that_raised_a_traceback_get_one_clear_line(tmp_path, name, text, match):
+    # OverflowError, ValueError (int digits limit), RecursionError and _csv.Error escaped read_records before
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(FormatError, match=match):
+        read_records(path)
+
+
+def test_record_rows_out_of_step_order_and_a_byte_order_mark(tmp_path, capsys):
+    # the first and last speeds are those of the first and last steps, whatever the file's order (the last was
+    # the last line's, 0.7 of step 1, before); a BOM before the header (as some editors save CSV) is not line 1
+    path = tmp_path / "r.csv"
+    path.write_bytes("\ufeffstep,layer,quantity,value\r\n5,2,speed,0.5\r\n1,2,speed,0.7\r\n3,2,speed,0.25\r\n"
+                     .encode("utf-8"))
+    assert read_records(path).series("speed") == {2: ([1, 3, 5], [0.7, 0.25, 0.5])}
+    assert main(["speeds", "--record", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["speeds"] == [{"layer": 2, "steps": [1, 3, 5],
+                                                               "values": [0.7, 0.25, 0.5]}]
+    assert main(["speeds", "--record", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[-3:] == ["0.7", "0.25", "0.5"]
 
 
 def test_tensorboard_one_chart_per_quantity_with_every_layer(tmp_path):

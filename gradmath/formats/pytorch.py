@@ -115,6 +115,13 @@ def from_torch(module, *, cost: str | None = None, loss=None) -> Network:
     for k, (i, child) in enumerate(children):
         last = k == len(children) - 1
         if isinstance(child, nn.Linear):
+            if any(nn.parameter.is_lazy(t) for t in (child.weight, child.bias) if t is not None):
+                raise FormatError(f"module {i} ({type(child).__name__}): its parameters are not initialised yet (a "
+                                  "lazy module); run one forward pass first")
+            odd = [t.dtype for t in (child.weight, child.bias) if t is not None and not t.is_floating_point()]
+            if odd:   # .to(float64) would keep the real part of a complex weight, with only torch's UserWarning
+                raise FormatError(f"module {i} (Linear): parameters of dtype {str(odd[0]).replace('torch.', '')}; "
+                                  "gradmath's networks and bounds are real (float16 to float64)")
             w = child.weight.detach().to(torch.float64).cpu().numpy()
             weights.append(w)
             biases.append(child.bias.detach().to(torch.float64).cpu().numpy() if child.bias is not None

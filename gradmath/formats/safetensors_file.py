@@ -59,6 +59,7 @@ def read_safetensors(path: Path, size: int) -> tuple[dict[str, np.ndarray], dict
             raise FormatError(f"{path}: safetensors __metadata__ must map names to strings")
         data_size = size - 8 - n
         specs = {name: _check_spec(path, name, spec, data_size) for name, spec in header.items()}
+        _check_disjoint(path, specs)
         tensors = {}
         for name, (dtype_name, shape, begin, end) in specs.items():
             fh.seek(8 + n + begin)
@@ -88,3 +89,15 @@ def _check_spec(path: Path, name: str, spec, data_size: int) -> tuple[str, tuple
         raise FormatError(f"{where}: truncated or corrupt safetensors file (offsets {begin}..{end} for "
                           f"{nbytes} bytes in {data_size} bytes of data)")
     return dtype, tuple(shape), begin, end
+
+
+def _check_disjoint(path: Path, specs: dict) -> None:
+    """Each byte of the data belongs to one tensor at most (as the format requires), so what is read is at most
+    the file: tensors sharing one range would each be read and widened to float64, many times the file's size."""
+    end_before, name_before = 0, None
+    for name, (_, _, begin, end) in sorted(specs.items(), key=lambda item: (item[1][2], item[1][3])):
+        if begin < end_before:
+            raise FormatError(f"{path}: tensors {name_before!r} and {name!r} share bytes (data_offsets overlap); "
+                              "a safetensors file stores each tensor's data once")
+        if end > begin:
+            end_before, name_before = end, name

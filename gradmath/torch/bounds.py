@@ -221,6 +221,11 @@ def chain_bounds(model, layers, norm="2", power_steps: int = 1) -> tuple[ChainBo
         if isinstance(module, nn.Dropout) and module.p > 0:
             return None, (f"nn.Dropout(p={module.p}) multiplies by a random mask in training, which bounds (a) and "
                           "(b) do not allow for")
+    for layer in layers:   # before from_torch, which reads module.weight: that would run a parametrization
+        if "weight" not in layer.module._parameters:
+            return None, (f"layer {layer.l} ({layer.name}): its weight is not a stored nn.Parameter (a "
+                          "parametrization such as spectral_norm or weight_norm, or a tensor set in its place); the "
+                          "bounds read the weights as stored")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConversionNote)

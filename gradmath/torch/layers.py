@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from gradmath.errors import InvalidParameterError
 
-__all__ = ["WatchedLayer", "watched_layers", "batch_scale", "REDUCTIONS"]
+__all__ = ["WatchedLayer", "watched_layers", "stored_tensor", "batch_scale", "REDUCTIONS"]
 
 #: The batch reductions the monitor can undo.
 REDUCTIONS = ("mean", "sum")
@@ -40,6 +40,9 @@ _TRANSPARENT = ("Dropout", "Identity", "Flatten")
 @dataclass(frozen=True, eq=False)
 class WatchedLayer:
     """One weighted layer: its number l (as the verifier counts), module name, kind and module.
+
+    ``kind`` is ``"Linear"`` or ``"Conv2d"``, also for a subclass of either (``nn.MultiheadAttention``'s
+    ``out_proj``, a user's ``class MyLinear(nn.Linear)``).
 
     ``activation`` is the class name of the elementwise module after it in its
     ``nn.Sequential`` (``None`` when there is none or the model is not a Sequential).
@@ -62,9 +65,30 @@ def watched_layers(model) -> list[WatchedLayer]:
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             act = followers.get(id(module))
-            layers.append(WatchedLayer(len(layers) + 2, name or "(model)", type(module).__name__, module,
+            kind = "Linear" if isinstance(module, nn.Linear) else "Conv2d"   # a subclass is its base's kind
+            layers.append(WatchedLayer(len(layers) + 2, name or "(model)", kind, module,
                                        None if act is None else type(act).__name__, act))
     return layers
+
+
+def stored_tensor(module, name: str):
+    """``(tensor, why)``: the module's ``name`` (``"weight"`` or ``"bias"``) as stored, read without running a
+    parametrization (``module.weight`` of a spectral_norm layer runs a power iteration that updates its state, and
+    the training would not be that of the same run without the monitor). ``tensor`` is None where there is none
+    (``why`` empty) or where no ``.grad`` of it holds the gradient (``why`` says why)."""
+    params = module._parameters
+    if name in params:
+        return params[name], ""
+    from torch.nn.utils import parametrize
+
+    if parametrize.is_parametrized(module, name):
+        return None, ("parametrized (torch.nn.utils.parametrize, e.g. spectral_norm or weight_norm): the "
+                      "gradients go to the tensors it is computed from")
+    value = module.__dict__.get(name)
+    if value is not None and not value.is_leaf:
+        return None, ("computed from other tensors at each forward pass (e.g. torch.nn.utils.weight_norm): the "
+                      "gradients go to the tensors it is computed from")
+    return value, ""
 
 
 def _followers(model, nn) -> dict[int, object]:

@@ -46,7 +46,7 @@ from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
 from gradmath.torch.alerts import Alerts, GradientWarning
 from gradmath.torch.bounds import chain_bounds
-from gradmath.torch.layers import batch_scale, watched_layers
+from gradmath.torch.layers import batch_scale, stored_tensor, watched_layers
 from gradmath.torch.records import Records
 from gradmath.torch.steps import Step, host_groups
 from gradmath.torch.transfer import HostLayout, callback_queue, pack
@@ -109,12 +109,20 @@ class GradientMonitor:
         self._ord = {"2": 2.0, "1": 1.0, "inf": math.inf}[self.norm]
         self._row_ord = None if self.norm == "2" else self._ord   # of the per-example norms (None: Euclidean)
         for name, value in (("vanishing_ratio", vanishing_ratio), ("dead_fraction", dead_fraction)):
-            if not (isinstance(value, (int, float)) and 0 < value <= 1):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 < value <= 1):
                 raise InvalidParameterError(f"{name}={value!r} must be a number in (0, 1]")
         self.vanishing_ratio, self.dead_fraction = float(vanishing_ratio), float(dead_fraction)
         self.records = Records()
         self.messages: list[str] = []
-        self.sinks = list(sinks)
+        try:
+            self.sinks = list(sinks)
+        except TypeError:
+            raise InvalidParameterError(f"sinks={sinks!r} must be a sequence of callables (each called with the new "
+                                        "rows after every copy)") from None
+        for sink in self.sinks:
+            if not callable(sink):
+                raise InvalidParameterError(f"sinks: {sink!r} is not callable; a sink is called with the new rows "
+                                            "after every copy (e.g. TensorBoardSink(log_dir))")
         self.layers = watched_layers(model)
         if not self.layers:
             raise InvalidParameterError(f"{type(model).__name__} has no nn.Linear or nn.Conv2d layer to watch")
@@ -157,9 +165,20 @@ class GradientMonitor:
         of the layer's output at each step."""
         if self._handles:
             return self
+        stored = {(layer.l, name): stored_tensor(layer.module, name) for layer in self.layers
+                  for name in ("bias", "weight")}   # (not module.weight: that would run a parametrization)
         self._params = [(layer.l, q, p) for layer in self.layers
-                        for q, p in (("speed", layer.module.bias), ("weight_grad_norm", layer.module.weight))
+                        for q, (p, _) in (("speed", stored[layer.l, "bias"]),
+                                          ("weight_grad_norm", stored[layer.l, "weight"]))
                         if p is not None and p.requires_grad]
+        shared: dict = {}
+        for l, q, p in self._params:
+            shared.setdefault((q, id(p)), []).append(l)
+        for (q, _), ls in shared.items():
+            if len(ls) > 1:   # tied weights (e.g. an encoder's and a decoder's): one .grad, the sum over the uses
+                what = "weight" if q == "weight_grad_norm" else "bias"
+                self._note(f"layers {', '.join(map(str, ls))} share one {what} tensor (tied): the {q} of each is "
+                           f"that of the shared {what}'s gradient, summed over all its uses")
         self._param_keys = [(l, q) for l, q, _ in self._params]
         self._param_tensors = [p for _, _, p in self._params]
         import torch
@@ -179,14 +198,19 @@ class GradientMonitor:
                                for layer in self.layers}
         for layer in self.layers:
             self._handles.append(layer.module.register_forward_hook(self._forward_hook(layer)))
-            bias, weight = layer.module.bias, layer.module.weight
-            if bias is None:
+            (bias, bias_why), (weight, weight_why) = stored[layer.l, "bias"], stored[layer.l, "weight"]
+            if bias_why:
+                self._note(f"layer {layer.l} ({layer.name}): bias is {bias_why}: its speed is ‖Σₙ ∂C/∂zˡ‖, the "
+                           "gradient the bias would get")
+            elif bias is None:
                 self._note(f"layer {layer.l} ({layer.name}) has no bias: its speed is ‖Σₙ ∂C/∂zˡ‖, the gradient "
                            "a bias would get")
             elif not bias.requires_grad:
                 self._note(f"layer {layer.l} ({layer.name}): bias is frozen (requires_grad=False): its speed is "
                            "‖Σₙ ∂C/∂zˡ‖, the gradient the bias would get")
-            if not weight.requires_grad:
+            if weight_why:
+                self._note(f"layer {layer.l} ({layer.name}): weight is {weight_why}: no weight gradient recorded")
+            elif weight is not None and not weight.requires_grad:
                 self._note(f"layer {layer.l} ({layer.name}): weight is frozen (requires_grad=False): no weight "
                            "gradient recorded")
         return self
@@ -384,6 +408,13 @@ class GradientMonitor:
         keys, own, before, untouched = [], [], owner.before or [None] * len(grads), set()
         for (l, q, _), g, was in zip(self._params, grads, before):
             if l not in owner.got:
+                if g is not None and l not in self._forwarded and ("not called", l) not in self._said \
+                        and (was is None or g is not was[0] or g._version != was[1]):
+                    self._said.add(("not called", l))
+                    name = next(layer.name for layer in self.layers if layer.l == l)
+                    self._note(f"layer {l} ({name}): its parameters got gradients but the module itself was not "
+                               "called (its weight used directly, as nn.MultiheadAttention does with out_proj): "
+                               "nothing is recorded for it")
                 continue
             if g is None or (was is not None and g is was[0] and g._version == was[1]):
                 untouched.add(l)

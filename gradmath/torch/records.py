@@ -45,6 +45,11 @@ MAX_RECORD_BYTES = 256 * 2**20
 MAX_RECORD_ROWS = 5_000_000
 
 _QUANTITY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: The monitor's quantities: norms, bounds, counts and flags, none of them below 0.
+_NONNEGATIVE = frozenset({"speed", "weight_grad_norm", "delta_norm_q1", "delta_norm_median", "delta_norm_q3",
+                          "delta_norm_max", "dead_units", "weight_norm_estimate", "bound_a_estimate",
+                          "bound_b_estimate", "nonfinite"})
+_INFINITY = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 _MAX_INDEX = 10**12
 
 
@@ -107,13 +112,12 @@ class Records:
         return frame.astype({"step": "int64", "layer": "int64", "quantity": "object", "value": "float64"})
 
     def series(self, quantity: str) -> dict[int, tuple[list[int], list[float]]]:
-        """For each layer, the steps and values of ``quantity``."""
+        """For each layer, the steps (in increasing order) and values of ``quantity``."""
         out: dict[int, tuple[list[int], list[float]]] = {}
-        for step, layer, q, value in self.rows:
-            if q == quantity:
-                steps, values = out.setdefault(layer, ([], []))
-                steps.append(step)
-                values.append(value)
+        for step, layer, q, value in sorted((row for row in self.rows if row[2] == quantity), key=lambda r: r[0]):
+            steps, values = out.setdefault(layer, ([], []))
+            steps.append(step)
+            values.append(value)
         return dict(sorted(out.items()))
 
     def to_csv(self, path=None) -> str:
@@ -171,7 +175,7 @@ def read_records(path, *, max_bytes: int = MAX_RECORD_BYTES) -> Records:
     name = str(path)
     data = read_user_file(path, max_bytes=max_bytes)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")   # a byte order mark, as some editors save CSV, is not part of line 1
     except UnicodeDecodeError as err:
         raise FormatError(f"{name}: not UTF-8 text (byte {err.start}); a record file is CSV or JSON lines") from None
     suffix = Path(name).suffix.lower()
@@ -181,22 +185,39 @@ def read_records(path, *, max_bytes: int = MAX_RECORD_BYTES) -> Records:
         rows = _json_rows(name, text)
     else:
         raise FormatError(f"{name}: a record file ends in .csv or .jsonl (as Records.to_csv/to_jsonl write them)")
-    return Records(rows)
+    return Records(_once_each(name, rows))
+
+
+def _once_each(name: str, rows):
+    """The rows, refused where a (step, layer, quantity) comes twice: which value holds would be a guess."""
+    seen: set = set()
+    for number, row in rows:
+        key = row[:3]
+        if key in seen:
+            raise FormatError(f"{name}: line {number} repeats step {key[0]}, layer {key[1]}, quantity {key[2]!r} "
+                              "of an earlier line; a record holds one value of each (write one run per file)")
+        seen.add(key)
+        yield row
 
 
 def _csv_rows(name: str, text: str):
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != COLUMNS:
-        raise FormatError(f"{name}: line 1 must be the header step,layer,quantity,value")
-    for number, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != 4:
-            raise FormatError(f"{name}: line {number} has {len(row)} fields, expected 4 (step,layer,quantity,value)")
-        yield _checked(name, number, *row)
-        if number > MAX_RECORD_ROWS + 1:
-            raise FormatError(f"{name}: more than {MAX_RECORD_ROWS:,} rows")
+    try:
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != COLUMNS:
+            raise FormatError(f"{name}: line 1 must be the header step,layer,quantity,value")
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != 4:
+                raise FormatError(f"{name}: line {number} has {len(row)} fields, expected 4 "
+                                  "(step,layer,quantity,value)")
+            yield number, _checked(name, number, *row)
+            if number > MAX_RECORD_ROWS + 1:
+                raise FormatError(f"{name}: more than {MAX_RECORD_ROWS:,} rows")
+    except csv.Error as err:   # e.g. a field over csv's limit of 131,072 characters
+        raise FormatError(f"{name}: line {reader.line_num} is not a CSV row of step,layer,quantity,value "
+                          f"({err})") from None
 
 
 def _json_rows(name: str, text: str):
@@ -209,10 +230,17 @@ def _json_rows(name: str, text: str):
             obj = json.loads(line, parse_constant=lambda c: _refuse_constant(name, number, c))
         except json.JSONDecodeError as err:
             raise FormatError(f"{name}: line {number} is not JSON ({err.msg})") from None
+        except FormatError:   # NaN or Infinity, refused by _refuse_constant
+            raise
+        except (ValueError, RecursionError):   # an integer of over 4300 digits, arrays nested too deep
+            raise FormatError(f"{name}: line {number} is not a record row (a number too long or nesting too "
+                              "deep); a row is {\"step\": ..., \"layer\": ..., \"quantity\": ..., "
+                              "\"value\": ...}") from None
         if not isinstance(obj, dict) or set(obj) != set(COLUMNS):
             raise FormatError(f"{name}: line {number} must be an object with keys step, layer, quantity, value")
         value = obj["value"]
-        yield _checked(name, number, obj["step"], obj["layer"], obj["quantity"], "nan" if value is None else value)
+        yield number, _checked(name, number, obj["step"], obj["layer"], obj["quantity"],
+                               "nan" if value is None else value)
 
 
 def _refuse_constant(name, number, constant):
@@ -227,11 +255,23 @@ def _checked(name: str, number: int, step, layer, quantity, value):
                           "delta_norm_median")
     if isinstance(value, bool):
         raise FormatError(f"{where}: value {value!r} is not a number")
+    text = str(value).strip() if isinstance(value, str) else None
     try:
-        value_f = float(str(value).strip()) if isinstance(value, str) else float(value)
+        if text is not None and "_" in text:   # float() takes 1_0 for 10; no record is written so
+            raise ValueError
+        value_f = float(text) if text is not None else float(value)
     except (TypeError, ValueError):
         raise FormatError(f"{where}: value {str(value)[:40]!r} is not a number") from None
-    return step_i, layer_i, quantity.strip(), value_f
+    except OverflowError:   # a JSON integer beyond the floats
+        value_f = math.inf
+    if math.isinf(value_f) and (text is None or text.lower() not in _INFINITY):
+        # JSON has no infinity (a record writes null) and a CSV record writes inf: this is a finite number too large
+        shown = repr(text[:40]) if text is not None else "(a JSON number)"
+        raise FormatError(f"{where}: value {shown} is beyond the largest float (about 1.8e308)")
+    quantity = quantity.strip()
+    if value_f < 0 and quantity in _NONNEGATIVE:
+        raise FormatError(f"{where}: {quantity} {value_f!r} is negative; it is a norm, bound or count (at least 0)")
+    return step_i, layer_i, quantity, value_f
 
 
 def _index(where: str, what: str, value, low: int) -> int:
