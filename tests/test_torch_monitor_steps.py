@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("pandas")
 from torch import nn  # noqa: E402
 
-from gradmath.torch import GradientMonitor  # noqa: E402
+from gradmath.torch import GradientMonitor, MonitorWarning  # noqa: E402
 from gradmath.torch import transfer  # noqa: E402
 from tests.test_torch_monitor import _chain  # noqa: E402
 
@@ -250,3 +250,39 @@ def test_a_model_cast_to_another_dtype_mid_run_gets_rows_of_that_dtype(bounds):
     speeds = frame[(frame.layer == 2) & (frame.quantity == "speed")].sort_values("step").value.tolist()
     assert speeds == expected   # the same norm kernel in the same dtype, then widened to float64: exact
     assert not monitor.messages or all("failed" not in m for m in monitor.messages)
+
+
+@pytest.mark.parametrize("bounds", [False, True])
+def test_an_unbatched_example_is_a_batch_of_one(bounds):
+    """nn.Linear called on one 1-d example (no batch axis): ∂C/∂zˡ is 1-d, taken as a batch of one; the batched
+    steps after it are recorded as usual (a 1-d δ used to switch the monitor off for the rest of the run)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    ce = nn.CrossEntropyLoss()
+    (x, y), expected = _data(9), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MonitorWarning)   # nothing switched off, nothing to say
+        with GradientMonitor(model, loss=ce, bounds=bounds, copy_every=2) as monitor:
+            for xs, ys in ((x[0], y[0]), (x[1:], y[1:]), (x[2], y[2])):
+                outputs = {}
+                handles = [m.register_forward_hook(lambda m, i, o, k=k: outputs.setdefault(k, o))
+                           for k, m in ((2, model[0]), (3, model[2]))]
+                loss = ce(model(xs), ys)
+                for h in handles:
+                    h.remove()
+                for z in outputs.values():
+                    z.retain_grad()
+                model.zero_grad()
+                loss.backward()
+                n = 1 if xs.dim() == 1 else len(xs)
+                expected.append({l: (float(torch.linalg.vector_norm(z.grad.reshape(n, -1) * n, dim=1).max()),
+                                     float(torch.linalg.vector_norm(model[0 if l == 2 else 2].bias.grad)))
+                                 for l, z in outputs.items()})
+    frame = monitor.to_frame()
+    for step, values in enumerate(expected):
+        for l, (delta_max, speed) in values.items():
+            rows = frame[(frame.step == step) & (frame.layer == l)].set_index("quantity").value
+            assert rows["delta_norm_max"] == pytest.approx(delta_max, rel=RTOL)
+            assert rows["speed"] == pytest.approx(speed, rel=RTOL)
+            if bounds:
+                assert rows["bound_b_estimate"] >= rows["delta_norm_max"] * (1 - RTOL)

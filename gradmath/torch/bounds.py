@@ -38,7 +38,7 @@ import numpy as np
 from gradmath.errors import FormatError, GradmathError
 from gradmath.norms import check_norm
 
-__all__ = ["ChainBounds", "chain_bounds", "BOUND_QUANTITIES", "COLD_START_PRODUCTS"]
+__all__ = ["ChainBounds", "chain_bounds", "examples", "BOUND_QUANTITIES", "COLD_START_PRODUCTS"]
 
 #: The quantities a bound step records per layer, in this order.
 BOUND_QUANTITIES = ("weight_norm_estimate", "bound_a_estimate", "bound_b_estimate")
@@ -46,6 +46,12 @@ BOUND_QUANTITIES = ("weight_norm_estimate", "bound_a_estimate", "bound_b_estimat
 #: Matrix–vector products of a layer's first step (from a fixed start vector), 30 power iterations;
 #: later steps take ``power_steps`` each.
 COLD_START_PRODUCTS = 60
+
+
+def examples(t):
+    """``t`` as (examples, values of each): a batch's first axis, all the others flattened; an unbatched
+    1-d tensor (an nn.Linear called on one example) is a batch of one."""
+    return t.reshape(1, -1) if t.dim() == 1 else t.flatten(1)
 
 
 class ChainBounds:
@@ -138,9 +144,9 @@ class ChainBounds:
         if layer.activation_module is None:
             return None
         if act in ("Sigmoid", "Tanh"):   # (not the norm of order −∞: on CPU it takes 10 times as long)
-            return lambda z: (z.detach() if z.dim() == 2 else z.detach().flatten(1)).abs().amin(dim=1)
+            return lambda z: (z.detach() if z.dim() == 2 else examples(z.detach())).abs().amin(dim=1)
         if act == "ReLU":
-            return lambda z: (z.detach() if z.dim() == 2 else z.detach().flatten(1)).amax(dim=1)
+            return lambda z: (z.detach() if z.dim() == 2 else examples(z.detach())).amax(dim=1)
         return lambda z: self.prime_part(layer, z)
 
     def prime_part(self, layer, z):
@@ -155,7 +161,7 @@ class ChainBounds:
             return None
         flat = z.detach()
         if flat.dim() != 2:
-            flat = flat.flatten(1)
+            flat = examples(flat)
         if act in ("Sigmoid", "Tanh"):
             return flat.abs().amin(dim=1)
         if act == "ReLU":
@@ -164,7 +170,7 @@ class ChainBounds:
             zz = z.detach().requires_grad_(True)
             out = layer.activation_module(zz)
             (prime,) = torch.autograd.grad(out, zz, torch.ones_like(out))
-        return prime.abs().flatten(1).amax(dim=1)
+        return examples(prime.abs()).amax(dim=1)
 
     def log10_bounds(self, weight_norms, parts, delta_out):
         """log10 of the largest bounds (a) and (b) over each step's batch, per layer, on the host in float64.

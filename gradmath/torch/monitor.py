@@ -45,7 +45,7 @@ import numpy as np
 from gradmath.errors import InvalidParameterError
 from gradmath.norms import check_norm
 from gradmath.torch.alerts import Alerts, GradientWarning
-from gradmath.torch.bounds import chain_bounds
+from gradmath.torch.bounds import chain_bounds, examples
 from gradmath.torch.layers import batch_scale, stored_tensor, watched_layers
 from gradmath.torch.records import Records
 from gradmath.torch.steps import Step, host_groups
@@ -377,8 +377,8 @@ class GradientMonitor:
                     continue
                 _, _, per_example, quantity, summed, conv = plan[l]
                 if per_example and g.shape[0] > 0:
-                    rows.append(g.flatten(1) if g.dim() > 2 else g)
-                    row_keys.append((l, quantity, g.shape[0]))
+                    rows.append(g if g.dim() == 2 else examples(g))
+                    row_keys.append((l, quantity, rows[-1].shape[0]))
                     simple = simple and g.dim() == 2
                 if summed:   # no trainable bias: the speed is the gradient a bias would get
                     units = 1 if conv else g.dim() - 1   # Conv2d: channels; Linear: the last dimension
@@ -409,6 +409,7 @@ class GradientMonitor:
         for (l, q, _), g, was in zip(self._params, grads, before):
             if l not in owner.got:
                 if g is not None and l not in self._forwarded and ("not called", l) not in self._said \
+                        and f"layer {l} forward" not in self._failed \
                         and (was is None or g is not was[0] or g._version != was[1]):
                     self._said.add(("not called", l))
                     name = next(layer.name for layer in self.layers if layer.l == l)
