@@ -286,3 +286,28 @@ def test_an_unbatched_example_is_a_batch_of_one(bounds):
             assert rows["speed"] == pytest.approx(speed, rel=RTOL)
             if bounds:
                 assert rows["bound_b_estimate"] >= rows["delta_norm_max"] * (1 - RTOL)
+
+
+def test_a_complex_layer_is_recorded_with_real_norms():
+    """Complex weights: the norms are real, so the row is of the real counterpart dtype (a complex row refused the
+    norm kernels' real output and switched the monitor off)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5, dtype=torch.complex128), nn.Tanh(), nn.Linear(5, 3, dtype=torch.complex128))
+    g = torch.Generator().manual_seed(4)
+    x = torch.complex(torch.randn(6, 4, generator=g, dtype=torch.float64),
+                      torch.randn(6, 4, generator=g, dtype=torch.float64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MonitorWarning)
+        with GradientMonitor(model, reduction="sum", copy_every=1) as monitor:
+            outputs = {}
+            handle = model[0].register_forward_hook(lambda m, i, o: outputs.setdefault("z", o))
+            loss = (model(x).abs() ** 2).sum()
+            handle.remove()
+            outputs["z"].retain_grad()
+            loss.backward()
+    frame = monitor.to_frame()
+    rows = frame[(frame.step == 0) & (frame.layer == 2)].set_index("quantity").value
+    assert rows["speed"] == pytest.approx(float(torch.linalg.vector_norm(model[0].bias.grad)), rel=RTOL)
+    assert rows["weight_grad_norm"] == pytest.approx(float(torch.linalg.vector_norm(model[0].weight.grad)), rel=RTOL)
+    assert rows["delta_norm_max"] == pytest.approx(float(torch.linalg.vector_norm(outputs["z"].grad, dim=1).max()),
+                                                   rel=RTOL)

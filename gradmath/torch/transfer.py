@@ -128,8 +128,10 @@ def pack(buffer: RowBuffer | None, scalar_keys, vector_keys, scalars, vectors, c
             or first.device != buffer.device or direct != buffer.direct or scalar_keys != buffer.scalar_keys \
             or vector_keys != buffer.vector_keys:   # the keys hold the vectors' sizes
         dtypes = {t.dtype for group in (norms, vector_norms, scalars, vectors) for t in group}
-        buffer = RowBuffer(scalar_keys, vector_keys, min(copy_every, BUFFER_ROWS), first,
-                           first.dtype if len(dtypes) == 1 else torch.float64, direct)
+        dtype = first.dtype if len(dtypes) == 1 else torch.float64
+        if dtype.is_complex:   # a complex layer's norms are real (of its real counterpart)
+            dtype = dtype.to_real()
+        buffer = RowBuffer(scalar_keys, vector_keys, min(copy_every, BUFFER_ROWS), first, dtype, direct)
     return buffer, buffer.append(scalars, vectors, norms, vector_norms, ord_)
 
 
