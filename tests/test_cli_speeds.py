@@ -144,6 +144,8 @@ def test_model_saved_from_torch(capsys, tmp_path):
     (["--bounds"], "--bounds needs --epochs"),
     (["--epochs", "-1"], "epochs=-1"),
     (["--eta", "0", "--epochs", "1"], "eta=0"),
+    (["--eta", "1e308", "--epochs", "3"], "training diverged in epoch 1: layer 2's parameters are no longer finite"),
+    (["--lmbda", "1e308", "--epochs", "3"], "(eta=0.1, lmbda=1e+308); use a smaller eta or lmbda"),
     (["--activation", "sigmod"], "did you mean 'sigmoid'"),
     (["--model", "/no/such/net.npz"], "net.npz"),
     (["--sizes", "64,1000000,10"], "has 75,000,010 weights and biases; at most 10,000,000"),

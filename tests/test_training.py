@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -195,6 +197,21 @@ def test_limits_are_checked_before_training(digits):
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000          # not even the (epochs + 1) × layers table of speeds was made
+
+
+@pytest.mark.parametrize("eta, lmbda", [(1e308, 5.0), (0.1, 1e308)])   # weight decay 1 − ηλ/n far below −1
+def test_a_diverging_run_is_refused_naming_the_epoch_and_the_step_size(digits, eta, lmbda):
+    """A step size that takes the parameters out of the floats is one NonFiniteError after that epoch, not a
+    snapshot with NaN weights (or an error that blames the weights), and no NumPy warning on the way."""
+    import warnings
+
+    from gradmath.errors import NonFiniteError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NonFiniteError, match=r"training diverged in epoch \d+: layer \d's parameters are no "
+                                                 r"longer finite " + re.escape(f"(eta={eta:g}, lmbda={lmbda:g})")):
+            train(Network.random((64, 5, 10), seed=0), digits.x, digits.y, epochs=3, eta=eta, lmbda=lmbda)
 
 
 def test_wrong_input_width(digits):

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradmath.backprop import output_error, prepare_batch
-from gradmath.errors import InvalidParameterError
+from gradmath.errors import InvalidParameterError, NonFiniteError
 from gradmath.network import Network
 from gradmath.validation import check_int, check_real
 
@@ -275,8 +275,11 @@ def train(network: Network, x, y, *, epochs: int, eta: float = 0.1, lmbda: float
     def snapshot() -> Network:
         return network.with_parameters(weights, biases)
 
-    with small_blas(m, network):
+    # overflow in a diverging run is found by _check_diverged after each epoch, and said there once
+    with small_blas(m, network), np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(epochs + 1):
+            if epoch > 0:
+                _check_diverged(weights, biases, epoch, eta, lmbda)
             if callback is not None:
                 callback(epoch, network if epoch == 0 else snapshot())
             if shared and epoch < epochs:
@@ -295,6 +298,14 @@ def train(network: Network, x, y, *, epochs: int, eta: float = 0.1, lmbda: float
             if progress is not None:
                 progress(epoch + 1, epochs)
     return TrainingResult(snapshot(), speeds, epochs, eta, lmbda, m, n, seed)
+
+
+def _check_diverged(weights, biases, epoch: int, eta: float, lmbda: float) -> None:
+    """Refuse a run whose parameters left the floats in ``epoch`` (the step size is too large for them)."""
+    for l, (w, b) in enumerate(zip(weights, biases), start=2):
+        if not (np.isfinite(w).all() and np.isfinite(b).all()):
+            raise NonFiniteError(f"training diverged in epoch {epoch}: layer {l}'s parameters are no longer finite "
+                                 f"(eta={eta:g}, lmbda={lmbda:g}); use a smaller eta or lmbda")
 
 
 def _step(weights, biases, grad_b, grad_w, eta: float, decay: float) -> None:
