@@ -76,6 +76,31 @@ def test_bias_error_factor_and_its_series():
         assert abs(mpmath.mpf(f.breakeven) - 2 * mpmath.acosh(5)) < mpmath.mpf(10) ** -13
 
 
+@pytest.mark.parametrize(("text", "weight", "exact"), [
+    ("tanh", 3, lambda: mpmath.acosh(mpmath.sqrt(3))),  # 3 sech²ε = 1
+    ("softsign", 100, lambda: mpmath.mpf(9)),  # 100/(1 + |ε|)² = 1
+    ("erf(x)", 3, lambda: mpmath.sqrt(mpmath.log(6 / mpmath.sqrt(mpmath.pi)))),  # (6/√π) e^{−ε²} = 1
+])
+def test_breakeven_of_an_even_bell_shaped_derivative(text, weight, exact):
+    f = bias_error_factor(weight=weight, activation=resolve_activation(text))
+    with mpmath.workdps(30):  # printed to 15 significant digits: within one unit of the 15th
+        assert abs(mpmath.mpf(f.breakeven) - exact()) <= mpmath.mpf(10) ** -14 * exact()
+
+
+@pytest.mark.parametrize(("text", "weight"), [
+    ("sin(x)", 3),  # 3 cos ε < 1 past acos(1/3) ≈ 1.23, but 3 cos ε = 3 again at 2π: no single crossing
+    ("tanh(x)+tanh(x-1)", 100),  # a bell, but not even: the crossings at ±r differ
+    ("silu", 100),  # σ′ → 1 as ε → +∞: no crossing on ε ≥ 0
+    ("exp(exp(exp(x)))", 3),  # overflows past ε ≈ 1.9: was a traceback (mpmath OverflowError) or a hang
+])
+def test_no_breakeven_is_claimed_where_the_factor_is_not_below_one_for_every_larger_error(text, weight, capsys):
+    assert bias_error_factor(weight=weight, activation=resolve_activation(text)).breakeven == "none"
+    if text == "sin(x)":
+        assert main(["exploding", "--depth", "3", "--activation", text, "--weight", str(weight)]) == 0
+        out = capsys.readouterr().out
+        assert "below 1 for" not in out and "no single crossing of 1" in out
+
+
 @pytest.mark.parametrize("eps", [1e-12, 1e-9, 1e-6, 1e-3])
 def test_any_bias_error_eventually_destroys_the_growth(eps):
     exact = perturbed_chain(depth=40, bias_error=0.0).log10_ratio

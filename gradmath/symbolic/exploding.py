@@ -210,14 +210,54 @@ def bias_error_factor(*, weight=100, activation: str | Activation = "sigmoid") -
     act = get_activation(activation)
     factor = sp.simplify(w * act.derivative.subs(X, EPS))
     series = sp.series(factor, EPS, 0, 4)
-    f = sp.lambdify(EPS, factor - 1, modules="mpmath")
+    return BiasErrorFactor(act.name, w, factor, series, _breakeven(factor))
+
+
+#: How far, and on how many grid points per side, :func:`_breakeven` looks for the crossing of 1.
+_BREAKEVEN_REACH, _BREAKEVEN_POINTS = 60, 1200
+
+
+def _breakeven(factor: sp.Expr) -> str:
+    """The r with w·σ′(ε) > 1 for |ε| < r and < 1 for r < |ε| ≤ 60, to 15 digits, or ``"none"``.
+
+    w·σ′(ε) − 1 is sampled in float64 on a grid of [−60, 60] (an overflow is cheap there, where mpmath
+    could build a huge integer for exp(exp(exp(ε)))): a value is given only when every sample is finite,
+    each side has exactly one sign change, from + at 0 to −, and the two roots, refined by mpmath in
+    their grid cells, agree (σ′ bell-shaped and even, as for the sigmoid). A σ′ that comes back above 1
+    (sin), is one-sided (SiLU) or overflows gives "none".
+    """
+    from gradmath.activations import _for_numeric, _np_erf, _np_heaviside
+    from scipy.special import erfc
+
+    modules = [{"erf": _np_erf, "erfc": erfc, "Heaviside": _np_heaviside}, "numpy"]
+    f_np = sp.lambdify(EPS, _for_numeric(factor - 1), modules=modules)
+    f_mp = sp.lambdify(EPS, factor - 1, modules="mpmath")
+    roots = []
+    for side in (1.0, -1.0):
+        grid = side * np.linspace(0.0, _BREAKEVEN_REACH, _BREAKEVEN_POINTS + 1)
+        with np.errstate(all="ignore"):
+            try:
+                values = np.broadcast_to(np.asarray(f_np(grid), dtype=np.float64), grid.shape)
+            except (ArithmeticError, ValueError, TypeError):
+                return "none"
+        if not np.isfinite(values).all() or not values[0] > 0 or not values[-1] < 0:
+            return "none"
+        changes = np.flatnonzero((values[:-1] > 0) != (values[1:] > 0))
+        if len(changes) != 1:
+            return "none"
+        k = int(changes[0])
+        with mpmath.workdps(30):
+            try:
+                root = mpmath.findroot(f_mp, (mpmath.mpf(grid[k]), mpmath.mpf(grid[k + 1])), solver="illinois")
+            except (ArithmeticError, ValueError, TypeError):
+                return "none"
+        if not (isinstance(root, mpmath.mpf) and min(grid[k], grid[k + 1]) <= root <= max(grid[k], grid[k + 1])):
+            return "none"
+        roots.append(abs(root))
     with mpmath.workdps(30):
-        far = mpmath.mpf(60)
-        if f(mpmath.mpf(0)) > 0 > f(far):  # one sign change on [0, 60] for a bell-shaped σ′
-            breakeven = mpmath.nstr(mpmath.findroot(f, (mpmath.mpf(0), far), solver="illinois"), 15)
-        else:
-            breakeven = "none"
-    return BiasErrorFactor(act.name, w, factor, series, breakeven)
+        if abs(roots[0] - roots[1]) > mpmath.mpf(10) ** -20 * (1 + roots[0]):
+            return "none"  # not even: |ε| > r would be wrong on one side
+        return mpmath.nstr(roots[0], 15)
 
 
 @dataclass(frozen=True)
