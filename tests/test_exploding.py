@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import mpmath
 import numpy as np
@@ -144,6 +145,34 @@ def test_perturbed_limits(bad):
     kwargs = {"depth": 3, "bias_error": 1e-6, **bad}
     with pytest.raises(InvalidParameterError):
         perturbed_chain(**kwargs)
+
+
+@pytest.mark.parametrize(("text", "depth", "layer"), [
+    ("exp(x)", 5, 4),  # z_4 ≈ 100·e^(1e77): was mpmath's OverflowError, a traceback with exit 1
+    ("sinh(x)", 30, 4),
+    ("2**x", 30, 4),  # a power with x in the exponent is an exponential too
+    ("exp(exp(exp(x)))", 3, 2),  # z_2 ≈ 3.8e8, σ′ needs exp(e^(3.8e8)): mpmath hung in ln 2 to that many bits
+])
+def test_perturbed_chain_refuses_an_exponential_too_large_for_mpmath(text, depth, layer, capsys):
+    start = time.process_time()
+    code = main(["exploding", "--depth", str(depth), "--activation", text, "--bias-error", "1", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"(z_{layer}) at z_{layer} = " in err and "too large for mpmath" in err and "--bias-error" in err
+    assert time.process_time() - start < 30  # a refusal, not minutes of arithmetic
+
+
+def test_perturbed_chain_of_an_exponential_below_the_limit_is_right():
+    # 2**x, w = 1, ε = 1/10: Π_{j<6} |w σ′(z_j)| with z_1 = ε, z_j = w(σ(z_{j−1}) − σ(0)) + ε, in mpmath at 50
+    # digits; perturbed_chain works at 30 digits and rounds to float64: within 1e-15 relative
+    with mpmath.workdps(50):
+        z, total = mpmath.mpf(1) / 10, mpmath.mpf(0)
+        for _ in range(5):
+            total += mpmath.log10(mpmath.log(2) * 2**z)
+            z = 2**z - 1 + mpmath.mpf(1) / 10
+        expected = float(total)
+    got = perturbed_chain(depth=6, bias_error="0.1", weight=1, activation=resolve_activation("2**x")).log10_ratio
+    assert got == pytest.approx(expected, rel=1e-15, abs=1e-15)
 
 
 def _log10_ratio_from_the_cost(depth: int, w, eps, a0, dps: int):

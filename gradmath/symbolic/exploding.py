@@ -291,16 +291,16 @@ def _mpf(value: sp.Expr, dps: int):
 _MAX_FACTOR_DIGITS = 2000
 
 
-def _prime_accurately(act: Activation, z, j: int, dps: int):
+def _prime_accurately(act: Activation, z, j: int, dps: int, prime_mp):
     """σ′(z) to 15 significant digits: evaluated at two precisions 20 digits apart, doubling them until
     the two agree (a form such as 1 − tanh²z cancels: at z = 100 it needs 87 more digits). A value that
     is 0 at both is taken as 0 only if SymPy finds σ′ exactly 0 at that z (ReLU for z < 0, x³ at 0)."""
     digits, exact_zero = dps, None
     while True:
         with mpmath.workdps(digits):
-            first = _real(act.prime_mp(z), act, "σ′", z, j)
+            first = _real(prime_mp(z), act, "σ′", z, j)
         with mpmath.workdps(digits + 20):
-            second = _real(act.prime_mp(z), act, "σ′", z, j)
+            second = _real(prime_mp(z), act, "σ′", z, j)
         if first == second == 0:
             if exact_zero is None:
                 exact_zero = _is_exact_zero(act, z)
@@ -313,6 +313,51 @@ def _prime_accurately(act: Activation, z, j: int, dps: int):
                                         f"be resolved to 15 digits within {_MAX_FACTOR_DIGITS} digits (use a smaller "
                                         "weight)")
         digits = min(2 * digits, _MAX_FACTOR_DIGITS)
+
+
+#: mpmath evaluates exp(t) (and sinh, cosh, erfc, b**t) in time and memory that grow with |t|: fast up to
+#: |t| = 2**1000, hours or a MemoryError by 2**100000, an OverflowError beyond. A larger argument is refused.
+_MAX_EXP_ARGUMENT = mpmath.mpf(2) ** 1000
+
+
+def _exp_argument(t):
+    if isinstance(t, mpmath.mpf) and abs(t) > _MAX_EXP_ARGUMENT:
+        raise OverflowError(f"exp argument {mpmath.nstr(t, 5)} beyond 2**1000")
+    return t
+
+
+def _guarded_power(base, exponent):
+    """base**exponent where the exponent depends on x: refused as exp(exponent·ln|base|) would be."""
+    if base != 0:
+        _exp_argument(mpmath.mpf(exponent) * mpmath.log(abs(mpmath.mpf(base))))
+    return mpmath.power(base, exponent)
+
+
+_GUARDED = {
+    "exp": lambda t: mpmath.exp(_exp_argument(t)),
+    "sinh": lambda t: mpmath.sinh(_exp_argument(t)),
+    "cosh": lambda t: mpmath.cosh(_exp_argument(t)),
+    "erfc": lambda t: mpmath.erfc(_exp_argument(t)),
+    "guarded_power": _guarded_power,
+}
+
+
+def _guarded_mp(expr: sp.Expr):
+    """``expr`` as an mpmath function of x that raises OverflowError instead of evaluating exp (sinh, cosh,
+    erfc, or a power with x in the exponent) of an argument beyond 2**1000, where mpmath would hang."""
+    from gradmath.activations import _for_mpmath
+
+    expr = _for_mpmath(expr)
+    power = sp.Function("guarded_power")
+    expr = expr.replace(lambda e: e.is_Pow and X in e.exp.free_symbols, lambda e: power(e.base, e.exp))
+    return sp.lambdify(X, expr, modules=[_GUARDED, "mpmath"])
+
+
+def _too_large(act: Activation, what: str, z, j: int) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"activation {act.name!r}: {what}(z_{j}) at z_{j} = {mpmath.nstr(z, 10)} is too large for mpmath (an "
+        "exponential of an argument beyond 2**1000): the activation grows too fast for this chain; use a "
+        "smaller --bias-error, --depth or --weight")
 
 
 def _real(value, act: Activation, what: str, z, j: int):
@@ -354,13 +399,17 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
     with mpmath.workdps(dps):
         wm, em = _mpf(w, dps), _mpf(eps, dps)
         a_nominal = a_actual = _mpf(start, dps)
-        sigma0 = act.sigma_mp(mpmath.mpf(0))
+        sigma_mp, prime_mp = _guarded_mp(act.expression), _guarded_mp(act.derivative)
+        sigma0 = sigma_mp(mpmath.mpf(0))
         known: dict = {}  # z → σ′(z): past saturation z_j repeats exactly
         for j in range(1, depth):
             z = wm * a_actual - wm * a_nominal + em
             prime = known.get(z._mpf_)
             if prime is None:
-                prime = known[z._mpf_] = _prime_accurately(act, z, j, dps)
+                try:
+                    prime = known[z._mpf_] = _prime_accurately(act, z, j, dps, prime_mp)
+                except (OverflowError, MemoryError) as err:
+                    raise _too_large(act, "σ′", z, j) from err
             factor = abs(wm * prime)
             if not mpmath.isfinite(factor):
                 raise NonFiniteError(f"activation {act.name!r}: σ′(z_{j}) is not finite at z_{j} = "
@@ -370,6 +419,9 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
                           "is the product of the factors, so log10 of the ratio is −∞ (reported as null)")
                 return PerturbedChain(act.name, depth, w_float, eps_float, None, reason)
             total += mpmath.log10(factor)
-            a_nominal, a_actual = sigma0, _real(act.sigma_mp(z), act, "σ", z, j)
+            try:
+                a_nominal, a_actual = sigma0, _real(sigma_mp(z), act, "σ", z, j)
+            except (OverflowError, MemoryError) as err:
+                raise _too_large(act, "σ", z, j) from err
         value = float(total)
     return PerturbedChain(act.name, depth, w_float, eps_float, value)
