@@ -306,6 +306,26 @@ def unregister_activation(name: str) -> None:
     del _REGISTRY[key]
 
 
+def check_no_dirac_delta(activation: Activation) -> Activation:
+    """``activation`` if its σ′ is a function; :class:`ExpressionError` if SymPy's σ′ has a Dirac delta.
+
+    ``sign`` or ``Heaviside`` in σ (``x*Heaviside(x)``, ``x*sign(x)``) gives σ′ a term such as
+    ``x*DiracDelta(x)``, which no NumPy or mpmath function evaluates; the chain rule is refused
+    for it as γ is (:mod:`gradmath.gamma.hypotheses`).
+    """
+    delta = next((n for n in sp.preorder_traversal(activation.derivative) if isinstance(n, sp.DiracDelta)), None)
+    if delta is not None:
+        raise ExpressionError(
+            f"activation {activation.name!r}: σ′ = {_shown(activation.derivative)} has a Dirac delta {delta} "
+            "(σ jumps there, or SymPy cannot show it does not); use a continuous form such as max(0, x) or abs(x)")
+    return activation
+
+
+def _shown(expr: sp.Expr) -> str:
+    text = str(expr)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def resolve_activation(spec: str) -> Activation:
     """A registered name, or else an expression string registered under that string.
 

@@ -85,6 +85,10 @@ def test_help_has_an_example(argv, capsys):
     (["derive", "matrix", "--sizes", "2,3,3,3,3,3"], "about 149,778 terms in the nested check; at most 40,000"),
     (["derive", "matrix", "--sizes", "2"], "must list at least 2 layer widths"),
     (["derive", "matrix", "--sizes", "2,0,2"], "must be comma-separated positive integers"),
+    # σ′ = x*DiracDelta(x) + Heaviside(x): the numeric check was a NameError traceback (no DiracDelta in NumPy)
+    (["derive", "chain", "--depth", "3", "--activation", "Heaviside(x)*x"], "has a Dirac delta DiracDelta(x)"),
+    (["derive", "chain", "--depth", "3", "--activation", "x*sign(x)"], "has a Dirac delta DiracDelta(x)"),
+    (["derive", "matrix", "--sizes", "2,2", "--activation", "Heaviside(x)*x"], "has a Dirac delta DiracDelta(x)"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
     assert main(argv) == 2

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gradmath.activations import resolve_activation
 from gradmath.cli import main
-from gradmath.errors import InvalidParameterError, NonFiniteError, VerificationError
+from gradmath.errors import ExpressionError, InvalidParameterError, NonFiniteError, VerificationError
 from gradmath.expressions import X
 from gradmath.symbolic.exploding import EPS, MAX_PERTURBED_DEPTH, bias_error_factor, exploding_chain, perturbed_chain
 
@@ -160,6 +160,16 @@ def test_perturbed_chain_refuses_an_exponential_too_large_for_mpmath(text, depth
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"(z_{layer}) at z_{layer} = " in err and "too large for mpmath" in err and "--bias-error" in err
     assert time.process_time() - start < 30  # a refusal, not minutes of arithmetic
+
+
+@pytest.mark.parametrize("text", ["Heaviside(x)*x", "x*sign(x)", "sign(x)"])
+def test_an_activation_whose_derivative_has_a_dirac_delta_is_refused(text, capsys):
+    # the float64 forward pass lambdified x*DiracDelta(x) + Heaviside(x): a NameError traceback, exit 1
+    assert main(["exploding", "--depth", "3", "--activation", text]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "has a Dirac delta DiracDelta(x)" in err
+    with pytest.raises(ExpressionError, match="Dirac delta"):
+        perturbed_chain(depth=3, bias_error="1e-6", activation=resolve_activation(text))
 
 
 def test_perturbed_chain_of_an_exponential_below_the_limit_is_right():

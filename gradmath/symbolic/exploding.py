@@ -45,7 +45,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradmath.activations import Activation, get_activation
+from gradmath.activations import Activation, check_no_dirac_delta, get_activation
 from gradmath.errors import InvalidParameterError, NonFiniteError, VerificationError
 from gradmath.expressions import X
 from gradmath.numbers import exact_real, finite_float
@@ -142,7 +142,7 @@ def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "s
     depth = check_int("depth", depth, min_value=1)
     check_depth = min(check_int("check_depth", check_depth, min_value=1, max_value=64), depth)
     w = _weight(weight)
-    act = get_activation(activation)
+    act = check_no_dirac_delta(get_activation(activation))
     factor = _factor_at_zero(act, w)
     a0 = sp.Symbol("a_0", real=True)
     a, zero = a0, True
@@ -207,7 +207,7 @@ def bias_error_factor(*, weight=100, activation: str | Activation = "sigmoid") -
     ``weight`` is read as in :func:`exploding_chain`.
     """
     w = _weight(weight)
-    act = get_activation(activation)
+    act = check_no_dirac_delta(get_activation(activation))
     factor = sp.simplify(w * act.derivative.subs(X, EPS))
     series = sp.series(factor, EPS, 0, 4)
     return BiasErrorFactor(act.name, w, factor, series, _breakeven(factor))
@@ -392,7 +392,7 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
     if eps != 0 and abs(eps) < MIN_BIAS_ERROR:
         raise InvalidParameterError(f"bias_error={bias_error!r}: |ε| below 1e-300 is not supported (use 0 for "
                                     "the exact construction)")
-    act = get_activation(activation)
+    act = check_no_dirac_delta(get_activation(activation))
     extra = 0 if eps == 0 or abs(eps) >= 1 else int(mpmath.ceil(-mpmath.log10(_mpf(abs(eps), 20))))
     dps = 30 + extra
     total = mpmath.mpf(0)

@@ -41,7 +41,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradmath.activations import Activation, get_activation, resolve_activation
+from gradmath.activations import Activation, check_no_dirac_delta, get_activation, resolve_activation
 from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.expressions import X
 from gradmath.finite_difference import checked_derivative
@@ -219,8 +219,8 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     sizes = check_sizes(sizes)
     seed = check_int("seed", seed, min_value=0)
     digits = check_int("digits", digits, min_value=15, max_value=1000)
-    act = activation if isinstance(activation, Activation) else (
-        resolve_activation(activation) if isinstance(activation, str) else get_activation(activation))
+    act = check_no_dirac_delta(activation if isinstance(activation, Activation) else (
+        resolve_activation(activation) if isinstance(activation, str) else get_activation(activation)))
     cst = get_cost(cost)
     L = len(sizes) - 1
     grad_a = sp.ImmutableMatrix([cst.derivative.xreplace({A: _sym("a", L, j), Y: _sym("y", L, j)})
