@@ -98,6 +98,22 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(("argv", "match"), [
+    # z_2 ≈ 10^703, so σ(z_2) = exp(exp(exp(z_2))) is beyond mpmath: was an OverflowError traceback, exit 1
+    (["derive", "chain", "--depth", "3", "--activation", "exp(exp(exp(x)))", "--seed", "4"], "too large for mpmath"),
+    (["derive", "matrix", "--sizes", "2,3,2", "--activation", "exp(exp(exp(x)))", "--seed", "1"],
+     "too large for mpmath"),
+    # |C| ≈ 10^19885034 |∂C|: was 'lost_digits=19885037 must be an integer in [0, 1000000]', an internal name
+    (["derive", "chain", "--depth", "3", "--activation", "exp(exp(exp(x)))", "--seed", "2"],
+     "|C| is about 10^19885034 times |∂C/∂b_1|, more than the 10000 extra digits"),
+])
+def test_a_numeric_check_that_cannot_be_made_is_refused_in_one_line(argv, match, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert match in err and "the numeric check at seed" in err and "--no-verify" in err
+
+
 def test_derive_without_what_shows_help_and_fails(capsys):
     assert main(["derive"]) == 2
     assert "chain" in capsys.readouterr().err

@@ -315,44 +315,6 @@ def _prime_accurately(act: Activation, z, j: int, dps: int, prime_mp):
         digits = min(2 * digits, _MAX_FACTOR_DIGITS)
 
 
-#: mpmath evaluates exp(t) (and sinh, cosh, erfc, b**t) in time and memory that grow with |t|: fast up to
-#: |t| = 2**1000, hours or a MemoryError by 2**100000, an OverflowError beyond. A larger argument is refused.
-_MAX_EXP_ARGUMENT = mpmath.mpf(2) ** 1000
-
-
-def _exp_argument(t):
-    if isinstance(t, mpmath.mpf) and abs(t) > _MAX_EXP_ARGUMENT:
-        raise OverflowError(f"exp argument {mpmath.nstr(t, 5)} beyond 2**1000")
-    return t
-
-
-def _guarded_power(base, exponent):
-    """base**exponent where the exponent depends on x: refused as exp(exponent·ln|base|) would be."""
-    if base != 0:
-        _exp_argument(mpmath.mpf(exponent) * mpmath.log(abs(mpmath.mpf(base))))
-    return mpmath.power(base, exponent)
-
-
-_GUARDED = {
-    "exp": lambda t: mpmath.exp(_exp_argument(t)),
-    "sinh": lambda t: mpmath.sinh(_exp_argument(t)),
-    "cosh": lambda t: mpmath.cosh(_exp_argument(t)),
-    "erfc": lambda t: mpmath.erfc(_exp_argument(t)),
-    "guarded_power": _guarded_power,
-}
-
-
-def _guarded_mp(expr: sp.Expr):
-    """``expr`` as an mpmath function of x that raises OverflowError instead of evaluating exp (sinh, cosh,
-    erfc, or a power with x in the exponent) of an argument beyond 2**1000, where mpmath would hang."""
-    from gradmath.activations import _for_mpmath
-
-    expr = _for_mpmath(expr)
-    power = sp.Function("guarded_power")
-    expr = expr.replace(lambda e: e.is_Pow and X in e.exp.free_symbols, lambda e: power(e.base, e.exp))
-    return sp.lambdify(X, expr, modules=[_GUARDED, "mpmath"])
-
-
 def _too_large(act: Activation, what: str, z, j: int) -> InvalidParameterError:
     return InvalidParameterError(
         f"activation {act.name!r}: {what}(z_{j}) at z_{j} = {mpmath.nstr(z, 10)} is too large for mpmath (an "
@@ -399,7 +361,7 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
     with mpmath.workdps(dps):
         wm, em = _mpf(w, dps), _mpf(eps, dps)
         a_nominal = a_actual = _mpf(start, dps)
-        sigma_mp, prime_mp = _guarded_mp(act.expression), _guarded_mp(act.derivative)
+        sigma_mp, prime_mp = act.sigma_mp_guarded, act.prime_mp_guarded
         sigma0 = sigma_mp(mpmath.mpf(0))
         known: dict = {}  # z → σ′(z): past saturation z_j repeats exactly
         for j in range(1, depth):
