@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
 
 EXAMPLES = """examples:
   gradmath window                                   sigmoid: min |w|, maximiser and maximum width
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("--activation", default="sigmoid", help="a registered name or an expression in x (default sigmoid)")
-    p.add_argument("--digits", type=int, default=15,
+    p.add_argument("--digits", type=integer, default=15,
                    help="significant digits of maximiser and maximum (1..100000; 1..4000 with --certify)")
     p.add_argument("--certify", action="store_true", help="add a rigorous enclosure [lo, hi] of the maximum")
     p.add_argument("--abs-w", type=float, default=None, help="also report the width at this |w|")
