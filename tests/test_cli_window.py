@@ -94,6 +94,10 @@ def test_window_text_output(capsys):
     (["window", "--activation", "sigmod"], "did you mean 'sigmoid'"),
     (["window", "--activation", "relu", "--digits", "0"], "digits=0"),
     (["window", "--abs-w", "-1"], "abs_w=-1 must be > 0"),
+    # float() took '５' and '1_0' as 5.0 and 10.0, and 1e400 as inf ("abs_w=inf must be a finite number")
+    (["window", "--abs-w", "\uff15"], "abs_w='\uff15' is not a number"),
+    (["window", "--abs-w", "1_0"], "abs_w='1_0' is not a number"),
+    (["window", "--abs-w", "1e400"], "abs_w='1e400' is beyond the float64 range"),
     (["window", "--activation", "x*exp(-x*x)", "--certify"], "nothing to certify"),
     (["window", "--activation=x**3"], "σ′ is unbounded (γ = sup|σ′| = ∞)"),
     (["window", "--activation=x**3", "--abs-w", "2"], "do not apply"),
