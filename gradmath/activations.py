@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import mpmath
 import numpy as np
 import sympy as sp
 from scipy.special import erfc, expit
@@ -172,6 +173,16 @@ class Activation:
         """σ′ as an mpmath function of one ``mpf``."""
         return sp.lambdify(X, _for_mpmath(self.derivative), modules="mpmath")
 
+    @cached_property
+    def sigma_mp_guarded(self) -> Callable:
+        """:attr:`sigma_mp` that raises OverflowError rather than hang (:func:`guarded_mpmath`)."""
+        return guarded_mpmath(_for_mpmath(self.expression))
+
+    @cached_property
+    def prime_mp_guarded(self) -> Callable:
+        """:attr:`prime_mp` that raises OverflowError rather than hang (:func:`guarded_mpmath`)."""
+        return guarded_mpmath(_for_mpmath(self.derivative))
+
     # ----- printing -------------------------------------------------------
     def _repr_latex_(self) -> str:
         return f"$\\sigma(x) = {sp.latex(self.expression)}$"
@@ -179,6 +190,42 @@ class Activation:
     def to_json(self) -> dict:
         """A JSON-ready summary: name, expression and derivative (LaTeX and plain)."""
         return summarise(self.name, self.expression, self.derivative)
+
+
+#: mpmath evaluates exp(t) (and sinh, cosh, erfc, b**t) in time and memory that grow with |t|: fast up to
+#: |t| = 2**1000, hours or a MemoryError by 2**100000, an OverflowError beyond. A larger argument is refused.
+MAX_MP_EXP_ARGUMENT = mpmath.mpf(2) ** 1000
+
+
+def _exp_argument(t):
+    if isinstance(t, mpmath.mpf) and abs(t) > MAX_MP_EXP_ARGUMENT:
+        raise OverflowError(f"exp argument {mpmath.nstr(t, 5)} beyond 2**1000")
+    return t
+
+
+def _guarded_power(base, exponent):
+    """base**exponent where the exponent depends on a variable: refused as exp(exponent·ln|base|) would be."""
+    if base != 0:
+        _exp_argument(mpmath.mpf(exponent) * mpmath.log(abs(mpmath.mpf(base))))
+    return mpmath.power(base, exponent)
+
+
+_GUARDED_MP = {
+    "exp": lambda t: mpmath.exp(_exp_argument(t)),
+    "sinh": lambda t: mpmath.sinh(_exp_argument(t)),
+    "cosh": lambda t: mpmath.cosh(_exp_argument(t)),
+    "erfc": lambda t: mpmath.erfc(_exp_argument(t)),
+    "guarded_power": _guarded_power,
+}
+
+
+def guarded_mpmath(expr: sp.Expr, symbols=(X,)) -> Callable:
+    """``expr`` lambdified for mpmath, raising OverflowError instead of evaluating exp (sinh, cosh, erfc, or a
+    power with a variable in the exponent) of an argument beyond 2**1000, where mpmath would hang."""
+    power = sp.Function("guarded_power")
+    expr = sp.sympify(expr).replace(lambda e: e.is_Pow and bool(e.exp.free_symbols),
+                                    lambda e: power(e.base, e.exp))
+    return sp.lambdify(symbols, expr, modules=[_GUARDED_MP, "mpmath"])
 
 
 def _np_erf(z):
@@ -304,6 +351,26 @@ def unregister_activation(name: str) -> None:
     if key not in _REGISTRY:
         raise UnknownActivationError(f"unknown activation {name!r}; known: {', '.join(activation_names())}")
     del _REGISTRY[key]
+
+
+def check_no_dirac_delta(activation: Activation) -> Activation:
+    """``activation`` if its σ′ is a function; :class:`ExpressionError` if SymPy's σ′ has a Dirac delta.
+
+    ``sign`` or ``Heaviside`` in σ (``x*Heaviside(x)``, ``x*sign(x)``) gives σ′ a term such as
+    ``x*DiracDelta(x)``, which no NumPy or mpmath function evaluates; the chain rule is refused
+    for it as γ is (:mod:`gradmath.gamma.hypotheses`).
+    """
+    delta = next((n for n in sp.preorder_traversal(activation.derivative) if isinstance(n, sp.DiracDelta)), None)
+    if delta is not None:
+        raise ExpressionError(
+            f"activation {activation.name!r}: σ′ = {_shown(activation.derivative)} has a Dirac delta {delta} "
+            "(σ jumps there, or SymPy cannot show it does not); use a continuous form such as max(0, x) or abs(x)")
+    return activation
+
+
+def _shown(expr: sp.Expr) -> str:
+    text = str(expr)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def resolve_activation(spec: str) -> Activation:

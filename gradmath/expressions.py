@@ -10,6 +10,7 @@ calls of anything else are refused with :class:`~gradmath.errors.ExpressionError
 from __future__ import annotations
 
 import ast
+import re
 
 import sympy as sp
 
@@ -124,22 +125,43 @@ def _check_size(root: ast.AST, text: str) -> None:
         stack += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
 
 
-def _number(value, text: str) -> sp.Rational:
-    """A literal as an exact rational: 1e-300 is 10**-300 exactly (its decimal text), never 0."""
+def _number(node: ast.Constant, text: str) -> sp.Rational:
+    """A literal as an exact rational: 1e-300 is 10**-300 exactly (its decimal text), never 0.
+
+    A float literal is read from its source text, not from the float Python made of it, so no digit
+    is lost (0.30000000000000000001 stays itself, not 3/10) and 1e-400 is 10**-400, not 0.0.
+    """
+    value = node.value
     if isinstance(value, int):
         if _digits(value) > MAX_DIGITS:
             raise ExpressionError(f"activation {text[:40]!r}: an integer with more than {MAX_DIGITS} digits")
         return sp.Integer(value)
-    if value != value or value in (float("inf"), float("-inf")):
+    if value in (float("inf"), float("-inf")):
         raise ExpressionError(f"activation {text[:40]!r}: a number is too large for a float (use x*10**k)")
-    return sp.Rational(repr(value))
+    written = ast.get_source_segment(text.strip(), node)
+    match = _FLOAT_LITERAL.fullmatch((written or "").replace("_", ""))
+    if match is None:  # pragma: no cover - every float literal of Python's grammar matches
+        raise ExpressionError(f"activation {text[:40]!r}: cannot read the number {written!r}")
+    frac = match["frac"] or ""
+    digits = ((match["int"] or "") + frac).lstrip("0")
+    exponent = int(match["exp"] or 0) - len(frac)
+    # checked before 10**|exponent| is built: at most MAX_DIGITS digits in numerator and denominator
+    if len(digits) + max(exponent, 0) > MAX_DIGITS or -exponent > MAX_DIGITS:
+        raise ExpressionError(f"activation {text[:40]!r}: the number {written[:30]!r} would have more than "
+                              f"{MAX_DIGITS} digits; use a smaller exponent")
+    mantissa = int(digits or "0")
+    return sp.Integer(mantissa * 10**exponent) if exponent >= 0 else sp.Rational(mantissa, 10**-exponent)
+
+
+#: A float literal of Python's grammar (underscores removed): digits, optional fraction, optional exponent.
+_FLOAT_LITERAL = re.compile(r"(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[+-]?[0-9]+))?", re.ASCII)
 
 
 def _translate(node: ast.AST, text: str):
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ExpressionError(f"activation {text!r}: {node.value!r} is not a number")
-        return _number(node.value, text)
+        return _number(node, text)
     if isinstance(node, ast.Name):
         if node.id == "x":
             return X

@@ -85,6 +85,10 @@ def test_help_has_an_example(argv, capsys):
     (["derive", "matrix", "--sizes", "2,3,3,3,3,3"], "about 149,778 terms in the nested check; at most 40,000"),
     (["derive", "matrix", "--sizes", "2"], "must list at least 2 layer widths"),
     (["derive", "matrix", "--sizes", "2,0,2"], "must be comma-separated positive integers"),
+    # σ′ = x*DiracDelta(x) + Heaviside(x): the numeric check was a NameError traceback (no DiracDelta in NumPy)
+    (["derive", "chain", "--depth", "3", "--activation", "Heaviside(x)*x"], "has a Dirac delta DiracDelta(x)"),
+    (["derive", "chain", "--depth", "3", "--activation", "x*sign(x)"], "has a Dirac delta DiracDelta(x)"),
+    (["derive", "matrix", "--sizes", "2,2", "--activation", "Heaviside(x)*x"], "has a Dirac delta DiracDelta(x)"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
     assert main(argv) == 2
@@ -92,6 +96,22 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
     assert out == ""
     assert err.count("\n") == 1 and match in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    # z_2 ≈ 10^703, so σ(z_2) = exp(exp(exp(z_2))) is beyond mpmath: was an OverflowError traceback, exit 1
+    (["derive", "chain", "--depth", "3", "--activation", "exp(exp(exp(x)))", "--seed", "4"], "too large for mpmath"),
+    (["derive", "matrix", "--sizes", "2,3,2", "--activation", "exp(exp(exp(x)))", "--seed", "1"],
+     "too large for mpmath"),
+    # |C| ≈ 10^19885034 |∂C|: was 'lost_digits=19885037 must be an integer in [0, 1000000]', an internal name
+    (["derive", "chain", "--depth", "3", "--activation", "exp(exp(exp(x)))", "--seed", "2"],
+     "|C| is about 10^19885034 times |∂C/∂b_1|, more than the 10000 extra digits"),
+])
+def test_a_numeric_check_that_cannot_be_made_is_refused_in_one_line(argv, match, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert match in err and "the numeric check at seed" in err and "--no-verify" in err
 
 
 def test_derive_without_what_shows_help_and_fails(capsys):

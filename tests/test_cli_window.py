@@ -82,10 +82,22 @@ def test_window_text_output(capsys):
     (["window", "--digits", "0"], "digits=0 must be an integer in [1, 100000]"),
     (["window", "--digits", "-3"], "digits=-3"),
     (["window", "--digits", "100001"], "digits=100001"),
-    (["window", "--digits", "many"], "invalid int value"),
+    (["window", "--digits", "many"], "'many' is not an integer of at most 12 ASCII digits"),
+    # int() read these as 5, 3 and 1000 and ran; a 5000-digit value was echoed in full
+    (["window", "--digits", "\uff15"], "is not an integer of at most 12 ASCII digits"),   # fullwidth 5
+    (["exploding", "--depth", "\u0663"], "is not an integer of at most 12 ASCII digits"),   # Arabic-Indic 3
+    (["exploding", "--depth", "1_000"], "'1_000' is not an integer of at most 12 ASCII digits"),
+    (["identity", "--w1", "0.5", "--points", "\uff15"], "is not an integer of at most 12 ASCII digits"),
+    (["counterexample", "--width", "\u0663"], "is not an integer of at most 12 ASCII digits"),
+    (["meanfield", "--sigma-w2", "1", "--digits", "\uff15"], "is not an integer of at most 12 ASCII digits"),
+    (["window", "--digits", "9" * 5000], "(5000 characters) is not an integer of at most 12 ASCII digits"),
     (["window", "--activation", "sigmod"], "did you mean 'sigmoid'"),
     (["window", "--activation", "relu", "--digits", "0"], "digits=0"),
     (["window", "--abs-w", "-1"], "abs_w=-1 must be > 0"),
+    # float() took '５' and '1_0' as 5.0 and 10.0, and 1e400 as inf ("abs_w=inf must be a finite number")
+    (["window", "--abs-w", "\uff15"], "abs_w='\uff15' is not a number"),
+    (["window", "--abs-w", "1_0"], "abs_w='1_0' is not a number"),
+    (["window", "--abs-w", "1e400"], "abs_w='1e400' is beyond the float64 range"),
     (["window", "--activation", "x*exp(-x*x)", "--certify"], "nothing to certify"),
     (["window", "--activation=x**3"], "σ′ is unbounded (γ = sup|σ′| = ∞)"),
     (["window", "--activation=x**3", "--abs-w", "2"], "do not apply"),

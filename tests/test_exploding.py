@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import mpmath
 import numpy as np
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from gradmath.activations import resolve_activation
 from gradmath.cli import main
-from gradmath.errors import InvalidParameterError, NonFiniteError, VerificationError
+from gradmath.errors import ExpressionError, InvalidParameterError, NonFiniteError, VerificationError
 from gradmath.expressions import X
 from gradmath.symbolic.exploding import EPS, MAX_PERTURBED_DEPTH, bias_error_factor, exploding_chain, perturbed_chain
 
@@ -76,6 +77,31 @@ def test_bias_error_factor_and_its_series():
         assert abs(mpmath.mpf(f.breakeven) - 2 * mpmath.acosh(5)) < mpmath.mpf(10) ** -13
 
 
+@pytest.mark.parametrize(("text", "weight", "exact"), [
+    ("tanh", 3, lambda: mpmath.acosh(mpmath.sqrt(3))),  # 3 sech²ε = 1
+    ("softsign", 100, lambda: mpmath.mpf(9)),  # 100/(1 + |ε|)² = 1
+    ("erf(x)", 3, lambda: mpmath.sqrt(mpmath.log(6 / mpmath.sqrt(mpmath.pi)))),  # (6/√π) e^{−ε²} = 1
+])
+def test_breakeven_of_an_even_bell_shaped_derivative(text, weight, exact):
+    f = bias_error_factor(weight=weight, activation=resolve_activation(text))
+    with mpmath.workdps(30):  # printed to 15 significant digits: within one unit of the 15th
+        assert abs(mpmath.mpf(f.breakeven) - exact()) <= mpmath.mpf(10) ** -14 * exact()
+
+
+@pytest.mark.parametrize(("text", "weight"), [
+    ("sin(x)", 3),  # 3 cos ε < 1 past acos(1/3) ≈ 1.23, but 3 cos ε = 3 again at 2π: no single crossing
+    ("tanh(x)+tanh(x-1)", 100),  # a bell, but not even: the crossings at ±r differ
+    ("silu", 100),  # σ′ → 1 as ε → +∞: no crossing on ε ≥ 0
+    ("exp(exp(exp(x)))", 3),  # overflows past ε ≈ 1.9: was a traceback (mpmath OverflowError) or a hang
+])
+def test_no_breakeven_is_claimed_where_the_factor_is_not_below_one_for_every_larger_error(text, weight, capsys):
+    assert bias_error_factor(weight=weight, activation=resolve_activation(text)).breakeven == "none"
+    if text == "sin(x)":
+        assert main(["exploding", "--depth", "3", "--activation", text, "--weight", str(weight)]) == 0
+        out = capsys.readouterr().out
+        assert "below 1 for" not in out and "no single crossing of 1" in out
+
+
 @pytest.mark.parametrize("eps", [1e-12, 1e-9, 1e-6, 1e-3])
 def test_any_bias_error_eventually_destroys_the_growth(eps):
     exact = perturbed_chain(depth=40, bias_error=0.0).log10_ratio
@@ -119,6 +145,44 @@ def test_perturbed_limits(bad):
     kwargs = {"depth": 3, "bias_error": 1e-6, **bad}
     with pytest.raises(InvalidParameterError):
         perturbed_chain(**kwargs)
+
+
+@pytest.mark.parametrize(("text", "depth", "layer"), [
+    ("exp(x)", 5, 4),  # z_4 ≈ 100·e^(1e77): was mpmath's OverflowError, a traceback with exit 1
+    ("sinh(x)", 30, 4),
+    ("2**x", 30, 4),  # a power with x in the exponent is an exponential too
+    ("exp(exp(exp(x)))", 3, 2),  # z_2 ≈ 3.8e8, σ′ needs exp(e^(3.8e8)): mpmath hung in ln 2 to that many bits
+])
+def test_perturbed_chain_refuses_an_exponential_too_large_for_mpmath(text, depth, layer, capsys):
+    start = time.process_time()
+    code = main(["exploding", "--depth", str(depth), "--activation", text, "--bias-error", "1", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"(z_{layer}) at z_{layer} = " in err and "too large for mpmath" in err and "--bias-error" in err
+    assert time.process_time() - start < 30  # a refusal, not minutes of arithmetic
+
+
+@pytest.mark.parametrize("text", ["Heaviside(x)*x", "x*sign(x)", "sign(x)"])
+def test_an_activation_whose_derivative_has_a_dirac_delta_is_refused(text, capsys):
+    # the float64 forward pass lambdified x*DiracDelta(x) + Heaviside(x): a NameError traceback, exit 1
+    assert main(["exploding", "--depth", "3", "--activation", text]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "has a Dirac delta DiracDelta(x)" in err
+    with pytest.raises(ExpressionError, match="Dirac delta"):
+        perturbed_chain(depth=3, bias_error="1e-6", activation=resolve_activation(text))
+
+
+def test_perturbed_chain_of_an_exponential_below_the_limit_is_right():
+    # 2**x, w = 1, ε = 1/10: Π_{j<6} |w σ′(z_j)| with z_1 = ε, z_j = w(σ(z_{j−1}) − σ(0)) + ε, in mpmath at 50
+    # digits; perturbed_chain works at 30 digits and rounds to float64: within 1e-15 relative
+    with mpmath.workdps(50):
+        z, total = mpmath.mpf(1) / 10, mpmath.mpf(0)
+        for _ in range(5):
+            total += mpmath.log10(mpmath.log(2) * 2**z)
+            z = 2**z - 1 + mpmath.mpf(1) / 10
+        expected = float(total)
+    got = perturbed_chain(depth=6, bias_error="0.1", weight=1, activation=resolve_activation("2**x")).log10_ratio
+    assert got == pytest.approx(expected, rel=1e-15, abs=1e-15)
 
 
 def _log10_ratio_from_the_cost(depth: int, w, eps, a0, dps: int):

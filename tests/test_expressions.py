@@ -16,6 +16,13 @@ from gradmath.expressions import MAX_DEPTH, MAX_NODES, X, parse_expression
     ("x*0.1", X / 10),  # the decimal 0.1, not the binary double nearest to it
     ("x + 2.5e3", X + 2500),
     ("(10**1000)*x", sp.Integer(10) ** 1000 * X),  # 1001 digits: within MAX_DIGITS
+    # read from the written digits, not from the float Python makes of them (which drops digits
+    # past the 17th, and underflows to 0.0 below about 2.5e-324)
+    ("0.30000000000000000001*x", sp.Rational(30000000000000000001, 10**20) * X),
+    ("x*123456789012345678901234567890.0", 123456789012345678901234567890 * X),
+    ("tanh(x) + 1e-400*x**3", sp.tanh(X) + X**3 / sp.Integer(10) ** 400),
+    ("x*2.5e-324", X * sp.Rational(25, 10**325)),  # the float is the subnormal 5e-324
+    ("x*1_0.5e-1_0", X * sp.Rational(105, 10**11)),
 ])
 def test_literals_are_exact_decimals(text, expected):
     assert parse_expression(text) == expected
@@ -26,6 +33,8 @@ def test_literals_are_exact_decimals(text, expected):
     ("x + (2**999)**999", "digits"),
     ("x + (1/3)**999*3**999", None),  # fine: 477 digits each
     ("x*1e400", "too large for a float"),
+    ("x*1e-4001", "more than 4000 digits"),  # 0.0 as a float; refused before 10**4001 is built
+    ("x*1e-999999999", "more than 4000 digits"),
     ("x" + "+x" * MAX_NODES, "parts"),
     ("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1), None),  # parentheses add no nodes
     ("-" * (MAX_DEPTH + 5) + "x", "nested deeper"),

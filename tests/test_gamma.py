@@ -49,6 +49,7 @@ HOSTILE = [
     ("x/2-2*tanh(x)", 1.5, None),  # σ′ = 1/2 − 2 sech² x runs from −3/2 (x = 0) to 1/2 (x → ±∞)
     ("x/sqrt(1+x**2)", 1.0, None),
     ("x*1e-300", 1e-300, None),
+    ("tanh(x)+1e-400*x**3", "oo", None),  # 1e-400 is 10**-400 (not the float 0.0), so σ′ is unbounded
     # σ′ = tanh x + x sech² x, maximal where x tanh x = 1, and there σ′ = x: mpmath.findroot at 30 digits
     ("x*tanh(x)", 1.19967864025773383391636984864, None),
     # σ′ = 3x² sech²(x³), maximal where u = x³ solves 3u tanh u = 1: mpmath.findroot at 30 digits
@@ -80,6 +81,13 @@ def test_hostile_activations(text, expected, names, capsys):
     else:
         lo, hi = (float(v) for v in row["enclosure"])
         assert lo <= expected * (1 + 1e-12) and expected * (1 - 1e-12) <= hi
+
+
+def test_exact_gamma_keeps_every_written_digit(capsys):
+    # a float would round the slope to 0.3 = 3/10 and label that "exact"
+    assert main(["gamma", "--activation", "0.30000000000000000001*x", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["status"] == "exact" and row["gamma_exact"] == "30000000000000000001/100000000000000000000"
 
 
 def test_cube_says_gamma_is_infinite_in_text(capsys):

@@ -71,6 +71,8 @@ def test_cli_critical_json_and_text(capsys):
     (["--sigma-w2", "0"], "sigma_w2=0 must be > 0"),
     (["--sigma-w2", "1", "--sigma-b2", "-1"], "must be >= 0"),
     (["--sigma-w2", "nan"], "not a decimal number"),
+    (["--sigma-w2", "\uff11.\uff15"], "not a decimal number"),  # fullwidth 1.5: float() read it as 1.5
+    (["--sigma-w2", "1.5", "--sigma-b2", "\u0660.\u0660\u0665"], "not a decimal number"),  # Arabic-Indic 0.05
     (["--sigma-w2", "1", "--digits", "100000"], "digits=100000"),
     (["--activation", "relu", "--sigma-w2", "3"], "no finite fixed point"),
     (["--activation", "exp(x**2)", "--sigma-w2", "1"], "not finite"),

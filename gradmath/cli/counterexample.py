@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
 
 EXAMPLES = """examples:
   gradmath counterexample --norm inf              a (1, 1, 4) sigmoid network, margin 4
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("--norm", default="inf", help="1 or inf (default inf)")
-    p.add_argument("--width", type=int, default=4, help="m, the number of equal weights; the margin is m (default 4)")
+    p.add_argument("--width", type=integer, default=4, help="m, the number of equal weights; the margin is m (default 4)")
     p.add_argument("--weight", default="1",
                    help="their value c, a decimal in [1e-100, 1e100] such as 0.5 or 1e-3 (default 1)")
     add_output_options(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
 
 EXAMPLES = """examples:
   gradmath exploding --depth 4                      factor 25 per layer: ∂C/∂b1 = 25³ ∂C/∂b4
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
         description="Verify Nielsen's exploding-gradient construction symbolically and numerically.",
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
-    p.add_argument("--depth", type=int, required=True, help="number of neurons L in the chain")
+    p.add_argument("--depth", type=integer, required=True, help="number of neurons L in the chain")
     p.add_argument("--weight", default="100",
                    help="every weight w_j ≠ 0, exact: a decimal or p/q such as 100, 2.5, 5/2 (default 100)")
     p.add_argument("--activation", default="sigmoid", help="activation (default sigmoid)")

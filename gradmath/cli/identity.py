@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
 
 EXAMPLES = """examples:
   gradmath identity --w1 0.01                       b = -w1/2, w2 = 4/w1, error ≤ w1²/96
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--w1", required=True,
                    help="the input weight w₁ > 0, a decimal such as 0.01 or 1e-15 in [1e-100, 1e100] (small is accurate)")
-    p.add_argument("--points", type=int, default=2001, help="grid points in [0, 1] (default 2001)")
+    p.add_argument("--points", type=integer, default=2001, help="grid points in [0, 1] (default 2001)")
     add_output_options(p)
     p.set_defaults(handler=run)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
 
 EXAMPLES = """examples:
   gradmath meanfield --activation tanh --sigma-w2 1.5 --sigma-b2 0.05
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--sigma-w2", default=None, help="weight variance σ_w² (times 1/n_in), a decimal > 0")
     p.add_argument("--sigma-b2", default="0.05", help="bias variance σ_b², a decimal ≥ 0 (default 0.05)")
     p.add_argument("--critical", action="store_true", help="find the σ_w² where χ₁ = 1 at this σ_b² instead")
-    p.add_argument("--digits", type=int, default=None,
+    p.add_argument("--digits", type=integer, default=None,
                    help="also compute q*, χ₁ and the depth scales (or the critical σ_w²) to this many digits "
                         "with mpmath (1..200)")
     add_output_options(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit
+from gradmath.cli._common import EXAMPLE_FORMATTER, add_output_options, emit, integer
 
 EXAMPLES = """examples:
   gradmath window                                   sigmoid: min |w|, maximiser and maximum width
@@ -24,10 +24,10 @@ def register(subparsers) -> None:
         epilog=EXAMPLES, formatter_class=EXAMPLE_FORMATTER,
     )
     p.add_argument("--activation", default="sigmoid", help="a registered name or an expression in x (default sigmoid)")
-    p.add_argument("--digits", type=int, default=15,
+    p.add_argument("--digits", type=integer, default=15,
                    help="significant digits of maximiser and maximum (1..100000; 1..4000 with --certify)")
     p.add_argument("--certify", action="store_true", help="add a rigorous enclosure [lo, hi] of the maximum")
-    p.add_argument("--abs-w", type=float, default=None, help="also report the width at this |w|")
+    p.add_argument("--abs-w", default=None, help="also report the width at this |w|, a decimal such as 0.5 or 1e3")
     add_output_options(p)
     p.set_defaults(handler=run)
 
@@ -36,8 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from gradmath.activations import resolve_activation
     from gradmath.reports.window import window_row
 
+    from gradmath.numbers import finite_float
+
+    # read as a decimal (gradmath.numbers), not by float(), which takes '５', '1_0' and turns 1e400 into inf
+    abs_w = None if args.abs_w is None else finite_float(args.abs_w, name="abs_w")
     act = resolve_activation(args.activation)
-    row = window_row(act, digits=args.digits, certify=args.certify, abs_w=args.abs_w)
+    row = window_row(act, digits=args.digits, certify=args.certify, abs_w=abs_w)
     emit(args, row, _text(row))
     return 0
 

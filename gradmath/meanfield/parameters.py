@@ -29,7 +29,7 @@ __all__ = ["MeanFieldParameters", "parse_parameters", "parse_decimal", "SIGMA_MA
 
 #: Largest σ_w² and σ_b² accepted (beyond it the fixed point leaves the quadrature's tested range).
 SIGMA_MAX = 1e4
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?", re.ASCII)  # ASCII: float() takes "５"
 _MAX_CHARS = 100
 
 

@@ -63,7 +63,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from gradmath.activations import Activation, get_activation, resolve_activation
+from gradmath.activations import Activation, check_no_dirac_delta, get_activation, resolve_activation
 from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.expressions import X
 from gradmath.symbolic.chain_checks import check_chain_rule, check_nested, check_numeric
@@ -129,8 +129,8 @@ def derive_chain(depth: int, layer: int = 1, activation: str | Activation = "sig
     layer = check_int("layer", layer, min_value=1, max_value=depth)
     seed = check_int("seed", seed, min_value=0)
     digits = check_int("digits", digits, min_value=15, max_value=1000)
-    act = activation if isinstance(activation, Activation) else (
-        resolve_activation(activation) if isinstance(activation, str) else get_activation(activation))
+    act = check_no_dirac_delta(activation if isinstance(activation, Activation) else (
+        resolve_activation(activation) if isinstance(activation, str) else get_activation(activation)))
     cst = get_cost(cost)
 
     factors = _product_form(depth, layer, act, cst)

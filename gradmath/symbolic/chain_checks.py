@@ -32,11 +32,12 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradmath.activations import Activation
+from gradmath.activations import Activation, guarded_mpmath
 from gradmath.costs import Y, Cost
 from gradmath.finite_difference import central_difference
 from gradmath.symbolic.chain_result import chain_symbol
-from gradmath.symbolic.checks import TOLERANCE_DIGITS, Check, name_derivatives
+from gradmath.symbolic.checks import _TOO_LARGE, MAX_LOST_DIGITS, TOLERANCE_DIGITS, Check, name_derivatives, \
+    numeric_check_refused
 from gradmath.symbolic.renaming import rename
 
 __all__ = ["check_chain_rule", "check_nested", "check_numeric"]
@@ -95,14 +96,25 @@ def _forward(act: Activation, a0, w, b, start: int = 0):
     zs, acts, a = [], [], a0
     for wj, bj in zip(w[start:], b[start:]):
         z = wj * a + bj
-        a = act.sigma_mp(z)
+        a = act.sigma_mp_guarded(z)
         zs.append(z)
         acts.append(a)
     return zs, acts
 
 
 def check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
-    """The product form at random parameters against a central difference of the cost (mpmath)."""
+    """The product form at random parameters against a central difference of the cost (mpmath).
+
+    Raises :class:`~gradmath.errors.InvalidParameterError` where the check cannot be made: a value too large
+    for mpmath, or |C| ≫ |∂C| by more than :data:`~gradmath.symbolic.checks.MAX_LOST_DIGITS` digits.
+    """
+    try:
+        return _check_numeric(depth, layer, act, cst, factors, seed=seed, digits=digits)
+    except (OverflowError, MemoryError) as err:
+        raise numeric_check_refused(act.name, seed, _TOO_LARGE) from err
+
+
+def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
     a0, w, b, y = _random_parameters(depth, act, cst, seed)
     dps = digits + 10 + math.ceil(math.log10(depth + 1))
     with mpmath.workdps(dps):
@@ -128,6 +140,9 @@ def check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         for name, product, f, x in (("b", product_b, lambda t: cost_of(w_l, t), b_l),
                                     ("w", product_w, lambda t: cost_of(t, b_l), w_l)):
             lost = math.ceil(math.log10(depth + 1)) + _lost_digits(cost_value, product, digits)
+            if lost > MAX_LOST_DIGITS:
+                raise numeric_check_refused(act.name, seed, f"|C| is about 10^{lost} times |∂C/∂{name}_{layer}|, "
+                                            f"more than the {MAX_LOST_DIGITS} extra digits carried")
             numeric = central_difference(f, x, digits=digits, lost_digits=lost)
             results.append((name, product, numeric, lost))
     # Too little precision would make the difference noise, which cannot agree with
@@ -165,7 +180,7 @@ def _evaluate_product(factors, act, cst, zs, w, a_L, y, layer):
         for i, s in enumerate(symbols):
             template = rename(template, s, _PLACEHOLDERS[i])
         if template not in compiled:
-            compiled[template] = sp.lambdify(_PLACEHOLDERS[: len(symbols)], template, modules="mpmath")
+            compiled[template] = guarded_mpmath(template, _PLACEHOLDERS[: len(symbols)])
         out.append(compiled[template](*[values[s] for s in symbols]))
     return mpmath.fprod(out)
 

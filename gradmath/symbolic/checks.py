@@ -20,12 +20,27 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["Check", "checks_markdown", "name_derivatives", "DEFAULT_DIGITS", "TOLERANCE_DIGITS"]
+__all__ = ["Check", "checks_markdown", "name_derivatives", "DEFAULT_DIGITS", "TOLERANCE_DIGITS", "MAX_LOST_DIGITS",
+           "numeric_check_refused"]
 
 #: Significant digits the numeric check asks for.
 DEFAULT_DIGITS = 30
 #: The numeric check passes when the relative difference is below 10^-(digits - TOLERANCE_DIGITS).
 TOLERANCE_DIGITS = 10
+#: Most digits the numeric check carries beyond ``digits`` because |C| ≫ |∂C| (the cancellation in C(x+h) − C(x−h)).
+MAX_LOST_DIGITS = 10_000
+
+
+def numeric_check_refused(activation: str, seed: int, why: str):
+    """The one-line :class:`~gradmath.errors.InvalidParameterError` for a numeric check that cannot be made."""
+    from gradmath.errors import InvalidParameterError
+
+    return InvalidParameterError(f"activation {activation!r}: the numeric check at seed {seed} cannot be made: {why}; "
+                                 "the derivation is unchecked: use another --seed, a slower-growing activation, "
+                                 "or --no-verify (verify=False)")
+
+
+_TOO_LARGE = "a value is too large for mpmath (an exponential of an argument beyond 2**1000)"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradmath.activations import Activation, get_activation
+from gradmath.activations import Activation, check_no_dirac_delta, get_activation
 from gradmath.errors import InvalidParameterError, NonFiniteError, VerificationError
 from gradmath.expressions import X
 from gradmath.numbers import exact_real, finite_float
@@ -142,7 +142,7 @@ def exploding_chain(depth: int, *, weight=100, activation: str | Activation = "s
     depth = check_int("depth", depth, min_value=1)
     check_depth = min(check_int("check_depth", check_depth, min_value=1, max_value=64), depth)
     w = _weight(weight)
-    act = get_activation(activation)
+    act = check_no_dirac_delta(get_activation(activation))
     factor = _factor_at_zero(act, w)
     a0 = sp.Symbol("a_0", real=True)
     a, zero = a0, True
@@ -207,17 +207,57 @@ def bias_error_factor(*, weight=100, activation: str | Activation = "sigmoid") -
     ``weight`` is read as in :func:`exploding_chain`.
     """
     w = _weight(weight)
-    act = get_activation(activation)
+    act = check_no_dirac_delta(get_activation(activation))
     factor = sp.simplify(w * act.derivative.subs(X, EPS))
     series = sp.series(factor, EPS, 0, 4)
-    f = sp.lambdify(EPS, factor - 1, modules="mpmath")
+    return BiasErrorFactor(act.name, w, factor, series, _breakeven(factor))
+
+
+#: How far, and on how many grid points per side, :func:`_breakeven` looks for the crossing of 1.
+_BREAKEVEN_REACH, _BREAKEVEN_POINTS = 60, 1200
+
+
+def _breakeven(factor: sp.Expr) -> str:
+    """The r with w·σ′(ε) > 1 for |ε| < r and < 1 for r < |ε| ≤ 60, to 15 digits, or ``"none"``.
+
+    w·σ′(ε) − 1 is sampled in float64 on a grid of [−60, 60] (an overflow is cheap there, where mpmath
+    could build a huge integer for exp(exp(exp(ε)))): a value is given only when every sample is finite,
+    each side has exactly one sign change, from + at 0 to −, and the two roots, refined by mpmath in
+    their grid cells, agree (σ′ bell-shaped and even, as for the sigmoid). A σ′ that comes back above 1
+    (sin), is one-sided (SiLU) or overflows gives "none".
+    """
+    from gradmath.activations import _for_numeric, _np_erf, _np_heaviside
+    from scipy.special import erfc
+
+    modules = [{"erf": _np_erf, "erfc": erfc, "Heaviside": _np_heaviside}, "numpy"]
+    f_np = sp.lambdify(EPS, _for_numeric(factor - 1), modules=modules)
+    f_mp = sp.lambdify(EPS, factor - 1, modules="mpmath")
+    roots = []
+    for side in (1.0, -1.0):
+        grid = side * np.linspace(0.0, _BREAKEVEN_REACH, _BREAKEVEN_POINTS + 1)
+        with np.errstate(all="ignore"):
+            try:
+                values = np.broadcast_to(np.asarray(f_np(grid), dtype=np.float64), grid.shape)
+            except (ArithmeticError, ValueError, TypeError):
+                return "none"
+        if not np.isfinite(values).all() or not values[0] > 0 or not values[-1] < 0:
+            return "none"
+        changes = np.flatnonzero((values[:-1] > 0) != (values[1:] > 0))
+        if len(changes) != 1:
+            return "none"
+        k = int(changes[0])
+        with mpmath.workdps(30):
+            try:
+                root = mpmath.findroot(f_mp, (mpmath.mpf(grid[k]), mpmath.mpf(grid[k + 1])), solver="illinois")
+            except (ArithmeticError, ValueError, TypeError):
+                return "none"
+        if not (isinstance(root, mpmath.mpf) and min(grid[k], grid[k + 1]) <= root <= max(grid[k], grid[k + 1])):
+            return "none"
+        roots.append(abs(root))
     with mpmath.workdps(30):
-        far = mpmath.mpf(60)
-        if f(mpmath.mpf(0)) > 0 > f(far):  # one sign change on [0, 60] for a bell-shaped σ′
-            breakeven = mpmath.nstr(mpmath.findroot(f, (mpmath.mpf(0), far), solver="illinois"), 15)
-        else:
-            breakeven = "none"
-    return BiasErrorFactor(act.name, w, factor, series, breakeven)
+        if abs(roots[0] - roots[1]) > mpmath.mpf(10) ** -20 * (1 + roots[0]):
+            return "none"  # not even: |ε| > r would be wrong on one side
+        return mpmath.nstr(roots[0], 15)
 
 
 @dataclass(frozen=True)
@@ -251,16 +291,16 @@ def _mpf(value: sp.Expr, dps: int):
 _MAX_FACTOR_DIGITS = 2000
 
 
-def _prime_accurately(act: Activation, z, j: int, dps: int):
+def _prime_accurately(act: Activation, z, j: int, dps: int, prime_mp):
     """σ′(z) to 15 significant digits: evaluated at two precisions 20 digits apart, doubling them until
     the two agree (a form such as 1 − tanh²z cancels: at z = 100 it needs 87 more digits). A value that
     is 0 at both is taken as 0 only if SymPy finds σ′ exactly 0 at that z (ReLU for z < 0, x³ at 0)."""
     digits, exact_zero = dps, None
     while True:
         with mpmath.workdps(digits):
-            first = _real(act.prime_mp(z), act, "σ′", z, j)
+            first = _real(prime_mp(z), act, "σ′", z, j)
         with mpmath.workdps(digits + 20):
-            second = _real(act.prime_mp(z), act, "σ′", z, j)
+            second = _real(prime_mp(z), act, "σ′", z, j)
         if first == second == 0:
             if exact_zero is None:
                 exact_zero = _is_exact_zero(act, z)
@@ -273,6 +313,13 @@ def _prime_accurately(act: Activation, z, j: int, dps: int):
                                         f"be resolved to 15 digits within {_MAX_FACTOR_DIGITS} digits (use a smaller "
                                         "weight)")
         digits = min(2 * digits, _MAX_FACTOR_DIGITS)
+
+
+def _too_large(act: Activation, what: str, z, j: int) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"activation {act.name!r}: {what}(z_{j}) at z_{j} = {mpmath.nstr(z, 10)} is too large for mpmath (an "
+        "exponential of an argument beyond 2**1000): the activation grows too fast for this chain; use a "
+        "smaller --bias-error, --depth or --weight")
 
 
 def _real(value, act: Activation, what: str, z, j: int):
@@ -307,20 +354,24 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
     if eps != 0 and abs(eps) < MIN_BIAS_ERROR:
         raise InvalidParameterError(f"bias_error={bias_error!r}: |ε| below 1e-300 is not supported (use 0 for "
                                     "the exact construction)")
-    act = get_activation(activation)
+    act = check_no_dirac_delta(get_activation(activation))
     extra = 0 if eps == 0 or abs(eps) >= 1 else int(mpmath.ceil(-mpmath.log10(_mpf(abs(eps), 20))))
     dps = 30 + extra
     total = mpmath.mpf(0)
     with mpmath.workdps(dps):
         wm, em = _mpf(w, dps), _mpf(eps, dps)
         a_nominal = a_actual = _mpf(start, dps)
-        sigma0 = act.sigma_mp(mpmath.mpf(0))
+        sigma_mp, prime_mp = act.sigma_mp_guarded, act.prime_mp_guarded
+        sigma0 = sigma_mp(mpmath.mpf(0))
         known: dict = {}  # z → σ′(z): past saturation z_j repeats exactly
         for j in range(1, depth):
             z = wm * a_actual - wm * a_nominal + em
             prime = known.get(z._mpf_)
             if prime is None:
-                prime = known[z._mpf_] = _prime_accurately(act, z, j, dps)
+                try:
+                    prime = known[z._mpf_] = _prime_accurately(act, z, j, dps, prime_mp)
+                except (OverflowError, MemoryError) as err:
+                    raise _too_large(act, "σ′", z, j) from err
             factor = abs(wm * prime)
             if not mpmath.isfinite(factor):
                 raise NonFiniteError(f"activation {act.name!r}: σ′(z_{j}) is not finite at z_{j} = "
@@ -330,6 +381,9 @@ def perturbed_chain(*, depth: int, bias_error, weight=100,
                           "is the product of the factors, so log10 of the ratio is −∞ (reported as null)")
                 return PerturbedChain(act.name, depth, w_float, eps_float, None, reason)
             total += mpmath.log10(factor)
-            a_nominal, a_actual = sigma0, _real(act.sigma_mp(z), act, "σ", z, j)
+            try:
+                a_nominal, a_actual = sigma0, _real(sigma_mp(z), act, "σ", z, j)
+            except (OverflowError, MemoryError) as err:
+                raise _too_large(act, "σ", z, j) from err
         value = float(total)
     return PerturbedChain(act.name, depth, w_float, eps_float, value)

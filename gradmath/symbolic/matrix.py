@@ -41,11 +41,14 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradmath.activations import Activation, get_activation, resolve_activation
+from gradmath.activations import Activation, check_no_dirac_delta, get_activation, guarded_mpmath, resolve_activation
 from gradmath.costs import A, Y, Cost, get_cost
 from gradmath.expressions import X
 from gradmath.finite_difference import checked_derivative
-from gradmath.symbolic.checks import DEFAULT_DIGITS, TOLERANCE_DIGITS, Check, checks_markdown, name_derivatives
+from gradmath.symbolic.checks import (
+    _TOO_LARGE, DEFAULT_DIGITS, MAX_LOST_DIGITS, TOLERANCE_DIGITS, Check, checks_markdown, name_derivatives,
+    numeric_check_refused,
+)
 from gradmath.symbolic.matrix_size import (
     MAX_DEPTH,
     MAX_INPUTS,
@@ -219,8 +222,8 @@ def derive_matrix(sizes, activation: str | Activation = "sigmoid", cost: str | C
     sizes = check_sizes(sizes)
     seed = check_int("seed", seed, min_value=0)
     digits = check_int("digits", digits, min_value=15, max_value=1000)
-    act = activation if isinstance(activation, Activation) else (
-        resolve_activation(activation) if isinstance(activation, str) else get_activation(activation))
+    act = check_no_dirac_delta(activation if isinstance(activation, Activation) else (
+        resolve_activation(activation) if isinstance(activation, str) else get_activation(activation)))
     cst = get_cost(cost)
     L = len(sizes) - 1
     grad_a = sp.ImmutableMatrix([cst.derivative.xreplace({A: _sym("a", L, j), Y: _sym("y", L, j)})
@@ -288,7 +291,15 @@ def _check_nested(sizes, tick=lambda: None) -> Check:
 
 
 def _check_numeric(sizes, act, cst, deltas, *, seed, digits, tick=lambda: None) -> Check:
-    """Every entry of every δ^l at random parameters against a central difference (mpmath)."""
+    """Every entry of every δ^l at random parameters against a central difference (mpmath); refused in one
+    line (InvalidParameterError) where a value is too large for mpmath or |C| ≫ |∂C| beyond MAX_LOST_DIGITS."""
+    try:
+        return _check_numeric_entries(sizes, act, cst, deltas, seed=seed, digits=digits, tick=tick)
+    except (OverflowError, MemoryError) as err:
+        raise numeric_check_refused(act.name, seed, _TOO_LARGE) from err
+
+
+def _check_numeric_entries(sizes, act, cst, deltas, *, seed, digits, tick) -> Check:
     L = len(sizes) - 1
     rng = np.random.default_rng(seed)
     dps = digits + 10
@@ -320,7 +331,7 @@ def _check_numeric(sizes, act, cst, deltas, *, seed, digits, tick=lambda: None) 
             for j in range(sizes[layer]):
                 entry = deltas[layer - 1][j].replace(SigmaPrime, lambda z: rename(prime, X, z))
                 symbols = sorted(entry.free_symbols, key=str)
-                value = sp.lambdify(symbols, entry, modules="mpmath")(*[values[s] for s in symbols])
+                value = guarded_mpmath(entry, symbols)(*[values[s] for s in symbols])
 
                 def cost_at(t, layer=layer, j=j):
                     b_new = [list(map(mpmath.mpf, b)) for b in bs]
@@ -329,6 +340,9 @@ def _check_numeric(sizes, act, cst, deltas, *, seed, digits, tick=lambda: None) 
                     return mpmath.fsum(cst.evaluate_mp(a_j, mpmath.mpf(y_j)) for a_j, y_j in zip(out[-1], y))
 
                 lost = 2 + (0 if value == 0 else max(0, int(mpmath.ceil(mpmath.log10(abs(cost_value) / abs(value))))))
+                if lost > MAX_LOST_DIGITS:
+                    raise numeric_check_refused(act.name, seed, f"|C| is about 10^{lost} times an entry of "
+                                                f"δ^{layer}, more than the {MAX_LOST_DIGITS} extra digits carried")
                 numeric, spread = checked_derivative(cost_at, mpmath.mpf(bs[layer - 1][j]), digits=digits,
                                                      lost_digits=lost)
                 scale = max(abs(numeric), abs(value))
@@ -348,7 +362,7 @@ def _forward(act, x, ws, bs):
     for w, b in zip(ws, bs):
         z = [mpmath.fsum(mpmath.mpf(w[j][k]) * a[k] for k in range(len(a))) + mpmath.mpf(b[j])
              for j in range(len(b))]
-        a = [act.sigma_mp(v) for v in z]
+        a = [act.sigma_mp_guarded(v) for v in z]
         zs.append(z)
         acts.append(a)
     return zs, acts
