@@ -223,8 +223,7 @@ def guarded_mpmath(expr: sp.Expr, symbols=(X,)) -> Callable:
     """``expr`` lambdified for mpmath, raising OverflowError instead of evaluating exp (sinh, cosh, erfc, or a
     power with a variable in the exponent) of an argument beyond 2**1000, where mpmath would hang."""
     power = sp.Function("guarded_power")
-    expr = sp.sympify(expr).replace(lambda e: e.is_Pow and bool(e.exp.free_symbols),
-                                    lambda e: power(e.base, e.exp))
+    expr = expr.replace(lambda e: e.is_Pow and bool(e.exp.free_symbols), lambda e: power(e.base, e.exp))
     return sp.lambdify(symbols, expr, modules=[_GUARDED_MP, "mpmath"])
 
 
