@@ -70,8 +70,8 @@ class ChainBounds:
         self.gamma_hidden = gamma_hidden
         self.norm = norm
         self.power_steps = power_steps
-        self._xs: list | None = None      # per layer a unit vector, and whether it is on the right of wʳ
-        self._sides: list[bool] = []
+        self._xs: list | None = None      # per layer a unit vector
+        self._right = True                # whether the vectors are on the right of the wʳ (or on the left)
 
     @property
     def ord(self) -> float:
@@ -114,23 +114,24 @@ class ChainBounds:
         # the modules' parameter dicts, not module.weight (nn.Module.__getattr__ costs ~1 µs a layer and step);
         # read under no_grad: no detach needed
         ws = [layer.module._parameters["weight"] for layer in self.layers]
-        xs, sides = self._xs, self._sides
+        xs, right = self._xs, self._right
         if xs is None or xs[0].dtype != ws[0].dtype:   # (another device: torch.mv raises, below)
             return self._cold_start(ws)
-        sigmas = None
+        sigmas, mv, vm = None, torch.mv, torch.matmul
         try:
-            for _ in range(self.power_steps):
-                ys = [torch.mv(w, x) if right else torch.mv(w.T, x) for w, x, right in zip(ws, xs, sides)]
-                sigmas = torch._foreach_norm(ys)      # ‖wx‖ or ‖wᵀx‖ of unit vectors: each ≤ ‖w‖₂
-                xs, sides = torch._foreach_div(ys, sigmas), [not right for right in sides]
+            for _ in range(self.power_steps):   # every layer's x is on the same side
+                ys = [mv(w, x) for w, x in zip(ws, xs)] if right else [vm(x, w) for w, x in zip(ws, xs)]
+                sigmas = torch._foreach_norm(ys)      # ‖wx‖ or ‖wᵀx‖ = ‖xᵀw‖ of unit vectors: each ≤ ‖w‖₂
+                xs, right = torch._foreach_div(ys, sigmas), not right
         except RuntimeError:   # a layer of another shape: start afresh
             return self._cold_start(ws)
-        self._xs, self._sides = xs, sides
+        self._xs, self._right = xs, right
         return list(sigmas)
 
     def _cold_start(self, ws) -> list:
         results = [self._power(layer.l, w.detach()) for layer, w in zip(self.layers, ws)]
-        self._xs, self._sides = [x for _, (x, _) in results], [right for _, (_, right) in results]
+        # every layer took the same number of products from the right: their vectors are on one side
+        self._xs, self._right = [x for _, (x, _) in results], results[0][1][1]
         return [sigma for sigma, _ in results]
 
     def restart(self, l: int) -> None:
