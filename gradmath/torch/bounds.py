@@ -203,11 +203,20 @@ class ChainBounds:
     def _log10_prime_max(self, parts):
         """log10 max_j |σ′(zʳ_j)| per hidden layer and example, from the :meth:`prime_part` values (float64)."""
         act = self.layers[0].activation if self.layers[0].activation_module is not None else None
-        x = np.abs(parts)
-        if act == "Sigmoid":   # log σ(x)σ(−x) = −|x| − 2 log(1 + e^−|x|), without cancellation
-            return (-x - 2 * np.log1p(np.exp(-x))) / math.log(10)
-        if act == "Tanh":      # log sech² x = −2(|x| + log(1 + e^−2|x|) − log 2)
-            return -2 * (x + np.log1p(np.exp(-2 * x)) - math.log(2)) / math.log(10)
+        if act in ("Sigmoid", "Tanh"):   # in place: one array of parts' size (a new one costs page faults)
+            x = np.abs(parts)
+            t = np.multiply(x, -1.0 if act == "Sigmoid" else -2.0)
+            np.exp(t, out=t)
+            np.log1p(t, out=t)
+            if act == "Sigmoid":   # log σ(x)σ(−x) = −|x| − 2 log(1 + e^−|x|), without cancellation
+                t *= 2
+                t += x
+                t *= -1 / math.log(10)
+            else:                  # log sech² x = −2(|x| + log(1 + e^−2|x|) − log 2)
+                t += x
+                t -= math.log(2)
+                t *= -2 / math.log(10)
+            return t
         if act == "ReLU":      # max_j σ′ is 1 if some zʳ_j > 0, else 0 (NaN stays NaN)
             return np.where(parts > 0, 0.0, np.where(np.isnan(parts), np.nan, -np.inf))
         return np.log10(parts)

@@ -180,6 +180,8 @@ class HostLayout:
             scale = float(out[1]) if mean and (last, "delta") in found else 1.0
             prime = None if not primes or not primes[0] else \
                 np.concatenate([np.arange(start, start + size) for start, size in primes])
+            if prime is not None and np.array_equal(prime, np.arange(prime[0], prime[0] + prime.size)):
+                prime = slice(int(prime[0]), int(prime[0]) + prime.size)   # one block: a view, not a copy
             self._bounds = (bounds, [index[(l, "weight_norm_estimate")] for l in layers], out, scale, prime,
                             len(layers))
             keys += [(l, "bound_a_estimate") for l in layers] + [(l, "bound_b_estimate") for l in layers]
