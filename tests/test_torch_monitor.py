@@ -25,6 +25,23 @@ from gradmath.torch import GradientMonitor, MonitorWarning  # noqa: E402
 RTOL = 1e-10
 
 
+def _step_keeping_outputs(model, modules: dict, loss_of):
+    """One step (zero_grad, forward, backward) that keeps each named module's output zˡ with its ``.grad``,
+    ∂C/∂zˡ of the batch (by retain_grad: no second backward pass for a monitor to record)."""
+    outputs = {}
+    handles = [m.register_forward_hook(lambda m, i, o, k=k: outputs.setdefault(k, o)) for k, m in modules.items()]
+    try:
+        loss = loss_of()
+    finally:
+        for handle in handles:
+            handle.remove()
+    for z in outputs.values():
+        z.retain_grad()
+    model.zero_grad()
+    loss.backward()
+    return outputs
+
+
 def _chain(seed=0, activation=nn.Tanh, sizes=(5, 7, 6, 3), dtype=torch.float64):
     torch.manual_seed(seed)
     mods = []

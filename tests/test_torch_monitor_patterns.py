@@ -17,6 +17,7 @@ pytest.importorskip("pandas")
 from torch import nn  # noqa: E402
 
 from gradmath.torch import GradientMonitor, MonitorWarning  # noqa: E402
+from tests.test_torch_monitor import _step_keeping_outputs  # noqa: E402
 
 #: float64 agreement of the same gradients computed in another order by autograd: a few ulps.
 RTOL = 1e-12
@@ -236,16 +237,7 @@ def test_layers_reached_in_another_order_keep_their_own_norms():
     with GradientMonitor(model, loss=ce, copy_every=4) as monitor:
         for step in range(4):
             model.flip = step % 2 == 1
-            outputs = {}
-            handles = [m.register_forward_hook(lambda m, i, o, name=name: outputs.setdefault(name, o))
-                       for name, m in (("left", model.left), ("right", model.right))]
-            loss = ce(model(x), y)
-            for h in handles:
-                h.remove()
-            for z in outputs.values():
-                z.retain_grad()
-            model.zero_grad()
-            loss.backward()
+            outputs = _step_keeping_outputs(model, {"left": model.left, "right": model.right}, lambda: ce(model(x), y))
             expected.append({name: float(torch.linalg.vector_norm(z.grad * len(x), dim=1).max())
                              for name, z in outputs.items()})
     frame = monitor.to_frame()

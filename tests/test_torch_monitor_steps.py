@@ -17,7 +17,7 @@ from torch import nn  # noqa: E402
 from gradmath.torch import GradientMonitor, MonitorWarning  # noqa: E402
 from gradmath.torch.alerts import GradientWarning  # noqa: E402
 from gradmath.torch import transfer  # noqa: E402
-from tests.test_torch_monitor import _chain  # noqa: E402
+from tests.test_torch_monitor import _chain, _step_keeping_outputs  # noqa: E402
 
 #: float64 agreement of the same δ from two hook placements (the same autograd kernels): a few ulps.
 RTOL = 1e-12
@@ -266,16 +266,8 @@ def test_an_unbatched_example_is_a_batch_of_one(bounds):
         warnings.simplefilter("ignore", GradientWarning)   # one example: half its ReLU units are dead on it
         with GradientMonitor(model, loss=ce, bounds=bounds, copy_every=2) as monitor:
             for xs, ys in ((x[0], y[0]), (x[1:], y[1:]), (x[2], y[2])):
-                outputs = {}
-                handles = [m.register_forward_hook(lambda m, i, o, k=k: outputs.setdefault(k, o))
-                           for k, m in ((2, model[0]), (3, model[2]))]
-                loss = ce(model(xs), ys)
-                for h in handles:
-                    h.remove()
-                for z in outputs.values():
-                    z.retain_grad()
-                model.zero_grad()
-                loss.backward()
+                outputs = _step_keeping_outputs(model, {2: model[0], 3: model[2]},
+                                                lambda xs=xs, ys=ys: ce(model(xs), ys))
                 n = 1 if xs.dim() == 1 else len(xs)
                 expected.append({l: (float(torch.linalg.vector_norm(z.grad.reshape(n, -1) * n, dim=1).max()),
                                      float(torch.linalg.vector_norm(model[0 if l == 2 else 2].bias.grad)))
@@ -301,12 +293,7 @@ def test_a_complex_layer_is_recorded_with_real_norms():
     with warnings.catch_warnings():
         warnings.simplefilter("error", MonitorWarning)
         with GradientMonitor(model, reduction="sum", copy_every=1) as monitor:
-            outputs = {}
-            handle = model[0].register_forward_hook(lambda m, i, o: outputs.setdefault("z", o))
-            loss = (model(x).abs() ** 2).sum()
-            handle.remove()
-            outputs["z"].retain_grad()
-            loss.backward()
+            outputs = _step_keeping_outputs(model, {"z": model[0]}, lambda: (model(x).abs() ** 2).sum())
     frame = monitor.to_frame()
     rows = frame[(frame.step == 0) & (frame.layer == 2)].set_index("quantity").value
     assert rows["speed"] == pytest.approx(float(torch.linalg.vector_norm(model[0].bias.grad)), rel=RTOL)
