@@ -257,10 +257,11 @@ class GradientMonitor:
         prime = self.bounds.prime_function(layer) if self.bounds is not None and layer is not self.layers[-1] \
             else None
         relu = layer.activation == "ReLU"
-        delta_hook, backward_what, keep = self._delta_hook, self._backward_plan[l][1], \
-            self._backward_plan[l][2] or self._backward_plan[l][4]
-
-        usual = delta_hook(l, backward_what, keep, 0, None, None)   # the common step's pre-hook, made once
+        # the layer's pre-hook: (output_nr, part, dead) are bound at each step (a partial is cheaper to make than
+        # a closure), or once for the common step
+        delta_hook = partial(self._on_delta, l, self._backward_plan[l][1],
+                             self._backward_plan[l][2] or self._backward_plan[l][4])
+        usual = partial(delta_hook, 0, None, None)
 
         def hook(module, inputs, z):   # self._guard inlined: this runs for every layer and step
             # not a copy of the model (copy.deepcopy copies the hooks), not a forward recomputed inside a
@@ -275,11 +276,11 @@ class GradientMonitor:
                 part = prime(z) if prime is not None else None   # for max_j |σ′(zˡ_j)|, while zˡ is in the cache
                 dead = self._dead_units(layer, z) if relu else None
                 if node is None:
-                    z.register_hook(delta_hook(l, backward_what, keep, None, part, dead))
+                    z.register_hook(partial(delta_hook, None, part, dead))
                 elif part is None and dead is None and z.output_nr == 0:
                     node.register_prehook(usual)
                 else:
-                    node.register_prehook(delta_hook(l, backward_what, keep, z.output_nr, part, dead))
+                    node.register_prehook(partial(delta_hook, z.output_nr, part, dead))
             except Exception as err:  # a monitor must not stop the training it watches
                 self._fail(what, err)
         return hook
@@ -293,44 +294,40 @@ class GradientMonitor:
                else zd.transpose(0, 1).reshape(zd.shape[1], -1).amax(1))
         return (top <= 0).sum(dtype=zd.dtype)
 
-    def _delta_hook(self, l: int, what: str, keep: bool, output_nr, part, dead):
-        """The pre-hook that sees ∂C/∂zˡ of the batch in a backward pass. A step is one backward pass: the first
-        pre-hook of a pass opens it and asks for :meth:`_end_backward` at the pass's end; ∂C/∂zˡ is kept for
-        then (when ``keep``) with the forward pass's ``part`` (bounds) and ``dead`` units."""
-        queue, graph_task, failed = self._queue, self._graph_task, self._failed
-
-        def hook(grad):
-            # only a reference here; the norms are taken once the backward pass has finished (taken here, between
-            # autograd's kernels, they cost more)
-            g = grad if output_nr is None else grad[output_nr]
-            if g is None or what in failed:   # an output of a node with several that got no gradient
+    def _on_delta(self, l: int, what: str, keep: bool, output_nr, part, dead, grad) -> None:
+        """The pre-hook (bound to its layer with :func:`functools.partial`) that sees ∂C/∂zˡ of the batch in a
+        backward pass. A step is one backward pass: the first pre-hook of a pass opens it and asks for
+        :meth:`_end_backward` at the pass's end; ∂C/∂zˡ is kept for then (when ``keep``) with the forward pass's
+        ``part`` (bounds) and ``dead`` units. Only a reference is kept here: the norms are taken once the pass
+        has ended (taken here, between autograd's kernels, they cost more)."""
+        g = grad if output_nr is None else grad[output_nr]
+        if g is None or what in self._failed:   # an output of a node with several that got no gradient
+            return
+        try:
+            step, task = self._backward, self._graph_task()
+            if step is None or step.task != task:   # (a pass that raised never ended: its step is dropped)
+                step = self._backward = self._open_step(task)
+                try:
+                    self._queue(partial(self._guard, "step", self._end_backward, step))
+                except Exception:
+                    self._backward = None
+                    raise
+            got = step.got
+            if l in got:
+                self._note(f"layer {l}: its output was reached more than once in one backward pass (a layer used "
+                           "twice in a forward pass, or the losses of several forward passes summed); its ‖δˡ‖ are "
+                           "those of the use the backward pass reached first, its speed and weight gradient those "
+                           "of all uses")
                 return
-            try:
-                step, task = self._backward, graph_task()
-                if step is None or step.task != task:   # (a pass that raised never ended: its step is dropped)
-                    step = self._backward = self._open_step(task)
-                    try:
-                        queue(partial(self._guard, "step", self._end_backward, step))
-                    except Exception:
-                        self._backward = None
-                        raise
-                got = step.got
-                if l in got:
-                    self._note(f"layer {l}: its output was reached more than once in one backward pass (a layer "
-                               "used twice in a forward pass, or the losses of several forward passes summed); "
-                               "its ‖δˡ‖ are those of the use the backward pass reached first, its speed and "
-                               "weight gradient those of all uses")
-                    return
-                got[l] = g if keep else None
-                if part is not None:
-                    step.vectors.append(part)
-                    step.vector_keys.append((l, "prime", part.shape[0]))
-                if dead is not None:
-                    step.scalars.append(dead)
-                    step.scalar_keys.append((l, "dead_units"))
-            except Exception as err:  # a monitor must not stop the training it watches
-                self._fail(what, err)
-        return hook
+            got[l] = g if keep else None
+            if part is not None:
+                step.vectors.append(part)
+                step.vector_keys.append((l, "prime", part.shape[0]))
+            if dead is not None:
+                step.scalars.append(dead)
+                step.scalar_keys.append((l, "dead_units"))
+        except Exception as err:  # a monitor must not stop the training it watches
+            self._fail(what, err)
 
     def _open_step(self, task: int) -> Step:
         """A new step, at the first pre-hook of a backward pass. Where a watched parameter's ``.grad`` is already
