@@ -176,4 +176,7 @@ def finite_float(value, *, name: str = "value") -> float:
         result = math.inf
     if not math.isfinite(result):
         raise InvalidParameterError(f"{name}={_quote(str(value))} is beyond the float64 range (about ±1.8e308)")
+    if result == 0 and exact != 0:   # it would be read as 0, which is another value (and may be refused as 0)
+        raise InvalidParameterError(f"{name}={_quote(str(value))} is nonzero but below the smallest float64 (about "
+                                    "4.9e-324), so it would be read as 0")
     return result

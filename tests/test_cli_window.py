@@ -98,6 +98,7 @@ def test_window_text_output(capsys):
     (["window", "--abs-w", "\uff15"], "abs_w='\uff15' is not a number"),
     (["window", "--abs-w", "1_0"], "abs_w='1_0' is not a number"),
     (["window", "--abs-w", "1e400"], "abs_w='1e400' is beyond the float64 range"),
+    (["window", "--abs-w", "1e-400"], "abs_w='1e-400' is nonzero but below the smallest float64"),  # not "abs_w=0"
     (["window", "--activation", "x*exp(-x*x)", "--certify"], "nothing to certify"),
     (["window", "--activation=x**3"], "σ′ is unbounded (γ = sup|σ′| = ∞)"),
     (["window", "--activation=x**3", "--abs-w", "2"], "do not apply"),

@@ -69,6 +69,8 @@ def test_cli_critical_json_and_text(capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--sigma-w2", "0"], "sigma_w2=0 must be > 0"),
+    (["--sigma-w2", "1e-400"], "sigma_w2='1e-400' is nonzero but below the smallest float64"),
+    (["--sigma-w2", "1", "--sigma-b2", "0.5e-330"], "so it would be read as 0"),   # the float 0, the text 5e-331
     (["--sigma-w2", "1", "--sigma-b2", "-1"], "must be >= 0"),
     (["--sigma-w2", "nan"], "not a decimal number"),
     (["--sigma-w2", "\uff11.\uff15"], "not a decimal number"),  # fullwidth 1.5: float() read it as 1.5

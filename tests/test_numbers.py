@@ -104,3 +104,10 @@ def test_finite_float_refuses_overflow():
     with pytest.raises(InvalidParameterError, match="float64 range"):
         finite_float("1e309")
     assert finite_float("1e308") == 1e308
+
+
+def test_finite_float_refuses_underflow_to_zero():
+    """A nonzero value below the subnormals would be read as 0.0, another value (which a caller may refuse as 0)."""
+    with pytest.raises(InvalidParameterError, match="nonzero but below the smallest float64"):
+        finite_float("1e-400")
+    assert finite_float("5e-324") == 5e-324 and finite_float("0") == 0.0 and finite_float("-0e5") == 0.0
