@@ -104,6 +104,11 @@ def parse_expression(text: str) -> sp.Expr:
         raise
     except (ValueError, TypeError, ZeroDivisionError, RecursionError) as err:
         raise ExpressionError(f"activation {text!r} cannot be built: {err}") from err
+    # each literal and power was checked as it was built, but products and sums of them combine into one number
+    for number in expr.atoms(sp.Rational):
+        if max(_digits(number.p), _digits(number.q)) > MAX_DIGITS:
+            raise ExpressionError(f"activation {text[:40]!r}: its numbers combine into one of more than {MAX_DIGITS} "
+                                  "digits; use smaller constants")
     free = expr.free_symbols - {X}
     if free:  # pragma: no cover - _translate admits only x
         raise ExpressionError(f"activation {text!r} has variables other than x: {sorted(map(str, free))}")

@@ -39,6 +39,10 @@ def test_literals_are_exact_decimals(text, expected):
     ("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1), None),  # parentheses add no nodes
     ("-" * (MAX_DEPTH + 5) + "x", "nested deeper"),
     ("x + " + "9" * 1990, None),  # the 2000-character limit keeps literals far below MAX_DIGITS
+    # each power fits, their product has 5001 digits (printing it raised ValueError: ints over 4300 digits)
+    ("x + 10**1000*10**1000*10**1000*10**1000*10**1000", "combine into one of more than 4000 digits"),
+    ("x/(10**1000*10**1000*10**1000*10**1000*10**1000)", "combine into one of more than 4000 digits"),
+    ("x + 10**1000*10**1000*10**1000", None),  # 3001 digits
 ], ids=lambda v: v[:30] if isinstance(v, str) else None)
 def test_sizes_are_refused_before_building(text, match):
     start = time.process_time()
