@@ -114,21 +114,34 @@ def check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
         raise numeric_check_refused(act.name, seed, _TOO_LARGE) from err
 
 
+def _product_at(act, cst, factors, a0, w, b, y, layer):
+    """(a_{l−1}, C, the product form's ∂C/∂b_l) at the working precision: the forward pass, then the factors."""
+    _, acts_before = _forward(act, a0, w[: layer - 1], b[: layer - 1])
+    a_prev = acts_before[-1] if acts_before else a0            # a_{l−1}
+    zs, acts = _forward(act, a_prev, w, b, start=layer - 1)
+    return a_prev, cst.evaluate_mp(acts[-1], y), _evaluate_product(factors, act, cst, zs, w, acts[-1], y, layer)
+
+
 def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
     a0, w, b, y = _random_parameters(depth, act, cst, seed)
     dps = digits + 10 + math.ceil(math.log10(depth + 1))
+    rtol = mpmath.mpf(10) ** -(digits - TOLERANCE_DIGITS)
     with mpmath.workdps(dps):
-        w = [mpmath.mpf(v) for v in w]
+        w = [mpmath.mpf(v) for v in w]   # floats: exact at any precision
         b = [mpmath.mpf(v) for v in b]
         a0, y = mpmath.mpf(a0), mpmath.mpf(y)
-        _, acts_before = _forward(act, a0, w[: layer - 1], b[: layer - 1])
-        a_prev = acts_before[-1] if acts_before else a0            # a_{l−1}
-        zs, acts = _forward(act, a_prev, w, b, start=layer - 1)
-        cost_value = cst.evaluate_mp(acts[-1], y)
         try:
-            product_b = _evaluate_product(factors, act, cst, zs, w, acts[-1], y, layer)
+            a_prev, cost_value, product_b = _product_at(act, cst, factors, a0, w, b, y, layer)
+            with mpmath.workdps(dps + _STABILITY_DIGITS):   # the same values, more digits carried
+                reference = _product_at(act, cst, factors, a0, w, b, y, layer)[2]
         except KeyError as err:
             return Check("numeric", False, False, f"the product form has a symbol the chain does not define: {err}")
+        if abs(reference - product_b) > rtol * abs(reference):
+            # rounding in the forward pass reaches the leading digits (e^(e^(e^z)) multiplies a relative error
+            # of z by about e^(e^z)): a difference from the central difference would say nothing of the formula
+            raise numeric_check_refused(act.name, seed, f"∂C/∂b_{layer} at {dps} working digits differs from its "
+                                        f"value at {dps + _STABILITY_DIGITS} by more than 1e-{digits - TOLERANCE_DIGITS} "
+                                        "relative: these parameters make the chain too sensitive to rounding")
         product_w = product_b * a_prev
 
         def cost_of(w_l, b_l):
@@ -147,7 +160,6 @@ def _check_numeric(depth, layer, act, cst, factors, *, seed, digits) -> Check:
             results.append((name, product, numeric, lost))
     # Too little precision would make the difference noise, which cannot agree with
     # the product to digits − 10 digits: the check can fail wrongly, never pass wrongly.
-    rtol = mpmath.mpf(10) ** -(digits - TOLERANCE_DIGITS)
     passed, notes = True, []
     for name, product, numeric, lost in results:
         scale = max(abs(numeric), abs(product))
@@ -186,6 +198,9 @@ def _evaluate_product(factors, act, cst, zs, w, a_L, y, layer):
 
 
 _PLACEHOLDERS = sp.symbols("p_0:8", real=True)
+
+#: Extra working digits of the second evaluation of the product form that tells rounding from the formula.
+_STABILITY_DIGITS = 20
 
 
 def _lost_digits(cost_value, product, digits: int) -> int:
