@@ -109,6 +109,10 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, match, capsys):
      "∂C/∂b_1 at 41 working digits differs from its value at 61 by more than 1e-20 relative"),
     (["derive", "chain", "--depth", "3", "--activation", "exp(exp(exp(x)))", "--seed", "6"],
      "too sensitive to rounding"),
+    # the two central differences of an entry disagree by 4.8e17 relative (the cost curves on a scale far below
+    # the step): was 'check failed', exit 1
+    (["derive", "matrix", "--sizes", "2,2,2", "--activation", "exp(x**3)", "--seed", "9"],
+     "the central differences of δ^1_1 at two steps differ by 4.8e+17 relative, more than 1e-20"),
     # σ′ = e^(−10⁶z²)·2000/√π: |C| ≈ 10^1192748 |∂C|, stable under rounding but beyond the digits carried
     (["derive", "chain", "--depth", "3", "--activation", "erf(1000*x)", "--seed", "0"],
      "|C| is about 10^1192748 times |∂C/∂b_1|, more than the 10000 extra digits"),
@@ -118,6 +122,14 @@ def test_a_numeric_check_that_cannot_be_made_is_refused_in_one_line(argv, match,
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err
     assert match in err and "the numeric check at seed" in err and "--no-verify" in err
+
+
+def test_a_central_difference_refined_to_agree_is_a_pass(capsys):
+    """exp(exp(x)) at seed 9: the first central difference is 1e-17 off (truncation, the cost curves on a scale
+    of 1e-15), the refined one agrees with the product form to 1e-20; this said 'check failed', exit 1."""
+    assert main(["derive", "chain", "--depth", "3", "--activation", "exp(exp(x))", "--seed", "9", "--json"]) == 0
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["numeric"]["passed"] is True
 
 
 def test_derive_without_what_shows_help_and_fails(capsys):

@@ -41,6 +41,10 @@ def numeric_check_refused(activation: str, seed: int, why: str):
 
 
 _TOO_LARGE = "a value is too large for mpmath (an exponential of an argument beyond 2**1000)"
+#: Where the product form and the central difference disagree but the central differences at two steps
+#: disagree too, the difference says nothing of the formula.
+_UNSETTLED = ("the central differences of {} at two steps differ by {} relative, more than 1e-{}: the cost "
+              "curves too fast there for a difference quotient")
 
 
 @dataclass(frozen=True)
