@@ -34,9 +34,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gradmath.activations import resolve_activation
-    from gradmath.reports.window import window_row
-
     from gradmath.numbers import finite_float
+    from gradmath.reports.window import window_row
 
     # read as a decimal (gradmath.numbers), not by float(), which takes '５', '1_0' and turns 1e400 into inf
     abs_w = None if args.abs_w is None else finite_float(args.abs_w, name="abs_w")

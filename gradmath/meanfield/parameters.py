@@ -50,9 +50,10 @@ def parse_decimal(name: str, value) -> tuple[float, str]:
             shown = value if len(value) <= 40 else value[:40] + "..."
             raise InvalidParameterError(f"{name}={shown!r} is not a decimal number such as 1.5 or 2e-3")
         number = float(text)
-        if number == 0 and re.search(r"[1-9]", re.split(r"[eE]", text)[0]):
-            raise InvalidParameterError(f"{name}={text!r} is nonzero but below the smallest float64 (about 4.9e-324), "
-                                        "so it would be read as 0")
+        if number == 0:   # 0, or a nonzero decimal below the floats, which finite_float refuses
+            from gradmath.numbers import finite_float
+
+            number = finite_float(text, name=name)
         return number, text
     number = check_real(name, value)
     return number, repr(number)
