@@ -39,6 +39,7 @@ from contextlib import nullcontext
 from functools import partial
 from itertools import repeat
 from operator import is_, is_not
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,6 +64,18 @@ COPY_EVERY = 50
 
 
 _NO_CONTEXT = nullcontext()   # reusable
+
+
+class _UsualStep(NamedTuple):
+    """What the next step must match to take the last usual step's keys and buffer as they are."""
+
+    layers: list             # the layers in the order the backward pass reached them (same shapes, other order:
+    #                          other keys)
+    shapes: list             # the shapes of their ∂C/∂zˡ (None where not kept)
+    hooked_scalar_keys: list  # the keys the hooks gave (dead units, the bounds' parts)
+    hooked_vector_keys: list
+    scalar_keys: list        # the step's keys, never changed after
+    vector_keys: list
 
 
 class MonitorWarning(UserWarning):
@@ -149,9 +162,7 @@ class GradientMonitor:
         self.step = 0
         self._backward: Step | None = None      # the step of the backward pass under way
         self._forwarded: set[int] = set()        # layers whose forward ran since the last step ended
-        # of the last usual step: the shapes of its ∂C/∂zˡ, the keys its hooks gave, its keys, its layers in the
-        # order reached (the same shapes in another order are other keys)
-        self._usual = None
+        self._usual: _UsualStep | None = None
         self._pending: list[tuple[int, Step]] = []
         self._handles: list = []
         self._plans: dict = {}
@@ -355,10 +366,11 @@ class GradientMonitor:
                 usual = self._usual
                 if usual is not None:
                     rows = list(got.values())
-                    if list(got) == usual[5] and [None if g is None else g.shape for g in rows] == usual[0] \
-                            and owner.scalar_keys == usual[1] and owner.vector_keys == usual[2] \
+                    if list(got) == usual.layers and [None if g is None else g.shape for g in rows] == usual.shapes \
+                            and owner.scalar_keys == usual.hooked_scalar_keys \
+                            and owner.vector_keys == usual.hooked_vector_keys \
                             and (self.bounds is None or self._guard("bounds", self._bound_step, owner, False)):
-                        owner.scalar_keys, owner.vector_keys = usual[3], usual[4]
+                        owner.scalar_keys, owner.vector_keys = usual.scalar_keys, usual.vector_keys
                         self._forwarded.clear()   # every layer was reached
                         self._complete(owner, grads, [g for g in rows if g is not None])
                         return
@@ -393,7 +405,7 @@ class GradientMonitor:
                     self._note(f"layer {l}: no gradient reached its output at step {self.step} (detached from "
                                "the loss or unused); nothing is recorded for it then")
             # the next step with these shapes and keys takes the usual path (every ∂C/∂zˡ 2-d, none summed)
-            self._usual = (shapes, *hooked, owner.scalar_keys, owner.vector_keys, list(got)) \
+            self._usual = _UsualStep(list(got), shapes, *hooked, owner.scalar_keys, owner.vector_keys) \
                 if simple and keys is self._param_keys and len(rows) == sum(g is not None for g in got.values()) \
                 else None
             self._complete(owner, own, rows)
